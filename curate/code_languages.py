@@ -1,0 +1,31 @@
+"""Programming language of a source file, from its extension or file name."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+EXTENSION_LANGUAGE: dict[str, str] = {
+    ".py": "python", ".pyi": "python", ".ipynb": "jupyter",
+    ".rs": "rust", ".go": "go", ".java": "java", ".kt": "kotlin", ".kts": "kotlin", ".scala": "scala",
+    ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascript",
+    ".ts": "typescript", ".tsx": "typescript",
+    ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp",
+    ".cs": "csharp", ".swift": "swift", ".m": "objective-c", ".rb": "ruby", ".php": "php",
+    ".pl": "perl", ".lua": "lua", ".r": "r", ".jl": "julia", ".hs": "haskell", ".ml": "ocaml",
+    ".ex": "elixir", ".exs": "elixir", ".erl": "erlang", ".clj": "clojure", ".dart": "dart",
+    ".sh": "shell", ".bash": "shell", ".zsh": "shell", ".ps1": "powershell",
+    ".sql": "sql", ".html": "html", ".htm": "html", ".css": "css", ".scss": "css",
+    ".md": "markdown", ".rst": "restructuredtext", ".tex": "tex",
+    ".json": "json", ".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".xml": "xml",
+    ".f90": "fortran", ".vue": "vue", ".zig": "zig", ".nim": "nim", ".cu": "cuda",
+}
+
+FILENAME_LANGUAGE: dict[str, str] = {
+    "Makefile": "makefile", "Dockerfile": "dockerfile", "CMakeLists.txt": "cmake",
+}
+
+
+def language_of(path: str) -> str | None:
+    """``src/main.rs`` -> ``rust``; None for files that are not recognised source code."""
+    p = PurePosixPath(path)
+    return FILENAME_LANGUAGE.get(p.name) or EXTENSION_LANGUAGE.get(p.suffix.lower())

@@ -1,0 +1,207 @@
+"""Pipeline configuration: one YAML file, validated into typed models before any work starts.
+
+A config error must name the file and the dotted key that is wrong, so every failure here is
+raised as :class:`ConfigError` with both. Stage options are validated by the stage's own
+pydantic model (looked up in the registry), so an unknown stage option is caught here too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(ValueError):
+    """A pipeline config that cannot run; the message names the file and the key."""
+
+
+class StrictModel(BaseModel):
+    """Base for every config model: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldMap(StrictModel):
+    """Which field of an input record holds each document attribute (None: not present)."""
+
+    text: str = "text"
+    id: str | None = "id"
+    url: str | None = "url"
+
+
+class SourceConfig(StrictModel):
+    """One input: a set of local files or a source-code folder."""
+
+    name: str
+    format: Literal["jsonl", "parquet", "code"] | None = Field(
+        default=None, description="Input format; inferred from the file suffix when omitted."
+    )
+    paths: list[str] = Field(min_length=1, description="Files, folders or glob patterns.")
+    domain: str = Field(default="web", description="web, code, math, ... (used in stats and mixtures)")
+    fields: FieldMap = FieldMap()
+    normalize_unicode: Literal["NFC", "NFKC"] | None = "NFC"
+    max_file_bytes: int = Field(default=1_000_000, gt=0, description="Code files larger than this are rejected.")
+    max_records: int | None = Field(default=None, gt=0, description="Stop after this many records per file.")
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_simple(cls, value: str) -> str:
+        if not value or any(ch in value for ch in "/\\: "):
+            raise ValueError("source names must be non-empty and contain no '/', '\\', ':' or spaces")
+        return value
+
+
+class RayConfig(StrictModel):
+    """Where to run. Without an address (and no RAY_ADDRESS) a local Ray sized to this machine starts."""
+
+    address: str | None = None
+    num_cpus: int | None = Field(default=None, gt=0)
+    object_store_memory_gb: float | None = Field(default=None, gt=0)
+
+
+class ReadConfig(StrictModel):
+    """How input files are turned into batches."""
+
+    batch_rows: int = Field(default=2000, gt=0, description="Documents per batch a reader emits.")
+
+
+class PipelineConfig(StrictModel):
+    """A whole run as written in the YAML (stage options stay raw here; see :func:`load_config`)."""
+
+    name: str = "pipeline"
+    output_dir: Path
+    sources: list[SourceConfig] = Field(min_length=1)
+    stages: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
+    read: ReadConfig = ReadConfig()
+    ray: RayConfig = RayConfig()
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """A stage as the engine runs it: its key in the YAML, its class and its validated options."""
+
+    key: str
+    stage_cls: type
+    options: BaseModel
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    path: Path
+    pipeline: PipelineConfig
+    stages: list[StageSpec]
+    raw: dict[str, Any]
+
+    @property
+    def config_hash(self) -> str:
+        """Hash of the effective config (after overrides): identifies what produced an output."""
+        blob = json.dumps(self.raw, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``a.b.c=value`` -> (["a", "b", "c"], value); the value is read as YAML (numbers, bools, lists)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override {text!r}: expected dotted.key=value")
+    parts = key.strip().split(".")
+    if any(not p for p in parts):
+        raise ConfigError(f"override {text!r}: empty component in key {key!r}")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {text!r}: value is not valid YAML: {exc}") from exc
+    return parts, parsed
+
+
+def apply_override(raw: dict[str, Any], parts: list[str], value: Any) -> None:
+    """Set ``raw[parts...] = value``, creating mappings as needed; numeric parts index lists."""
+    node: Any = raw
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        where = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"override {'.'.join(parts)}: {where!r} is not an index of a list of {len(node)}")
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                if node.get(part) is None:
+                    node[part] = {}
+                node = node[part]
+        else:
+            raise ConfigError(f"override {'.'.join(parts)}: {where!r} is inside a value that is not a mapping")
+
+
+def _dotted(loc: tuple[Any, ...], prefix: str = "") -> str:
+    text = ".".join(str(p) for p in loc)
+    return f"{prefix}.{text}" if prefix and text else (prefix or text)
+
+
+def _format_validation_error(path: Path, exc: ValidationError, prefix: str = "") -> str:
+    lines = []
+    for err in exc.errors():
+        key = _dotted(tuple(err["loc"]), prefix)
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        else:
+            msg = err["msg"]
+            if "input" in err and not isinstance(err["input"], dict | list):
+                msg += f" (got {err['input']!r})"
+        lines.append(f"{path}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(raw).__name__}")
+    return raw
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> LoadedConfig:
+    """Read, override and validate a pipeline config, stage options included."""
+    from curate.registry import resolve_stage  # late: the registry imports stage modules
+
+    path = Path(path)
+    raw = read_yaml(path)
+    for text in overrides:
+        parts, value = parse_override(text)
+        apply_override(raw, parts, value)
+    try:
+        pipeline = PipelineConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(path, exc)) from None
+
+    specs: list[StageSpec] = []
+    for key, options in pipeline.stages.items():
+        options = dict(options or {})
+        uses = options.pop("uses", key)
+        try:
+            stage_cls = resolve_stage(uses)
+        except LookupError as exc:
+            raise ConfigError(f"{path}: stages.{key}: {exc}") from None
+        try:
+            validated = stage_cls.Config.model_validate(options)
+        except ValidationError as exc:
+            raise ConfigError(_format_validation_error(path, exc, prefix=f"stages.{key}")) from None
+        specs.append(StageSpec(key=key, stage_cls=stage_cls, options=validated))
+    return LoadedConfig(path=path, pipeline=pipeline, stages=specs, raw=raw)

@@ -1,0 +1,91 @@
+"""What the user reads: the plan before a run, and the summary tables after it."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from curate.config import LoadedConfig
+from curate.sources import FileTask
+
+
+def print_plan(console: Console, loaded: LoadedConfig, tasks: list[FileTask], planned: list, cluster: dict) -> None:
+    p = loaded.pipeline
+    console.print(f"[bold]curate[/bold] · pipeline [bold]{p.name}[/bold] · config {loaded.path} "
+                  f"(hash {loaded.config_hash})")
+    console.print(f"Ray: {cluster['address']} · {cluster['cpus']:g} CPUs · {cluster['gpus']:g} GPUs")
+    per_source = Counter(t.source for t in tasks)
+    table = Table(title="Plan", title_justify="left", show_edge=False)
+    table.add_column("step")
+    table.add_column("what")
+    table.add_column("runs as")
+    for source in p.sources:
+        table.add_row("read", f"{source.name}: {per_source[source.name]} files ({source.domain})", "tasks")
+    for stage in planned:
+        res = stage.spec.options.resources
+        how = f"{stage.mode}" + (f" ×≤{stage.ray_args['pool'][1]}" if stage.mode == "actors" else "")
+        how += f", {res.cpus:g} cpu" + (f", {res.gpus:g} gpu" if res.gpus else "")
+        table.add_row(stage.spec.key, stage.spec.stage_cls.__name__, how)
+    table.add_row("write", f"{p.output_dir}/{{documents,tokens,rejected,stats}}", "tasks")
+    console.print(table)
+
+
+def _mb(value: float) -> str:
+    return f"{value / 1e6:,.2f}"
+
+
+def stage_table(stage_rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Stages", title_justify="left")
+    for name in ("stage", "docs in", "docs out", "rejected", "MB in", "MB out", "busy s", "wall s"):
+        table.add_column(name, justify="left" if name == "stage" else "right")
+    for row in stage_rows:
+        table.add_row(
+            row["stage"], f"{row['docs_in']:,}", f"{row['docs_out']:,}", f"{row['rejected']:,}",
+            _mb(row["bytes_in"]), _mb(row["bytes_out"]), f"{row['busy_seconds']:.1f}", f"{row['wall_seconds']:.1f}",
+        )
+    return table
+
+
+def totals_table(title: str, key: str, groups: list[dict[str, Any]], limit: int = 40) -> Table:
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: {"docs": 0, "tokens": 0})
+    for g in groups:
+        totals[g[key] or "—"]["docs"] += g["docs"]
+        totals[g[key] or "—"]["tokens"] += g["tokens"]
+    ordered = sorted(totals.items(), key=lambda kv: -kv[1]["tokens"])
+    table = Table(title=title, title_justify="left")
+    table.add_column(key)
+    table.add_column("docs", justify="right")
+    table.add_column("tokens", justify="right")
+    for name, t in ordered[:limit]:
+        table.add_row(name, f"{t['docs']:,}", f"{t['tokens']:,}")
+    if len(ordered) > limit:
+        rest = ordered[limit:]
+        table.add_row(f"({len(rest)} more)", f"{sum(t['docs'] for _, t in rest):,}", f"{sum(t['tokens'] for _, t in rest):,}")
+    table.add_row("[bold]total[/bold]", f"{sum(t['docs'] for _, t in ordered):,}", f"{sum(t['tokens'] for _, t in ordered):,}")
+    return table
+
+
+def rejected_table(reasons: list[dict[str, Any]]) -> Table:
+    table = Table(title="Rejected", title_justify="left")
+    table.add_column("stage")
+    table.add_column("reason")
+    table.add_column("docs", justify="right")
+    for r in sorted(reasons, key=lambda r: -r["docs"]):
+        table.add_row(r["stage"], r["reason"], f"{r['docs']:,}")
+    return table
+
+
+def print_summary(console: Console, summary: dict[str, Any]) -> None:
+    console.print(stage_table(summary["stages"]))
+    if summary["rejected_by_reason"]:
+        console.print(rejected_table(summary["rejected_by_reason"]))
+    console.print(totals_table("Tokens per language", "language", summary["kept_by_language_domain"]))
+    console.print(totals_table("Tokens per domain", "domain", summary["kept_by_language_domain"]))
+    console.print(
+        f"[bold green]done[/bold green] in {summary['wall_seconds']:.1f}s · "
+        f"{summary['documents']:,} documents · {summary['tokens']:,} tokens · "
+        f"{summary['rejected']:,} rejected → {summary['output_dir']}"
+    )

@@ -1,0 +1,225 @@
+"""``python -m curate.run PIPELINE.yaml [key=value ...]``: run a pipeline end to end.
+
+Everything that can be checked before work starts is checked first (config keys and types,
+stage names, input files, models), so a bad config fails in a second with the key it names.
+Exit codes: 0 success, 2 bad config, 1 a stage failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from curate.config import ConfigError, LoadedConfig, load_config
+from curate.sources import list_all_files
+
+EPILOG = """\
+examples:
+  python -m curate.run pipelines/code_math.yaml
+  python -m curate.run pipelines/code_math.yaml output_dir=out/try1 stages.langid.threshold=0.7
+  RAY_ADDRESS=ray://head:10001 python -m curate.run pipelines/code_math.yaml   # on a Ray cluster
+
+Overrides are dotted keys into the YAML; values are read as YAML (0.7, true, [a, b]).
+Outputs: OUTPUT_DIR/documents, tokens (+ manifest.json), rejected, stats, and _SUCCESS when complete.
+"""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m curate.run",
+        description="Run a curate pipeline: read sources, identify languages, filter, tokenize, write Parquet.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("config", help="pipeline YAML file (e.g. pipelines/code_math.yaml)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
+    parser.add_argument("--dry-run", action="store_true", help="validate the config and print the plan, run nothing")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show Ray's own logs and progress bars")
+    return parser.parse_args(argv)
+
+
+def preflight(loaded: LoadedConfig) -> list:
+    """All checks that need no Ray: input files exist, stage models can be found."""
+    tasks = list_all_files(loaded.pipeline.sources)
+    for spec in loaded.stages:
+        stage = spec.stage_cls(spec.options, key=spec.key)
+        check = getattr(stage, "preflight", None)
+        if check is not None:
+            try:
+                check()
+            except ConfigError as exc:
+                raise ConfigError(f"{loaded.path}: {exc}") from None
+    return tasks
+
+
+def _stage_rows(loaded: LoadedConfig, metrics: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    rows = []
+    for key in ["read", *[s.key for s in loaded.stages]]:
+        m = metrics.get(key, {})
+        rows.append({
+            "stage": key,
+            "docs_in": int(m.get("docs_in", 0)),
+            "docs_out": int(m.get("docs_out", 0)),
+            "rejected": int(m.get("rejected", 0)),
+            "bytes_in": int(m.get("bytes_in", 0)),
+            "bytes_out": int(m.get("bytes_out", 0)),
+            "busy_seconds": float(m.get("seconds", 0.0)),
+            "wall_seconds": float(m.get("last_end", 0.0) - m.get("first_start", 0.0)),
+            "batches": int(m.get("batches", 0)),
+            **({"files": int(m.get("files", 0))} if key == "read" else {}),
+        })
+    return rows
+
+
+def summarize(loaded: LoadedConfig, records: list[dict], metrics: dict, wall: float, tokenizer_info: dict | None):
+    kept: dict[tuple, dict[str, int]] = defaultdict(lambda: {"docs": 0, "tokens": 0, "bytes": 0})
+    reasons: dict[tuple, int] = defaultdict(int)
+    files = [r for r in records if r["record"] == "file"]
+    for r in records:
+        if r["record"] == "kept":
+            language = r["lang"] or None
+            g = kept[(language, r["domain"])]
+            g["docs"] += r["rows"]
+            g["tokens"] += r["tokens"]
+            g["bytes"] += r["bytes"]
+        elif r["record"] == "rejected":
+            reasons[(r["stage"], r["reason"])] += r["rows"]
+    groups = [{"language": k[0] or ("code" if k[1] == "code" else None), "lang": k[0], "domain": k[1], **v}
+              for k, v in sorted(kept.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or ""))]
+    return {
+        "pipeline": loaded.pipeline.name,
+        "config": str(loaded.path),
+        "config_hash": loaded.config_hash,
+        "output_dir": str(loaded.pipeline.output_dir),
+        "wall_seconds": wall,
+        "documents": sum(g["docs"] for g in groups),
+        "tokens": sum(g["tokens"] for g in groups),
+        "rejected": sum(reasons.values()),
+        "stages": _stage_rows(loaded, metrics),
+        "rejected_by_reason": [{"stage": s, "reason": r, "docs": n} for (s, r), n in sorted(reasons.items())],
+        "kept_by_language_domain": groups,
+        "files": files,
+        "tokenizer": tokenizer_info,
+    }
+
+
+def tokens_manifest(loaded: LoadedConfig, files: list[dict], tokenizer) -> dict[str, Any]:
+    shards = sorted((f for f in files if f["folder"] == "tokens"), key=lambda f: f["file"])
+    return {
+        "format": "curate.tokens/1",
+        "tokenizer": {"name": tokenizer.name, "fingerprint": tokenizer.fingerprint, "ranks_sha256": tokenizer.ranks_sha256},
+        "vocab_size": tokenizer.vocab_size,
+        "eos_id": tokenizer.eos_id,
+        "dtype": "uint32",
+        "layout": "one row per document: input_ids = tokens + eos",
+        "total_tokens": sum(s["tokens"] for s in shards),
+        "total_documents": sum(s["rows"] for s in shards),
+        "shards": [{"file": s["file"].split("/", 1)[1], "documents": s["rows"], "tokens": s["tokens"],
+                    "bytes": s["bytes"], "sha256": s["sha256"]} for s in shards],
+        "config_hash": loaded.config_hash,
+    }
+
+
+def execute(loaded: LoadedConfig, tasks: list, console: Console, verbose: bool = False) -> dict[str, Any]:
+    """Run on Ray and commit the outputs; returns the summary. Raises on failure (nothing committed)."""
+    from curate import engine, sink
+
+    start = time.time()
+    cluster = engine.init_ray(loaded, verbose=verbose)
+    planned = [engine.plan_stage(spec, cluster["cpus"]) for spec in loaded.stages]
+    from curate.report import print_plan
+
+    print_plan(console, loaded, tasks, planned, cluster)
+    output_dir = Path(loaded.pipeline.output_dir)
+    staging = sink.new_staging_dir(output_dir)
+    stats = engine.make_stats_actor()
+    records: list[dict] = []
+    try:
+        ds = engine.build_dataset(loaded, tasks, planned, sink.write_batch, {"staging": str(staging)}, stats)
+        progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=console,
+                            transient=True, disable=not console.is_terminal)
+        with progress:
+            bar = progress.add_task("documents", total=None, detail="")
+            kept = rejected = tokens = 0
+            for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
+                rows = batch.to_pylist()
+                records.extend(rows)
+                for r in rows:
+                    if r["record"] == "kept":
+                        kept += r["rows"]
+                        tokens += r["tokens"]
+                    elif r["record"] == "rejected":
+                        rejected += r["rows"]
+                progress.update(bar, completed=kept + rejected, detail=f"kept {kept:,} · rejected {rejected:,} · {tokens:,} tokens")
+        import ray
+
+        metrics = ray.get(stats.snapshot.remote())
+        tokenizer = None
+        for spec in loaded.stages:
+            if spec.stage_cls.name == "tokenize":
+                from curate.tokenizer import load_tokenizer
+
+                tokenizer = load_tokenizer(spec.options.tokenizer)
+        summary = summarize(loaded, records, metrics, time.time() - start,
+                            {"name": tokenizer.name, "fingerprint": tokenizer.fingerprint} if tokenizer else None)
+        if tokenizer is not None:
+            sink.write_json(staging / "tokens" / "manifest.json", tokens_manifest(loaded, summary["files"], tokenizer))
+        sink.write_json(staging / "stats" / "summary.json", summary)
+        sink.commit(staging, output_dir)
+        return summary
+    except BaseException:
+        sink.discard(staging)
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console()
+    errors = Console(stderr=True)
+    try:
+        loaded = load_config(args.config, args.overrides)
+        tasks = preflight(loaded)
+    except ConfigError as exc:
+        errors.print(f"[bold red]config error[/bold red]\n{escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
+        return 2
+    if args.dry_run:
+        console.print(f"config OK: {loaded.path} · {len(tasks)} input files · stages: "
+                      f"{', '.join(s.key for s in loaded.stages) or '(none)'}")
+        return 0
+    from curate.engine import find_stage_failure
+
+    try:
+        summary = execute(loaded, tasks, console, verbose=args.verbose)
+    except KeyboardInterrupt:
+        errors.print("[bold red]interrupted[/bold red]: nothing was committed")
+        return 130
+    except Exception as exc:
+        failure = find_stage_failure(exc)
+        message = str(failure) if failure else f"{type(exc).__name__}: {exc}"
+        errors.print(f"[bold red]run failed[/bold red]: {escape(message)}\nnothing was committed to "
+                     f"{loaded.pipeline.output_dir}", highlight=False, markup=True, soft_wrap=True)
+        return 1
+    from curate.report import print_summary
+
+    print_summary(console, summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Write a run's outputs: documents/, tokens/, rejected/, stats/ — complete or absent.
+
+Workers write Parquet part files into a staging directory inside the output dir
+(``_staging/<run id>/``) and return one small row per file plus per-language counts. The driver
+then writes ``tokens/manifest.json`` and ``stats/``, and only then moves the finished folders
+into place and writes ``_SUCCESS``. A run that dies leaves a staging folder and no ``_SUCCESS``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curate.schema import alive_mask
+
+OUTPUT_FOLDERS = ("documents", "tokens", "rejected", "stats")
+SUCCESS_MARKER = "_SUCCESS"
+TOKEN_COLUMNS = ("id", "domain", "lang", "input_ids")
+#: Rows per Parquet row group: small enough to stream, large enough to compress well.
+ROW_GROUP_ROWS = 4096
+
+SINK_RECORD_SCHEMA = pa.schema(
+    [
+        ("record", pa.string()),  # "file" | "kept" | "rejected"
+        ("folder", pa.string()),
+        ("file", pa.string()),
+        ("rows", pa.int64()),
+        ("tokens", pa.int64()),
+        ("bytes", pa.int64()),
+        ("sha256", pa.string()),
+        ("lang", pa.string()),
+        ("domain", pa.string()),
+        ("stage", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
+
+
+def _write(table: pa.Table, staging: Path, folder: str, part: str) -> dict[str, Any]:
+    target = staging / folder / f"part-{part}.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, target, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    tokens = int(pc.sum(table.column("n_tokens")).as_py() or 0) if "n_tokens" in table.column_names else 0
+    if folder == "tokens":
+        tokens = int(pc.sum(pc.list_value_length(table.column("input_ids"))).as_py() or 0)
+    return {"record": "file", "folder": folder, "file": f"{folder}/{target.name}", "rows": table.num_rows,
+            "tokens": tokens, "bytes": target.stat().st_size, "sha256": digest}
+
+
+def _group_counts(table: pa.Table, keys: list[str], record: str) -> list[dict[str, Any]]:
+    if table.num_rows == 0:
+        return []
+    aggs = [("id", "count")]
+    work = table.select([*keys, "id", "text"]).append_column("nbytes", pc.binary_length(table.column("text")))
+    aggs.append(("nbytes", "sum"))
+    if "n_tokens" in table.column_names:
+        work = work.append_column("n_tokens", table.column("n_tokens").cast(pa.int64()))
+        aggs.append(("n_tokens", "sum"))
+    grouped = work.group_by(keys).aggregate(aggs).to_pylist()
+    out = []
+    for g in grouped:
+        row = {"record": record, "rows": g["id_count"], "bytes": g["nbytes_sum"], "tokens": g.get("n_tokens_sum") or 0}
+        row.update({k: g[k] for k in keys})
+        out.append(row)
+    return out
+
+
+def write_batch(batch: pa.Table, staging: str) -> pa.Table:
+    """Ray UDF: split a batch into kept/rejected, write part files, return what was written."""
+    staging_path = Path(staging)
+    part = uuid.uuid4().hex[:16]
+    mask = alive_mask(batch)
+    kept, rejected = batch.filter(mask), batch.filter(pc.invert(mask))
+    doc_columns = [c for c in kept.column_names if c != "input_ids" and not c.startswith("reject_")]
+    records: list[dict[str, Any]] = []
+    if kept.num_rows:
+        records.append(_write(kept.select(doc_columns), staging_path, "documents", part))
+        if "input_ids" in kept.column_names:
+            records.append(_write(kept.select(list(TOKEN_COLUMNS)), staging_path, "tokens", part))
+        keys = ["lang", "domain"] if "lang" in kept.column_names else ["domain"]
+        records.extend(_group_counts(kept, keys, "kept"))
+    if rejected.num_rows:
+        records.append(_write(rejected.drop_columns([c for c in ("input_ids",) if c in rejected.column_names]),
+                              staging_path, "rejected", part))
+        grouped = _group_counts(rejected.rename_columns(
+            [{"reject_stage": "stage", "reject_reason": "reason"}.get(c, c) for c in rejected.column_names]
+        ), ["stage", "reason"], "rejected")
+        records.extend(grouped)
+    return pa.Table.from_pylist(records, schema=SINK_RECORD_SCHEMA)
+
+
+def new_staging_dir(output_dir: Path) -> Path:
+    run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    staging = output_dir / "_staging" / run_id
+    for folder in OUTPUT_FOLDERS:
+        (staging / folder).mkdir(parents=True, exist_ok=True)
+    return staging
+
+
+def write_json(path: Path, payload: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def commit(staging: Path, output_dir: Path) -> None:
+    """Swap the staged folders into place, then mark the output complete."""
+    marker = output_dir / SUCCESS_MARKER
+    marker.unlink(missing_ok=True)
+    trash = staging.parent / (staging.name + ".old")
+    for folder in OUTPUT_FOLDERS:
+        final = output_dir / folder
+        if final.exists():
+            trash.mkdir(parents=True, exist_ok=True)
+            final.rename(trash / folder)
+        (staging / folder).rename(final)
+    shutil.rmtree(trash, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    with contextlib.suppress(OSError):  # another run's staging folder may still be there
+        staging.parent.rmdir()
+    marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S%z") + "\n", encoding="utf-8")
+
+
+def discard(staging: Path) -> None:
+    shutil.rmtree(staging, ignore_errors=True)

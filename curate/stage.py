@@ -1,0 +1,56 @@
+"""The stage contract every pipeline step follows (after NeMo Curator 1.x).
+
+A stage declares its options as a pydantic model, the resources one worker needs, and whether
+it holds heavy state. Stateless stages run as Ray tasks; stateful ones (models) run in an actor
+pool where :meth:`Stage.setup` runs once per actor. :meth:`Stage.process` gets an Arrow table
+of live documents and returns it with its columns added and, for filters, rows marked rejected
+(see :func:`curate.schema.reject_rows`); it must not drop or reorder rows.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pyarrow as pa
+from pydantic import Field
+
+from curate.config import StrictModel
+
+
+class Resources(StrictModel):
+    """What one worker of a stage needs; the engine turns it into Ray arguments."""
+
+    cpus: float = Field(default=1.0, gt=0)
+    gpus: float = Field(default=0.0, ge=0)
+    memory_gb: float | None = Field(default=None, gt=0)
+    concurrency: int | None = Field(default=None, gt=0, description="Actors in the pool (stateful stages).")
+    batch_size: int | None = Field(default=None, gt=0, description="Documents per call; None keeps reader batches.")
+
+
+class StageConfig(StrictModel):
+    """Options every stage accepts; stages subclass this with their own."""
+
+    resources: Resources = Resources()
+
+
+class Stage:
+    """Base class: subclass, set ``name`` and ``Config``, implement :meth:`process`."""
+
+    name: ClassVar[str]
+    Config: ClassVar[type[StageConfig]] = StageConfig
+    #: True: heavy state (models), run as an actor pool with setup() once per actor.
+    stateful: ClassVar[bool] = False
+    def __init__(self, config: StageConfig, key: str | None = None) -> None:
+        self.config = config
+        self.key = key or self.name
+
+    def output_columns(self) -> dict[str, pa.DataType]:
+        """Columns (name -> Arrow type) this stage adds. The engine fills them with nulls on rows
+        the stage never sees (rejected earlier), so every batch it emits has one schema."""
+        return {}
+
+    def setup(self) -> None:
+        """Load models or other heavy state. Runs once per worker, before the first batch."""
+
+    def process(self, batch: pa.Table) -> pa.Table:  # pragma: no cover - abstract
+        raise NotImplementedError

@@ -1,0 +1,1 @@
+"""Built-in stages, one module each; the registry (:mod:`curate.registry`) imports them lazily."""

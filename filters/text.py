@@ -1,0 +1,89 @@
+"""Filters that apply to any natural-language text: length bounds and Gopher-style repetition."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from filters.base import Filter, Rejection
+
+
+class LengthFilter(Filter):
+    """Reject documents too short to be worth training on, or too long to handle safely.
+
+    Length is counted in characters so it means the same in every script (whitespace words do
+    not exist in Chinese, Japanese, Thai, ...); ``min_words`` adds a word bound for spaced scripts.
+    """
+
+    name: Literal["length"] = "length"
+    signals: ClassVar[tuple[str, ...]] = ("chars", "words")
+
+    min_chars: int = Field(default=200, ge=0)
+    max_chars: int = Field(default=1_000_000, gt=0)
+    min_words: int = Field(default=0, ge=0)
+
+    def score(self, text: str) -> dict[str, float]:
+        return {"chars": float(len(text)), "words": float(len(text.split()))}
+
+    def reject_reason(self, signals: dict[str, float]) -> Rejection | None:
+        chars, words = int(signals["chars"]), int(signals["words"])
+        if chars < self.min_chars:
+            return Rejection("too_short", f"{chars} chars < min_chars {self.min_chars}")
+        if chars > self.max_chars:
+            return Rejection("too_long", f"{chars} chars > max_chars {self.max_chars}")
+        if words < self.min_words:
+            return Rejection("too_few_words", f"{words} words < min_words {self.min_words}")
+        return None
+
+
+def _top_ngram_char_fraction(words: list[str], n: int, total_chars: int) -> float:
+    """Share of word characters covered by the most frequent word n-gram (when it repeats)."""
+    if len(words) < n or total_chars == 0:
+        return 0.0
+    counts = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+    gram, count = counts.most_common(1)[0]
+    if count < 2:
+        return 0.0
+    return min(1.0, count * sum(len(w) for w in gram) / total_chars)
+
+
+class RepetitionFilter(Filter):
+    """Gopher-style repetition (Rae et al. 2021): duplicated lines and over-frequent n-grams.
+
+    Catches boilerplate (menus, cookie banners repeated line by line) and keyword-stuffed spam.
+    Defaults are Gopher's thresholds.
+    """
+
+    name: Literal["repetition"] = "repetition"
+    signals: ClassVar[tuple[str, ...]] = ("dup_line_frac", "dup_line_char_frac", "top_2gram_frac", "top_3gram_frac", "top_4gram_frac")
+
+    max_dup_line_frac: float = Field(default=0.30, ge=0, le=1)
+    max_dup_line_char_frac: float = Field(default=0.20, ge=0, le=1)
+    max_top_2gram_frac: float = Field(default=0.20, ge=0, le=1)
+    max_top_3gram_frac: float = Field(default=0.18, ge=0, le=1)
+    max_top_4gram_frac: float = Field(default=0.16, ge=0, le=1)
+
+    def score(self, text: str) -> dict[str, float]:
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        counts = Counter(lines)
+        dup_lines = sum(c for c in counts.values() if c > 1) - sum(1 for c in counts.values() if c > 1)
+        dup_chars = sum(len(line) * (c - 1) for line, c in counts.items() if c > 1)
+        line_chars = sum(len(line) for line in lines)
+        words = text.split()
+        word_chars = sum(len(w) for w in words)
+        return {
+            "dup_line_frac": dup_lines / len(lines) if lines else 0.0,
+            "dup_line_char_frac": dup_chars / line_chars if line_chars else 0.0,
+            "top_2gram_frac": _top_ngram_char_fraction(words, 2, word_chars),
+            "top_3gram_frac": _top_ngram_char_fraction(words, 3, word_chars),
+            "top_4gram_frac": _top_ngram_char_fraction(words, 4, word_chars),
+        }
+
+    def reject_reason(self, signals: dict[str, float]) -> Rejection | None:
+        for signal in self.signals:
+            limit = getattr(self, f"max_{signal}")
+            if signals[signal] > limit:
+                return Rejection(signal, f"{signal} {signals[signal]:.3f} > {limit}")
+        return None
