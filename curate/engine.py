@@ -8,12 +8,16 @@ actor, and turns any exception into :class:`StageFailed` naming the stage.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import re
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -41,8 +45,15 @@ class StageFailed(RuntimeError):
         return f"stage '{self.stage}' failed{where}: {self.cause}"
 
 
-def find_stage_failure(exc: BaseException) -> StageFailed | None:
-    """Dig our StageFailed out of the exception chain Ray wraps around it."""
+_REMOTE_FAILURE = re.compile(r"StageFailed: (stage '.*?' failed.*?)(?:\n\n|\Z)", re.S)
+
+
+def find_stage_failure(exc: BaseException) -> StageFailed | str | None:
+    """Our StageFailed from the exception chain, or its message from a remote traceback.
+
+    Ray Data re-raises worker errors as ``RayTaskError(UserCodeException)`` whose text holds
+    the worker's traceback, not our exception object; we read the message back from it.
+    """
     seen: set[int] = set()
     stack: list[BaseException | None] = [exc]
     while stack:
@@ -53,17 +64,41 @@ def find_stage_failure(exc: BaseException) -> StageFailed | None:
         if isinstance(current, StageFailed):
             return current
         stack.extend([current.__cause__, current.__context__, getattr(current, "cause", None)])
-    return None
+    found = _REMOTE_FAILURE.search(str(exc))
+    return found.group(1).strip() if found else None
 
 
 # --------------------------------------------------------------------------- ray session
 
 
 def _quiet_ray_logging() -> None:
-    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+    # Ray Data logs a failing task at ERROR before raising it; we report the failure ourselves.
     for name in ("ray", "ray.data", "ray.train", "ray.tune"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+@contextlib.contextmanager
+def stderr_to_file(path: Path | None) -> Iterator[None]:
+    """Send this process's file descriptor 2 to ``path`` (None: leave it alone).
+
+    Ray's C++ core worker writes warnings straight to fd 2, past Python's logging; in quiet mode
+    they go to the run's log file instead of the user's terminal.
+    """
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def init_ray(loaded: LoadedConfig, verbose: bool = False) -> dict[str, Any]:
@@ -89,6 +124,8 @@ def init_ray(loaded: LoadedConfig, verbose: bool = False) -> dict[str, Any]:
                 kwargs["object_store_memory"] = int(ray_cfg.object_store_memory_gb * 1024**3)
         ray.init(**{k: v for k, v in kwargs.items() if v is not None})
     ctx = ray.data.DataContext.get_current()
+    if not verbose:
+        _quiet_ray_logging()  # again: importing ray.data installs its own logging config
     ctx.enable_progress_bars = verbose
     ctx.print_on_execution_start = verbose
     ctx.enable_auto_log_stats = False
@@ -154,7 +191,7 @@ def read_tasks(batch: pa.Table, sources: dict[str, SourceConfig], batch_rows: in
                         pending, pending_rows = [], 0
             except Exception as exc:
                 raise StageFailed("read", f"{type(exc).__name__}: {exc}", where=task.path) from exc
-            _report(stats, "read", start, files=1, docs_in=0, docs_out=alive, rejected=rows - alive,
+            _report(stats, "read", start, files=1, docs_in=rows, docs_out=alive, rejected=rows - alive,
                     bytes_in=0, bytes_out=nbytes, seconds=time.time() - start)
     if pending:
         yield pa.concat_tables(pending)

@@ -7,6 +7,7 @@ text, an empty text, a binary or oversized code file each become a row with ``re
 
 from __future__ import annotations
 
+import io
 import json
 import unicodedata
 from collections.abc import Iterator
@@ -92,7 +93,9 @@ def _record_to_row(
 def read_jsonl(task: FileTask, source: SourceConfig, batch_rows: int) -> Iterator[pa.Table]:
     batcher = _Batcher(batch_rows)
     with fsspec.open(task.path, "rb", compression="infer") as handle:
-        for line_no, line in enumerate(handle, start=1):
+        # zstandard's stream reader has no readline; a buffer over it gives line iteration.
+        lines = io.BufferedReader(handle)
+        for line_no, line in enumerate(lines, start=1):
             if source.max_records is not None and line_no > source.max_records:
                 break
             position = f"line {line_no}"

@@ -55,7 +55,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def preflight(loaded: LoadedConfig) -> list:
     """All checks that need no Ray: input files exist, stage models can be found."""
-    tasks = list_all_files(loaded.pipeline.sources)
+    try:
+        tasks = list_all_files(loaded.pipeline.sources)
+    except ConfigError as exc:
+        raise ConfigError(f"{loaded.path}: {exc}") from None
     for spec in loaded.stages:
         stage = spec.stage_cls(spec.options, key=spec.key)
         check = getattr(stage, "preflight", None)
@@ -140,52 +143,64 @@ def execute(loaded: LoadedConfig, tasks: list, console: Console, verbose: bool =
     from curate import engine, sink
 
     start = time.time()
-    cluster = engine.init_ray(loaded, verbose=verbose)
-    planned = [engine.plan_stage(spec, cluster["cpus"]) for spec in loaded.stages]
-    from curate.report import print_plan
-
-    print_plan(console, loaded, tasks, planned, cluster)
     output_dir = Path(loaded.pipeline.output_dir)
     staging = sink.new_staging_dir(output_dir)
-    stats = engine.make_stats_actor()
-    records: list[dict] = []
+    log_path = output_dir / "_logs" / f"{staging.name}.log"
     try:
-        ds = engine.build_dataset(loaded, tasks, planned, sink.write_batch, {"staging": str(staging)}, stats)
-        progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=console,
-                            transient=True, disable=not console.is_terminal)
-        with progress:
-            bar = progress.add_task("documents", total=None, detail="")
-            kept = rejected = tokens = 0
-            for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
-                rows = batch.to_pylist()
-                records.extend(rows)
-                for r in rows:
-                    if r["record"] == "kept":
-                        kept += r["rows"]
-                        tokens += r["tokens"]
-                    elif r["record"] == "rejected":
-                        rejected += r["rows"]
-                progress.update(bar, completed=kept + rejected, detail=f"kept {kept:,} · rejected {rejected:,} · {tokens:,} tokens")
-        import ray
-
-        metrics = ray.get(stats.snapshot.remote())
-        tokenizer = None
-        for spec in loaded.stages:
-            if spec.stage_cls.name == "tokenize":
-                from curate.tokenizer import load_tokenizer
-
-                tokenizer = load_tokenizer(spec.options.tokenizer)
-        summary = summarize(loaded, records, metrics, time.time() - start,
-                            {"name": tokenizer.name, "fingerprint": tokenizer.fingerprint} if tokenizer else None)
-        if tokenizer is not None:
-            sink.write_json(staging / "tokens" / "manifest.json", tokens_manifest(loaded, summary["files"], tokenizer))
-        sink.write_json(staging / "stats" / "summary.json", summary)
-        sink.commit(staging, output_dir)
-        return summary
-    except BaseException:
+        with engine.stderr_to_file(None if verbose else log_path):
+            return _execute(loaded, tasks, console, staging, start, verbose)
+    except BaseException as exc:
         sink.discard(staging)
+        exc.add_note(f"Ray's own messages for this run: {log_path}")
         raise
+
+
+def _stream_results(ds, console: Console) -> list[dict]:
+    """Drive the streaming execution, showing documents done as the writers report them."""
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=console,
+                        transient=True, disable=not console.is_terminal)
+    records: list[dict] = []
+    kept = rejected = tokens = 0
+    with progress:
+        bar = progress.add_task("documents", total=None, detail="")
+        for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
+            rows = batch.to_pylist()
+            records.extend(rows)
+            for r in rows:
+                if r["record"] == "kept":
+                    kept += r["rows"]
+                    tokens += r["tokens"]
+                elif r["record"] == "rejected":
+                    rejected += r["rows"]
+            progress.update(bar, completed=kept + rejected,
+                            detail=f"kept {kept:,} · rejected {rejected:,} · {tokens:,} tokens")
+    return records
+
+
+def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path, start: float, verbose: bool):
+    import ray
+
+    from curate import engine, sink
+    from curate.report import print_plan
+    from curate.tokenizer import load_tokenizer
+
+    cluster = engine.init_ray(loaded, verbose=verbose)
+    planned = [engine.plan_stage(spec, cluster["cpus"]) for spec in loaded.stages]
+    print_plan(console, loaded, tasks, planned, cluster)
+    stats = engine.make_stats_actor()
+    ds = engine.build_dataset(loaded, tasks, planned, sink.write_batch, {"staging": str(staging)}, stats)
+    records = _stream_results(ds, console)
+    metrics = ray.get(stats.snapshot.remote())
+    tokenize = [spec for spec in loaded.stages if spec.stage_cls.name == "tokenize"]
+    tokenizer = load_tokenizer(tokenize[-1].options.tokenizer) if tokenize else None
+    summary = summarize(loaded, records, metrics, time.time() - start,
+                        {"name": tokenizer.name, "fingerprint": tokenizer.fingerprint} if tokenizer else None)
+    if tokenizer is not None:
+        sink.write_json(staging / "tokens" / "manifest.json", tokens_manifest(loaded, summary["files"], tokenizer))
+    sink.write_json(staging / "stats" / "summary.json", summary)
+    sink.commit(staging, Path(loaded.pipeline.output_dir))
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -212,8 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         failure = find_stage_failure(exc)
         message = str(failure) if failure else f"{type(exc).__name__}: {exc}"
+        notes = "".join(f"\n{note}" for note in getattr(exc, "__notes__", []))
         errors.print(f"[bold red]run failed[/bold red]: {escape(message)}\nnothing was committed to "
-                     f"{loaded.pipeline.output_dir}", highlight=False, markup=True, soft_wrap=True)
+                     f"{loaded.pipeline.output_dir}{escape(notes)}", highlight=False, markup=True, soft_wrap=True)
         return 1
     from curate.report import print_summary
 

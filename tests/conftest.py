@@ -1,0 +1,61 @@
+"""Shared fixtures: the repository's samples, the real LID model, and one quickstart run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "samples"
+QUICKSTART = REPO / "pipelines" / "code_math.yaml"
+
+
+def run_cli(*args: str, cwd: Path = REPO, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run ``python -m curate.run`` as a user would, in a fresh process."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "curate.run", *args],
+        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def lid_model_path() -> Path:
+    """The real lid.176 model; the README's test command installs it, so missing is a failure."""
+    from curate.stages.langid import resolve_model_path
+
+    return resolve_model_path("lid.176")
+
+
+@pytest.fixture(scope="session")
+def quickstart_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """The quickstart pipeline run once, end to end on a local Ray, into a temp dir."""
+    out = tmp_path_factory.mktemp("quickstart") / "out"
+    result = run_cli(str(QUICKSTART), f"output_dir={out}")
+    assert result.returncode == 0, f"quickstart failed:\n{result.stdout}\n{result.stderr}"
+    return out, result
+
+
+@pytest.fixture(scope="session")
+def sample_texts() -> list[str]:
+    """The text of every natural-language sample document and every code file we ship."""
+    texts = []
+    for path in sorted(SAMPLES.glob("**/*.jsonl")):
+        for record in read_jsonl(path):
+            texts.append(record.get("text") or record.get("body"))
+    for path in sorted((SAMPLES / "code").rglob("*")):
+        if path.is_file() and path.stat().st_size < 1_000_000:
+            try:
+                texts.append(path.read_text(encoding="utf-8"))
+            except UnicodeDecodeError:
+                continue
+    return [t for t in texts if t]
