@@ -1,0 +1,97 @@
+"""Throughput of our stages against the raw kernels they wrap, measured in one run, one core.
+
+    python benchmarks/stage_kernels.py [--docs 20000]
+
+Prints documents/s and the ratio of each of our stages to the fastest raw kernel on the same
+documents (the sample corpus repeated). A ratio near 1.0 means the stage adds little overhead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import unicodedata
+from pathlib import Path
+
+import pyarrow as pa
+from rich.console import Console
+from rich.table import Table
+
+from curate.schema import BASE_SCHEMA
+from curate.stages.langid import LangIDConfig, LanguageID, prediction_text
+from curate.stages.tokenize import Tokenize, TokenizeConfig
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+
+def sample_texts() -> list[str]:
+    texts = []
+    for path in sorted(SAMPLES.glob("web/*.jsonl")) + [SAMPLES / "math" / "problems.jsonl"]:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            texts.append(unicodedata.normalize("NFC", record.get("text") or record["body"]))
+    return texts
+
+
+def as_batch(texts: list[str]) -> pa.Table:
+    rows = [{"id": str(i), "text": t, "source": "bench", "domain": "web"} for i, t in enumerate(texts)]
+    return pa.Table.from_pylist(rows, schema=BASE_SCHEMA)
+
+
+def timed(fn, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def bench_tokenize(texts: list[str], batch: pa.Table) -> list[tuple[str, float]]:
+    stage = Tokenize(TokenizeConfig())
+    stage.setup()
+    encoding = stage.tokenizer.encoding
+    hf_backend = stage.tokenizer.hf.backend_tokenizer
+    hf_backend.encode_special_tokens = True
+    rows = [
+        ("tiktoken encode_ordinary_batch (raw)", timed(lambda: encoding.encode_ordinary_batch(texts, num_threads=1))),
+        ("HF tokenizers encode_batch (raw)", timed(lambda: hf_backend.encode_batch(texts, add_special_tokens=False))),
+        ("curate tokenize stage (ids + Arrow list column)", timed(lambda: stage.process(batch))),
+    ]
+    return rows
+
+
+def bench_langid(texts: list[str], batch: pa.Table) -> list[tuple[str, float]]:
+    stage = LanguageID(LangIDConfig(top_k=1))
+    stage.setup()
+    model = stage.model
+    lines = [prediction_text(t, 2000) for t in texts]
+    rows = [
+        ("fastText predict, one call per doc (raw)", timed(lambda: [model.predict([line], k=1) for line in lines])),
+        ("fastText predict, one call per batch (raw)", timed(lambda: model.predict(lines, k=1))),
+        ("curate langid stage (normalise + predict + codes)", timed(lambda: stage.process(batch))),
+    ]
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--docs", type=int, default=20000)
+    args = parser.parse_args()
+    base = sample_texts()
+    texts = (base * (args.docs // len(base) + 1))[: args.docs]
+    batch = as_batch(texts)
+    console = Console()
+    for title, rows in (("tokenize", bench_tokenize(texts, batch)), ("langid", bench_langid(texts, batch))):
+        fastest_raw = min(seconds for name, seconds in rows if "(raw)" in name)
+        table = Table(title=f"{title}: {len(texts):,} documents, {sum(map(len, texts)) / 1e6:.1f} M chars, 1 core")
+        for column in ("kernel", "docs/s", "ratio to fastest raw"):
+            table.add_column(column, justify="left" if column == "kernel" else "right")
+        for name, seconds in rows:
+            table.add_row(name, f"{len(texts) / seconds:,.0f}", f"{fastest_raw / seconds:.2f}")
+        console.print(table)
+
+
+if __name__ == "__main__":
+    main()
