@@ -60,13 +60,10 @@ def preflight(loaded: LoadedConfig) -> list:
     except ConfigError as exc:
         raise ConfigError(f"{loaded.path}: {exc}") from None
     for spec in loaded.stages:
-        stage = spec.stage_cls(spec.options, key=spec.key)
-        check = getattr(stage, "preflight", None)
-        if check is not None:
-            try:
-                check()
-            except ConfigError as exc:
-                raise ConfigError(f"{loaded.path}: {exc}") from None
+        try:
+            spec.stage_cls(spec.options, key=spec.key).preflight()
+        except ConfigError as exc:
+            raise ConfigError(f"{loaded.path}: {exc}") from None
     return tasks
 
 

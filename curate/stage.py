@@ -49,8 +49,12 @@ class Stage:
         the stage never sees (rejected earlier), so every batch it emits has one schema."""
         return {}
 
+    def preflight(self) -> None:
+        """Checks on the driver before any work (a model file exists, ...); raise ConfigError."""
+
     def setup(self) -> None:
-        """Load models or other heavy state. Runs once per worker, before the first batch."""
+        """Load models or other heavy state. Runs once per actor for stateful stages; stateless
+        stages are constructed per batch, so keep theirs trivial."""
 
     def process(self, batch: pa.Table) -> pa.Table:  # pragma: no cover - abstract
         raise NotImplementedError
