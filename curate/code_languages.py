@@ -18,10 +18,18 @@ EXTENSION_LANGUAGE: dict[str, str] = {
     ".md": "markdown", ".rst": "restructuredtext", ".tex": "tex",
     ".json": "json", ".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".xml": "xml",
     ".f90": "fortran", ".vue": "vue", ".zig": "zig", ".nim": "nim", ".cu": "cuda",
+    # added with the archive reader: common in source tarballs
+    ".mts": "typescript", ".cts": "typescript", ".hxx": "cpp", ".mm": "objective-c",
+    ".less": "css", ".sass": "css", ".groovy": "groovy", ".gradle": "groovy",
+    ".proto": "protobuf", ".thrift": "thrift", ".bzl": "starlark", ".cmake": "cmake",
+    ".svelte": "svelte", ".fs": "fsharp", ".vb": "visual-basic", ".pm": "perl",
 }
 
 FILENAME_LANGUAGE: dict[str, str] = {
-    "Makefile": "makefile", "Dockerfile": "dockerfile", "CMakeLists.txt": "cmake",
+    "Makefile": "makefile", "GNUmakefile": "makefile", "makefile": "makefile",
+    "Dockerfile": "dockerfile", "CMakeLists.txt": "cmake",
+    "Rakefile": "ruby", "Gemfile": "ruby", "Jenkinsfile": "groovy",
+    "BUILD": "starlark", "BUILD.bazel": "starlark", "WORKSPACE": "starlark",
 }
 
 

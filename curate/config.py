@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -35,19 +35,45 @@ class FieldMap(StrictModel):
     url: str | None = "url"
 
 
+#: storage_options keys that would put a secret in the YAML. Credentials come from each
+#: filesystem's standard places (AWS env/profile, GCP ADC, HF_TOKEN / huggingface-cli login).
+_SECRET_OPTION_WORDS = ("key", "secret", "token", "password", "credential", "passwd", "auth")
+
+
 class SourceConfig(StrictModel):
-    """One input: a set of local files or a source-code folder."""
+    """One input: files, folders, globs or URLs (any fsspec protocol), or a list file of URLs."""
 
     name: str
-    format: Literal["jsonl", "parquet", "code"] | None = Field(
-        default=None, description="Input format; inferred from the file suffix when omitted."
+    format: Literal["jsonl", "parquet", "text", "warc", "code", "archive"] | None = Field(
+        default=None,
+        description="Input format; inferred from the file suffix when omitted. 'code': source files "
+        "(archives of source trees in a code source are read as 'archive').",
     )
-    paths: list[str] = Field(min_length=1, description="Files, folders or glob patterns.")
+    paths: list[str] = Field(default_factory=list, description="Files, folders, globs or URLs.")
+    list_file: str | None = Field(
+        default=None, description="A file (or URL) listing one path/URL per line, e.g. Common Crawl's warc.paths.gz."
+    )
+    url_prefix: str | None = Field(default=None, description="Prepended to relative entries of list_file.")
     domain: str = Field(default="web", description="web, code, math, ... (used in stats and mixtures)")
     fields: FieldMap = FieldMap()
+    columns: list[str] | None = Field(default=None, description="Parquet: extra columns to read (None: all).")
     normalize_unicode: Literal["NFC", "NFKC"] | None = "NFC"
+    html_extractor: Literal["trafilatura", "resiliparse"] = "trafilatura"
     max_file_bytes: int = Field(default=1_000_000, gt=0, description="Code files larger than this are rejected.")
+    max_archive_bytes: int = Field(default=2 * 1024**3, gt=0, description="Stop reading an archive after this much uncompressed data.")
+    max_record_bytes: int = Field(default=16 * 1024**2, gt=0, description="Larger records are rejected (record_too_large).")
     max_records: int | None = Field(default=None, gt=0, description="Stop after this many records per file.")
+    max_files: int | None = Field(default=None, gt=0, description="Use only the first N files (sampling runs).")
+    max_bytes: int | None = Field(default=None, gt=0, description="Download at most this many bytes per remote file.")
+    checksums: dict[str, str] = Field(
+        default_factory=dict, description="File name or URL -> 'sha256:<hex>' or 'md5:<hex>'; a mismatch fails the file."
+    )
+    on_error: Literal["fail", "skip"] = Field(
+        default="fail", description="A file that cannot be fetched after retries: fail the run, or record it and go on."
+    )
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict, description="fsspec options (endpoint_url, anon, requester_pays, ...). Never credentials."
+    )
 
     @field_validator("name")
     @classmethod
@@ -55,6 +81,44 @@ class SourceConfig(StrictModel):
         if not value or any(ch in value for ch in "/\\: "):
             raise ValueError("source names must be non-empty and contain no '/', '\\', ':' or spaces")
         return value
+
+    @field_validator("storage_options")
+    @classmethod
+    def _no_secrets(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if any(word in key.lower() for word in _SECRET_OPTION_WORDS):
+                raise ValueError(
+                    f"{key!r}: credentials never go in the YAML; use the filesystem's standard places "
+                    "(AWS_* env vars or ~/.aws, gcloud application-default credentials, HF_TOKEN or "
+                    "`huggingface-cli login`)"
+                )
+        return value
+
+    @field_validator("checksums")
+    @classmethod
+    def _checksum_syntax(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, digest in value.items():
+            algo, _, hexdigest = digest.partition(":")
+            if algo not in ("sha256", "md5") or not hexdigest or any(c not in "0123456789abcdef" for c in hexdigest.lower()):
+                raise ValueError(f"{name!r}: expected 'sha256:<hex>' or 'md5:<hex>', got {digest!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _has_inputs(self) -> SourceConfig:
+        if not self.paths and not self.list_file:
+            raise ValueError("a source needs paths or list_file")
+        return self
+
+
+class DownloadConfig(StrictModel):
+    """How remote files are fetched: retries with backoff, resume, a local cache, bounded parallelism."""
+
+    cache_dir: str | None = Field(default=None, description="Default: $CURATE_CACHE_DIR or ~/.cache/curate, + /downloads.")
+    retries: int = Field(default=5, ge=0)
+    backoff_seconds: float = Field(default=1.0, ge=0, description="First retry waits about this long, then doubles.")
+    max_backoff_seconds: float = Field(default=60.0, ge=0)
+    timeout_seconds: float = Field(default=60.0, gt=0, description="Connect and read timeout per request.")
+    max_parallel: int = Field(default=4, gt=0, description="Files read (and fetched) at the same time.")
 
 
 class RayConfig(StrictModel):
@@ -79,6 +143,7 @@ class PipelineConfig(StrictModel):
     sources: list[SourceConfig] = Field(min_length=1)
     stages: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
     read: ReadConfig = ReadConfig()
+    download: DownloadConfig = DownloadConfig()
     ray: RayConfig = RayConfig()
 
 

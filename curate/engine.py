@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import posixpath
 import re
 import sys
 import time
@@ -23,8 +24,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curate.config import LoadedConfig, SourceConfig, StageSpec
-from curate.schema import alive_mask, text_bytes
+from curate.config import DownloadConfig, LoadedConfig, SourceConfig, StageSpec
+from curate.schema import BASE_SCHEMA, alive_mask, text_bytes
 from curate.sources import FileTask
 
 logger = logging.getLogger("curate")
@@ -119,7 +120,10 @@ def init_ray(loaded: LoadedConfig, verbose: bool = False) -> dict[str, Any]:
         if address:
             kwargs["address"] = address
         else:
-            kwargs["num_cpus"] = ray_cfg.num_cpus or os.cpu_count() or 1
+            # Each actor pool holds its CPUs for the whole run; on a small machine that would leave
+            # no CPU for the read/filter/write tasks and the run would stall. Ray CPUs are only a
+            # scheduling budget, so the local cluster gets the actors' share on top of the cores.
+            kwargs["num_cpus"] = (ray_cfg.num_cpus or os.cpu_count() or 1) + actor_cpus(loaded)
             if ray_cfg.object_store_memory_gb:
                 kwargs["object_store_memory"] = int(ray_cfg.object_store_memory_gb * 1024**3)
         ray.init(**{k: v for k, v in kwargs.items() if v is not None})
@@ -130,7 +134,19 @@ def init_ray(loaded: LoadedConfig, verbose: bool = False) -> dict[str, Any]:
     ctx.print_on_execution_start = verbose
     ctx.enable_auto_log_stats = False
     resources = ray.cluster_resources()
-    return {"address": address or "local", "cpus": resources.get("CPU", 0), "gpus": resources.get("GPU", 0)}
+    cpus = resources.get("CPU", 0)
+    if cpus - actor_cpus(loaded) < 1:
+        raise RuntimeError(
+            f"the actor pools need {actor_cpus(loaded):g} CPUs for their first actors and the cluster has {cpus:g}: "
+            "nothing would be left for the other stages. Lower stages.<name>.resources.cpus or add nodes."
+        )
+    return {"address": address or "local", "cpus": cpus, "gpus": resources.get("GPU", 0),
+            "actor_cpus": actor_cpus(loaded)}
+
+
+def actor_cpus(loaded: LoadedConfig) -> float:
+    """CPUs that the first actor of every stateful stage's pool holds for the whole run."""
+    return sum(spec.options.resources.cpus for spec in loaded.stages if spec.stage_cls.stateful)
 
 
 # --------------------------------------------------------------------------- metrics
@@ -168,19 +184,53 @@ def _report(stats, stage: str, start: float, **metrics: float) -> None:
 # --------------------------------------------------------------------------- reading
 
 
-def read_tasks(batch: pa.Table, sources: dict[str, SourceConfig], batch_rows: int, stats=None) -> Iterator[pa.Table]:
-    """Ray UDF: each input row is a JSON list of FileTasks; yields document batches."""
+def fetch_for_read(task: FileTask, source: SourceConfig, download: DownloadConfig) -> tuple[str, dict[str, float]]:
+    """A local path to read ``task`` from (fetched into the cache when remote), and fetch metrics."""
+    from curate.download import fetch, is_remote, verify_checksum
+
+    checksum = next((source.checksums[k] for k in (task.path, task.relpath, posixpath.basename(task.relpath))
+                     if k in source.checksums), None)
+    if not is_remote(task.path):
+        if checksum:
+            verify_checksum(Path(task.path), checksum, task.path)
+        return task.path, {}
+    result = fetch(task.path, download, checksum=checksum, max_bytes=source.max_bytes,
+                   storage_options=source.storage_options)
+    return str(result.path), {"downloaded_bytes": result.bytes_downloaded, "cached_files": int(result.from_cache),
+                              "fetch_attempts": result.attempts}
+
+
+def read_tasks(
+    batch: pa.Table, sources: dict[str, SourceConfig], download: DownloadConfig, batch_rows: int, stats=None
+) -> Iterator[pa.Table]:
+    """Ray UDF: each input row is a JSON list of FileTasks; yields document batches.
+
+    A file that cannot be fetched fails the run (StageFailed naming the URL) unless its source
+    says ``on_error: skip``, in which case one rejected row records it.
+    """
+    from curate.download import DownloadError
     from curate.readers import read_file
+    from curate.readers.context import ReadContext
 
     pending: list[pa.Table] = []
     pending_rows = 0
     for encoded in batch.column("tasks").to_pylist():
         for task_dict in json.loads(encoded):
             task = FileTask(**task_dict)
+            source = sources[task.source]
             start = time.time()
             rows = alive = nbytes = 0
+            fetched: dict[str, float] = {}
             try:
-                for table in read_file(task, sources[task.source], batch_rows):
+                try:
+                    local_path, fetched = fetch_for_read(task, source, download)
+                    tables = read_file(task, source, batch_rows, local_path)
+                except DownloadError as exc:
+                    if source.on_error != "skip":
+                        raise
+                    row = ReadContext(task, source, task.path).file_error("unreachable", str(exc))
+                    tables = iter([pa.Table.from_pylist([row], schema=BASE_SCHEMA)])
+                for table in tables:
                     rows += table.num_rows
                     alive += int(pc.sum(alive_mask(table)).as_py() or 0)
                     nbytes += text_bytes(table)
@@ -192,7 +242,7 @@ def read_tasks(batch: pa.Table, sources: dict[str, SourceConfig], batch_rows: in
             except Exception as exc:
                 raise StageFailed("read", f"{type(exc).__name__}: {exc}", where=task.path) from exc
             _report(stats, "read", start, files=1, docs_in=rows, docs_out=alive, rejected=rows - alive,
-                    bytes_in=0, bytes_out=nbytes, seconds=time.time() - start)
+                    bytes_in=0, bytes_out=nbytes, seconds=time.time() - start, **fetched)
     if pending:
         yield pa.concat_tables(pending)
 
@@ -304,11 +354,14 @@ def build_dataset(
     sources = {s.name: s for s in loaded.pipeline.sources}
     rows = group_tasks(tasks)
     ds = ray.data.from_items(rows, override_num_blocks=len(rows))
+    download = loaded.pipeline.download
     ds = ds.map_batches(
         read_tasks,
         batch_size=1,
         batch_format="pyarrow",
-        fn_kwargs={"sources": sources, "batch_rows": loaded.pipeline.read.batch_rows, "stats": stats},
+        compute=ray.data.TaskPoolStrategy(size=download.max_parallel),
+        fn_kwargs={"sources": sources, "download": download, "batch_rows": loaded.pipeline.read.batch_rows,
+                   "stats": stats},
     )
     for stage in planned:
         args = dict(stage.ray_args)

@@ -16,7 +16,8 @@ def print_plan(console: Console, loaded: LoadedConfig, tasks: list[FileTask], pl
     p = loaded.pipeline
     console.print(f"[bold]curate[/bold] · pipeline [bold]{p.name}[/bold] · config {loaded.path} "
                   f"(hash {loaded.config_hash})")
-    console.print(f"Ray: {cluster['address']} · {cluster['cpus']:g} CPUs · {cluster['gpus']:g} GPUs")
+    console.print(f"Ray: {cluster['address']} · {cluster['cpus']:g} CPUs ({cluster['actor_cpus']:g} held by actor pools) "
+                  f"· {cluster['gpus']:g} GPUs")
     per_source = Counter(t.source for t in tasks)
     table = Table(title="Plan", title_justify="left", show_edge=False)
     table.add_column("step")

@@ -56,7 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def preflight(loaded: LoadedConfig) -> list:
     """All checks that need no Ray: input files exist, stage models can be found."""
     try:
-        tasks = list_all_files(loaded.pipeline.sources)
+        tasks = list_all_files(loaded.pipeline.sources, loaded.pipeline.download)
     except ConfigError as exc:
         raise ConfigError(f"{loaded.path}: {exc}") from None
     for spec in loaded.stages:

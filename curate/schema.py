@@ -22,6 +22,9 @@ BASE_SCHEMA = pa.schema(
         pa.field("path", pa.string()),
         pa.field("code_language", pa.string()),
         pa.field("metadata", pa.string()),  # JSON of the input fields the field map did not name
+        pa.field("fetch_date", pa.string()),  # web captures: when it was fetched (ISO 8601)
+        pa.field("content_type", pa.string()),  # web captures: HTTP Content-Type (no parameters)
+        pa.field("charset", pa.string()),  # encoding the text was decoded from
         pa.field("reject_stage", pa.string()),
         pa.field("reject_reason", pa.string()),
         pa.field("reject_detail", pa.string()),

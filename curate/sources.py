@@ -1,23 +1,30 @@
 """Turn the ``sources:`` of a config into a list of files to read, before any work starts.
 
 Listing happens on the driver so that a path that matches nothing fails the run up front with
-the key that named it. Reading happens in Ray tasks (:mod:`curate.readers`).
+the key that named it. Local paths and globs on any fsspec filesystem are expanded here; plain
+remote URLs (http, s3, ...) are taken as they are, and a ``list_file`` (Common Crawl's
+``warc.paths.gz``) supplies one path or URL per line. Reading happens in Ray tasks.
 """
 
 from __future__ import annotations
 
 import posixpath
 from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit
 
 import fsspec
 
-from curate.config import ConfigError, SourceConfig
+from curate.config import ConfigError, DownloadConfig, SourceConfig
 
 _FORMAT_SUFFIXES = {
     ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
     ".parquet": "parquet", ".pq": "parquet",
+    ".warc": "warc", ".arc": "warc",
+    ".txt": "text", ".text": "text",
+    ".tar": "archive", ".tgz": "archive", ".zip": "archive",
 }
 _COMPRESSION_SUFFIXES = (".gz", ".zst", ".bz2", ".xz")
+ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar.zst", ".zip")
 
 
 @dataclass(frozen=True)
@@ -25,9 +32,9 @@ class FileTask:
     """One file for one reader task."""
 
     source: str  # source name in the config
-    format: str  # jsonl | parquet | code
+    format: str  # jsonl | parquet | text | warc | code | archive
     path: str  # full path or URL
-    relpath: str  # path relative to the listed root (code: repo-relative path)
+    relpath: str  # path relative to the listed root (code: repo-relative path); part of document ids
 
     def to_row(self) -> dict:
         return asdict(self)
@@ -35,15 +42,21 @@ class FileTask:
 
 def format_of(path: str) -> str | None:
     name = path.lower()
+    if name.endswith(ARCHIVE_SUFFIXES):
+        return "archive"
     for suffix in _COMPRESSION_SUFFIXES:
         if name.endswith(suffix):
             name = name[: -len(suffix)]
     return _FORMAT_SUFFIXES.get(posixpath.splitext(name)[1])
 
 
+def _has_glob(pattern: str) -> bool:
+    return any(ch in pattern for ch in "*?[")
+
+
 def _expand(fs, pattern: str) -> list[tuple[str, str]]:
     """(file, path relative to the pattern's root) for a file, folder or glob."""
-    if any(ch in pattern for ch in "*?["):
+    if _has_glob(pattern):
         root = pattern.split("*")[0].split("?")[0].split("[")[0].rsplit("/", 1)[0]
         files = [p for p in sorted(fs.glob(pattern)) if fs.isfile(p)]
     elif fs.isdir(pattern):
@@ -63,32 +76,75 @@ def _expand(fs, pattern: str) -> list[tuple[str, str]]:
     return out
 
 
-def list_source_files(source: SourceConfig, index: int) -> list[FileTask]:
-    """Every file of one source; ConfigError naming ``sources.N.paths`` when a path matches nothing."""
+def _url_relpath(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path.lstrip("/") or parts.netloc
+
+
+def _task(source: SourceConfig, index: int, path: str, rel: str) -> FileTask:
+    if source.format in ("code", "archive"):
+        fmt = "archive" if source.format == "archive" or path.lower().endswith(ARCHIVE_SUFFIXES) else "code"
+    else:
+        fmt = source.format or format_of(path)
+    if fmt is None:
+        raise ConfigError(
+            f"sources.{index}.format: cannot infer the format of {path!r}; set format: jsonl|parquet|text|warc|code|archive"
+        )
+    return FileTask(source=source.name, format=fmt, path=path, relpath=rel)
+
+
+def read_list_file(source: SourceConfig, index: int, download: DownloadConfig) -> list[tuple[str, str]]:
+    """(url, relpath) for each line of a list file; relative entries get ``url_prefix``."""
+    from curate.download import DownloadError, fetch, is_remote
+
+    location = source.list_file
+    try:
+        local = str(fetch(location, download, storage_options=source.storage_options).path) if is_remote(location) else location
+        with fsspec.open(local, "rt", compression=fsspec.utils.infer_compression(location), encoding="utf-8") as handle:
+            entries = [line.strip() for line in handle if line.strip() and not line.lstrip().startswith("#")]
+    except (DownloadError, OSError) as exc:
+        raise ConfigError(f"sources.{index}.list_file: cannot read {location!r}: {exc}") from None
+    out = []
+    for entry in entries:
+        if "://" in entry or entry.startswith("/"):
+            out.append((entry, _url_relpath(entry) if "://" in entry else entry.lstrip("/")))
+        elif source.url_prefix:
+            out.append((source.url_prefix.rstrip("/") + "/" + entry, entry))
+        else:
+            raise ConfigError(f"sources.{index}.url_prefix: {location!r} lists relative entries like {entry!r}; "
+                              "set url_prefix (e.g. https://data.commoncrawl.org/)")
+    return out
+
+
+def list_source_files(source: SourceConfig, index: int, download: DownloadConfig | None = None) -> list[FileTask]:
+    """Every file of one source; ConfigError naming ``sources.N.<key>`` when nothing is there."""
+    from curate.download import is_remote
+
     tasks: list[FileTask] = []
     for pattern in source.paths:
-        fs, _, _ = fsspec.get_fs_token_paths(pattern)
-        stripped = fs._strip_protocol(pattern)
-        matched = _expand(fs, stripped)
+        if is_remote(pattern) and not _has_glob(pattern):
+            tasks.append(_task(source, index, pattern, _url_relpath(pattern)))  # checked when fetched
+            continue
+        fs, _, _ = fsspec.get_fs_token_paths(pattern, storage_options=source.storage_options)
+        matched = _expand(fs, fs._strip_protocol(pattern))
         if not matched:
             raise ConfigError(f"sources.{index}.paths: {pattern!r} matches no file (source {source.name!r})")
         protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
         for path, rel in matched:
+            if source.format in ("code", "archive") and any(part.startswith(".") for part in rel.split("/")):
+                continue  # .git/, .github/, editor files: not source code for training
             full = path if protocol in ("file", "local") else f"{protocol}://{path}"
-            if source.format == "code":
-                fmt = "code"
-            else:
-                fmt = source.format or format_of(path)
-                if fmt is None:
-                    raise ConfigError(
-                        f"sources.{index}.format: cannot infer the format of {path!r}; set format: jsonl|parquet|code"
-                    )
-            tasks.append(FileTask(source=source.name, format=fmt, path=full, relpath=rel))
+            tasks.append(_task(source, index, full, rel))
+    if source.list_file:
+        for url, rel in read_list_file(source, index, download or DownloadConfig()):
+            tasks.append(_task(source, index, url, rel))
+    if source.max_files is not None:
+        tasks = tasks[: source.max_files]
     return tasks
 
 
-def list_all_files(sources: list[SourceConfig]) -> list[FileTask]:
+def list_all_files(sources: list[SourceConfig], download: DownloadConfig | None = None) -> list[FileTask]:
     tasks: list[FileTask] = []
     for index, source in enumerate(sources):
-        tasks.extend(list_source_files(source, index))
+        tasks.extend(list_source_files(source, index, download))
     return tasks

@@ -34,9 +34,9 @@ def _expected_languages() -> dict[str, str]:
     expected = {}
     for path in (SAMPLES / "web").glob("*.jsonl"):
         for r in read_jsonl(path):
-            expected[r["id"]] = r["expected_lang"]
+            expected[f"web/{r['id']}"] = r["expected_lang"]
     for r in read_jsonl(SAMPLES / "math" / "problems.jsonl"):
-        expected[r["problem_id"]] = r["expected_lang"]
+        expected[f"math/{r['problem_id']}"] = r["expected_lang"]
     return expected
 
 
@@ -63,7 +63,7 @@ def test_every_sample_language_identified(documents: pl.DataFrame, rejected: pl.
     wrong = {doc_id: (lang, got[doc_id]) for doc_id, lang in expected.items() if got[doc_id] != lang}
     assert not wrong
     assert documents.filter(pl.col("lang").is_not_null())["lang_score"].min() >= 0.5
-    top = documents.filter(pl.col("id") == "web-a-fr-1")["lang_top"][0].to_list()
+    top = documents.filter(pl.col("id") == "web/web-a-fr-1")["lang_top"][0].to_list()
     assert top[0]["lang"] == "fra_Latn" and len(top) == 3
 
 
@@ -90,10 +90,10 @@ def test_junk_rejected_with_reasons(documents: pl.DataFrame, rejected: pl.DataFr
         "low_lang_score": {("langid", "low_score")},
     }
     junk = read_jsonl(SAMPLES / "junk" / "junk.jsonl")
-    assert not set(documents["id"]) & {j["id"] for j in junk}
+    assert not set(documents["id"]) & {f"junk/{j['id']}" for j in junk}
     rows = {r["id"]: r for r in rejected.to_dicts()}
     for j in junk:
-        row = rows[j["id"]]
+        row = rows[f"junk/{j['id']}"]
         assert row["reject_detail"], j["id"]
         assert any(row["reject_stage"] == stage and row["reject_reason"].startswith(prefix)
                    for stage, prefix in catches[j["expected_reject"]]), (j["id"], row["reject_stage"], row["reject_reason"])

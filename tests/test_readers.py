@@ -56,7 +56,7 @@ def test_jsonl_formats_with_field_map_and_rejects(tmp_path: Path, suffix: str) -
     path = tmp_path / f"dump{suffix}"
     path.write_bytes(data)
     table = _read_all(_source(None, [str(path)]))
-    rows = {r["id"]: r for r in table.to_pylist()}
+    rows = {r["id"].removeprefix("src/"): r for r in table.to_pylist()}
     assert table.num_rows == 7  # every non-blank line became a row: 2 kept, 5 rejected
     assert rows["a1"]["text"] == "Erste Zeile eines Dokuments."
     assert rows["a1"]["url"] == "https://a.example/1"
@@ -78,7 +78,7 @@ def test_parquet_with_field_map(tmp_path: Path) -> None:
     pq.write_table(pa.Table.from_pylist([{"doc": f"p{i}", "body": f"text {i}", "link": None, "extra": i}
                                          for i in range(5)]), path, row_group_size=2)
     table = _read_all(_source(None, [str(path)]))
-    assert table.column("id").to_pylist() == [f"p{i}" for i in range(5)]
+    assert table.column("id").to_pylist() == [f"src/p{i}" for i in range(5)]
     assert table.column("text").to_pylist() == [f"text {i}" for i in range(5)]
     assert json.loads(table.column("metadata")[3].as_py()) == {"extra": 3}
 
@@ -94,7 +94,7 @@ def test_ids_default_to_file_and_line(tmp_path: Path) -> None:
     path.write_text('{"body": "one"}\n{"body": "two"}\n')
     source = SourceConfig(name="src", paths=[str(path)], fields=FieldMap(text="body", id=None, url=None))
     ids = _read_all(source).column("id").to_pylist()
-    assert ids == ["src:noid.jsonl:line 1", "src:noid.jsonl:line 2"]
+    assert ids == ["src/noid.jsonl:1", "src/noid.jsonl:2"]
     assert _read_all(source).column("id").to_pylist() == ids  # stable across reads
 
 
@@ -105,7 +105,7 @@ def test_code_folder(tmp_path: Path) -> None:
     assert rows["python/textstats.py"]["code_language"] == "python"
     assert rows["rust/src/tokenizer.rs"]["code_language"] == "rust"
     assert rows["python/textstats.py"]["text"] == (SAMPLES / "code/python/textstats.py").read_text()
-    assert rows["python/textstats.py"]["id"] == "code:python/textstats.py"
+    assert rows["python/textstats.py"]["id"] == "code/python/textstats.py"
     assert rows["assets/logo.png"]["reject_reason"] == "binary"
     assert rows["data/huge_table.py"]["reject_reason"] == "oversized"
     assert "max_file_bytes" in rows["data/huge_table.py"]["reject_detail"]

@@ -1,0 +1,68 @@
+"""Read one input file into batches of documents (:data:`curate.schema.BASE_SCHEMA`).
+
+Each format is a module with ``iter_rows(ctx)`` (see :mod:`curate.readers.context`). Bad
+records never stop a read and are never lost: they come back as rejected rows. When a file
+turns unreadable part-way (corrupt gzip, truncated WARC), the rows read so far are kept and one
+per-file error row says where and why.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from curate.config import SourceConfig
+from curate.readers.context import ReadContext
+from curate.schema import BASE_SCHEMA
+from curate.sources import FileTask
+
+READERS: dict[str, str] = {
+    "jsonl": "curate.readers.jsonl",
+    "parquet": "curate.readers.parquet",
+    "text": "curate.readers.text",
+    "code": "curate.readers.code",
+    "archive": "curate.readers.archive",
+    "warc": "curate.readers.warc",
+}
+
+#: Exceptions that mean "this file's bytes are bad", not "our code is wrong".
+FILE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, EOFError, ValueError, zlib.error, tarfile.TarError, zipfile.BadZipFile,
+)
+
+
+def reader_for(fmt: str) -> Callable[[ReadContext], Iterator[dict[str, Any]]]:
+    if fmt not in READERS:
+        raise ValueError(f"unknown format {fmt!r} (known: {', '.join(sorted(READERS))})")
+    return importlib.import_module(READERS[fmt]).iter_rows
+
+
+def _classify(exc: BaseException) -> str:
+    text = f"{type(exc).__name__} {exc}".lower()
+    if isinstance(exc, EOFError) or "truncat" in text or "end of stream" in text or "compressed file ended" in text:
+        return "truncated_file"
+    if isinstance(exc, zlib.error | tarfile.TarError | zipfile.BadZipFile) or "gzip" in text or "zstd" in text or "crc" in text:
+        return "corrupt_file"
+    return "unreadable_file"
+
+
+def read_file(task: FileTask, source: SourceConfig, batch_rows: int, local_path: str | None = None) -> Iterator[pa.Table]:
+    """Batches of rows from one file; corrupt tails become a per-file error row, not an exception."""
+    ctx = ReadContext(task=task, source=source, local_path=local_path or task.path)
+    rows: list[dict[str, Any]] = []
+    try:
+        for row in reader_for(task.format)(ctx):
+            rows.append(row)
+            if len(rows) >= batch_rows:
+                yield pa.Table.from_pylist(rows, schema=BASE_SCHEMA)
+                rows = []
+    except FILE_ERRORS as exc:
+        rows.append(ctx.file_error(_classify(exc), exc))
+    if rows:
+        yield pa.Table.from_pylist(rows, schema=BASE_SCHEMA)

@@ -1,0 +1,107 @@
+"""What every reader gets: the file, its source's options, and helpers that build rows.
+
+Readers are generators of row dicts (``iter_rows(ctx)``); they never build Arrow tables or
+decide ids themselves. :meth:`ReadContext.document` and :meth:`ReadContext.rejected` make the
+rows, so every format produces the same columns and the same kind of stable id:
+``<source name>/<record key>``, where the key is the record's own id when the field map names
+one, else the file's path plus the record's position in it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import unicodedata
+from dataclasses import dataclass
+from typing import IO, Any
+
+import fsspec
+
+from curate.config import SourceConfig
+from curate.sources import FileTask
+
+#: Rejected raw records keep at most this much of their text (the rest is counted in the detail).
+MAX_REJECTED_TEXT = 64 * 1024
+
+
+@dataclass
+class ReadContext:
+    task: FileTask
+    source: SourceConfig
+    local_path: str
+    """What to open: the downloaded copy of a remote file, or the local file itself."""
+    position: str = "start"
+    """Where the reader is (``line 12``, ``record 7 at byte 3456``); named in per-file error rows."""
+
+    def open(self, compression: str | None = "infer") -> IO[bytes]:
+        """The file's bytes, decompressed by suffix (.gz, .zst, .bz2, .xz) unless told otherwise."""
+        if compression == "infer":
+            compression = fsspec.utils.infer_compression(self.task.path)
+        handle = fsspec.open(self.local_path, "rb", compression=compression).open()
+        # zstandard's reader has no readline(); a buffer over any decompressor gives it one.
+        return io.BufferedReader(handle) if compression else handle
+
+    def doc_id(self, key: str) -> str:
+        return f"{self.task.source}/{key}"
+
+    def _base(self, key: str, text: str, columns: dict[str, Any]) -> dict[str, Any]:
+        metadata = columns.pop("metadata", None)
+        if isinstance(metadata, dict):
+            metadata = json.dumps(metadata, ensure_ascii=False, default=str) if metadata else None
+        row = {
+            "id": self.doc_id(key),
+            "text": text,
+            "source": self.task.source,
+            "domain": self.source.domain,
+            "path": self.task.relpath,
+            "metadata": metadata,
+        }
+        row.update(columns)
+        return row
+
+    def document(self, key: str, text: str, **columns: Any) -> dict[str, Any]:
+        """A kept document; its text is Unicode-normalised as the source asks."""
+        form = self.source.normalize_unicode
+        return self._base(key, unicodedata.normalize(form, text) if form else text, columns)
+
+    def rejected(self, key: str, raw: str | bytes, reason: str, detail: str, **columns: Any) -> dict[str, Any]:
+        """A record that cannot become a document, kept (bounded) with the reason why."""
+        if isinstance(raw, bytes):
+            raw = raw[: MAX_REJECTED_TEXT * 4].decode("utf-8", errors="replace")
+        if len(raw) > MAX_REJECTED_TEXT:
+            detail = f"{detail}; text truncated to {MAX_REJECTED_TEXT} characters"
+            raw = raw[:MAX_REJECTED_TEXT]
+        row = self._base(key, raw, columns)
+        row.update(reject_stage="read", reject_reason=reason, reject_detail=f"{self.task.path}: {detail}")
+        return row
+
+    def file_error(self, reason: str, exc: BaseException | str) -> dict[str, Any]:
+        """One row standing for the part of a file that could not be read."""
+        cause = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+        return self.rejected(f"{self.task.relpath}#error", "", reason, f"after {self.position}: {cause}")
+
+
+def decode_text(data: bytes, declared: str | None = None) -> tuple[str, str] | None:
+    """Bytes -> (text, charset): UTF-8, else the declared charset, else a detected one; None if hopeless.
+
+    Detection (charset-normalizer) is only trusted when it finds a coherent encoding; mojibake
+    and binary garbage come back as None so the caller can reject them.
+    """
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if declared:
+        try:
+            return data.decode(declared), declared.lower()
+        except (LookupError, UnicodeDecodeError):
+            pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[: 1 << 20]).best()
+    if best is None or best.encoding is None or best.chaos > 0.2:
+        return None
+    try:
+        return data.decode(best.encoding), best.encoding
+    except (LookupError, UnicodeDecodeError):
+        return None
