@@ -62,7 +62,7 @@ def find_stage_failure(exc: BaseException) -> StageFailed | str | None:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, StageFailed):
+        if type(current) is StageFailed:  # not Ray's RayTaskError(StageFailed) subclass: its str is a traceback
             return current
         stack.extend([current.__cause__, current.__context__, getattr(current, "cause", None)])
     found = _REMOTE_FAILURE.search(str(exc))

@@ -81,6 +81,9 @@ def rejected_table(reasons: list[dict[str, Any]]) -> Table:
 
 def print_summary(console: Console, summary: dict[str, Any]) -> None:
     console.print(stage_table(summary["stages"]))
+    read = summary["stages"][0]
+    console.print(f"read {read['files']:,} files · fetched {read['downloaded_bytes'] / 1e6:,.2f} MB in "
+                  f"{read['fetch_attempts']:,} requests · {read['cached_files']:,} files from the download cache")
     if summary["rejected_by_reason"]:
         console.print(rejected_table(summary["rejected_by_reason"]))
     console.print(totals_table("Tokens per language", "language", summary["kept_by_language_domain"]))

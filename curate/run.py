@@ -16,14 +16,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from curate.config import ConfigError, LoadedConfig, load_config
 from curate.sources import list_all_files
@@ -81,7 +73,9 @@ def _stage_rows(loaded: LoadedConfig, metrics: dict[str, dict[str, float]]) -> l
             "busy_seconds": float(m.get("seconds", 0.0)),
             "wall_seconds": float(m.get("last_end", 0.0) - m.get("first_start", 0.0)),
             "batches": int(m.get("batches", 0)),
-            **({"files": int(m.get("files", 0))} if key == "read" else {}),
+            **({"files": int(m.get("files", 0)), "downloaded_bytes": int(m.get("downloaded_bytes", 0)),
+                "cached_files": int(m.get("cached_files", 0)), "fetch_attempts": int(m.get("fetch_attempts", 0))}
+               if key == "read" else {}),
         })
     return rows
 
@@ -152,26 +146,16 @@ def execute(loaded: LoadedConfig, tasks: list, console: Console, verbose: bool =
         raise
 
 
-def _stream_results(ds, console: Console) -> list[dict]:
-    """Drive the streaming execution, showing documents done as the writers report them."""
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=console,
-                        transient=True, disable=not console.is_terminal)
+def _stream_results(ds, console: Console, total_files: int, stats) -> list[dict]:
+    """Drive the streaming execution, collecting the writers' reports and showing progress."""
+    from curate.progress import RunProgress
+
     records: list[dict] = []
-    kept = rejected = tokens = 0
-    with progress:
-        bar = progress.add_task("documents", total=None, detail="")
+    with RunProgress(console, total_files, stats) as progress:
         for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
             rows = batch.to_pylist()
             records.extend(rows)
-            for r in rows:
-                if r["record"] == "kept":
-                    kept += r["rows"]
-                    tokens += r["tokens"]
-                elif r["record"] == "rejected":
-                    rejected += r["rows"]
-            progress.update(bar, completed=kept + rejected,
-                            detail=f"kept {kept:,} · rejected {rejected:,} · {tokens:,} tokens")
+            progress.written(rows)
     return records
 
 
@@ -187,7 +171,7 @@ def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path,
     print_plan(console, loaded, tasks, planned, cluster)
     stats = engine.make_stats_actor()
     ds = engine.build_dataset(loaded, tasks, planned, sink.write_batch, {"staging": str(staging)}, stats)
-    records = _stream_results(ds, console)
+    records = _stream_results(ds, console, len(tasks), stats)
     metrics = ray.get(stats.snapshot.remote())
     tokenize = [spec for spec in loaded.stages if spec.stage_cls.name == "tokenize"]
     tokenizer = load_tokenizer(tokenize[-1].options.tokenizer) if tokenize else None

@@ -30,6 +30,7 @@ def test_failing_stage_fails_the_run_with_its_name(tmp_path: Path) -> None:
     assert "stage 'boom' failed" in result.stderr
     assert "ValueError: deliberate failure in a test stage" in result.stderr
     assert "nothing was committed" in result.stderr
+    assert "Traceback" not in result.stderr and 'File "' not in result.stderr  # a message, not a stack dump
     assert not (out / "_SUCCESS").exists()
     assert not (out / "documents").exists() and not (out / "tokens").exists()
     assert not (out / "_staging").exists()

@@ -18,6 +18,7 @@ from typing import IO, Any
 import fsspec
 
 from curate.config import SourceConfig
+from curate.readers.charset import decode_bytes
 from curate.sources import FileTask
 
 #: Rejected raw records keep at most this much of their text (the rest is counted in the detail).
@@ -82,26 +83,9 @@ class ReadContext:
 
 
 def decode_text(data: bytes, declared: str | None = None) -> tuple[str, str] | None:
-    """Bytes -> (text, charset): UTF-8, else the declared charset, else a detected one; None if hopeless.
+    """Bytes -> (text, charset), or None if hopeless (mojibake, binary): the caller rejects those.
 
-    Detection (charset-normalizer) is only trusted when it finds a coherent encoding; mojibake
-    and binary garbage come back as None so the caller can reject them.
+    One decoder for every reader: :func:`curate.readers.charset.decode_bytes` (BOM, UTF-8, the
+    declared charset, detection with a web prior).
     """
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    if declared:
-        try:
-            return data.decode(declared), declared.lower()
-        except (LookupError, UnicodeDecodeError):
-            pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data[: 1 << 20]).best()
-    if best is None or best.encoding is None or best.chaos > 0.2:
-        return None
-    try:
-        return data.decode(best.encoding), best.encoding
-    except (LookupError, UnicodeDecodeError):
-        return None
+    return decode_bytes(data, declared)
