@@ -116,11 +116,31 @@ def read_list_file(source: SourceConfig, index: int, download: DownloadConfig) -
     return out
 
 
+_PROTOCOL_EXTRAS = {"s3": "s3fs (pip install 'curate[cloud]')", "gs": "gcsfs (pip install 'curate[cloud]')",
+                    "gcs": "gcsfs (pip install 'curate[cloud]')", "hf": "huggingface_hub"}
+
+
+def check_protocol(url: str, key: str) -> None:
+    """Fail at plan time, naming the key, when a URL's filesystem is not installed."""
+    from curate.download import protocol_of
+
+    protocol = protocol_of(url)
+    if not protocol or protocol in ("file", "local", "http", "https"):
+        return  # http(s) downloads go through requests; listing/globbing http needs fsspec[http]
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except (ImportError, ValueError) as exc:
+        needs = _PROTOCOL_EXTRAS.get(protocol, "the fsspec implementation for it")
+        raise ConfigError(f"{key}: {url!r} needs {needs}: {exc}") from None
+
+
 def list_source_files(source: SourceConfig, index: int, download: DownloadConfig | None = None) -> list[FileTask]:
     """Every file of one source; ConfigError naming ``sources.N.<key>`` when nothing is there."""
     from curate.download import is_remote
 
     tasks: list[FileTask] = []
+    for pattern in [*source.paths, *([source.list_file] if source.list_file else [])]:
+        check_protocol(pattern, f"sources.{index}.{'paths' if pattern in source.paths else 'list_file'}")
     for pattern in source.paths:
         if is_remote(pattern) and not _has_glob(pattern):
             tasks.append(_task(source, index, pattern, _url_relpath(pattern)))  # checked when fetched

@@ -119,3 +119,34 @@ def test_code_reader_rejects_undecodable_and_unknown(tmp_path: Path) -> None:
     source = SourceConfig(name="c", format="code", paths=[str(tmp_path)], domain="code")
     reasons = {r["path"]: r["reject_reason"] for r in _read_all(source, 10).to_pylist()}
     assert reasons == {"latin1.py": "not_utf8", "notes.unknownext": "unknown_language"}
+
+
+def test_parquet_column_selection(tmp_path: Path) -> None:
+    path = tmp_path / "wide.parquet"
+    pq.write_table(pa.table({"doc": ["w1"], "body": ["text"], "link": [None], "keep": [1], "drop": ["big"]}), path)
+    table = _read_all(_source(None, [str(path)], columns=["keep"]))
+    assert json.loads(table.column("metadata")[0].as_py()) == {"keep": 1}
+
+
+def test_plain_text_files(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("Plain text document one.\nSecond line.")
+    (tmp_path / "b.txt.gz").write_bytes(gzip.compress(b"Zweites Dokument, gepackt."))
+    (tmp_path / "blank.txt").write_text("   \n")
+    source = SourceConfig(name="txt", paths=[str(tmp_path / "*.txt*")])
+    rows = {r["path"]: r for r in _read_all(source, 10).to_pylist()}
+    assert rows["a.txt"]["text"] == "Plain text document one.\nSecond line." and rows["a.txt"]["id"] == "txt/a.txt"
+    assert rows["b.txt.gz"]["text"] == "Zweites Dokument, gepackt."
+    assert rows["blank.txt"]["reject_reason"] == "empty_text"
+
+
+def test_list_file_with_url_prefix(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    for name in ("x.jsonl", "y.jsonl"):
+        (tmp_path / "data" / name).write_text(json.dumps({"doc": name, "body": "t"}) + "\n")
+    listing = tmp_path / "paths.txt.gz"
+    listing.write_bytes(gzip.compress(b"data/x.jsonl\n# a comment\n\ndata/y.jsonl\n"))
+    source = SourceConfig(name="l", list_file=str(listing), url_prefix=str(tmp_path), fields=FIELDS, max_files=5)
+    tasks = list_source_files(source, 0)
+    assert [t.relpath for t in tasks] == ["data/x.jsonl", "data/y.jsonl"]
+    assert [t.path for t in tasks] == [str(tmp_path / "data" / "x.jsonl"), str(tmp_path / "data" / "y.jsonl")]
+    assert len(list_source_files(source.model_copy(update={"max_files": 1}), 0)) == 1
