@@ -190,8 +190,20 @@ def fetch(
     max_bytes: int | None = None,
     storage_options: dict | None = None,
 ) -> FetchResult:
-    """The local path of ``url``: from the cache when complete there, else downloaded into it."""
+    """The local path of ``url``: from the cache when complete there, else downloaded into it.
+
+    A file lock per cache entry keeps two workers (or two runs) from writing the same ``.part``.
+    """
+    from filelock import FileLock
+
     target = cache_path(url, config, max_bytes)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        return _fetch_locked(url, target, config, checksum, max_bytes, storage_options)
+
+
+def _fetch_locked(url: str, target: Path, config: DownloadConfig, checksum: str | None, max_bytes: int | None,
+                  storage_options: dict | None) -> FetchResult:
     meta = target.with_name(target.name + ".json")
     if target.exists() and meta.exists():
         try:
@@ -199,7 +211,6 @@ def fetch(
             return FetchResult(target, 0, True, 0)
         except ChecksumMismatch:
             target.unlink()  # a bad cached copy: fetch again
-    target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
     session = None
     if protocol_of(url) in ("http", "https"):
