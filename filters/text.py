@@ -24,7 +24,7 @@ class LengthFilter(Filter):
     max_chars: int = Field(default=1_000_000, gt=0)
     min_words: int = Field(default=0, ge=0)
 
-    def score(self, text: str) -> dict[str, float]:
+    def score(self, text: str, lang: str | None = None) -> dict[str, float]:
         return {"chars": float(len(text)), "words": float(len(text.split()))}
 
     def reject_reason(self, signals: dict[str, float]) -> Rejection | None:
@@ -65,7 +65,7 @@ class RepetitionFilter(Filter):
     max_top_3gram_frac: float = Field(default=0.18, ge=0, le=1)
     max_top_4gram_frac: float = Field(default=0.16, ge=0, le=1)
 
-    def score(self, text: str) -> dict[str, float]:
+    def score(self, text: str, lang: str | None = None) -> dict[str, float]:
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         counts = Counter(lines)
         dup_lines = sum(c for c in counts.values() if c > 1) - sum(1 for c in counts.values() if c > 1)

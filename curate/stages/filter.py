@@ -1,8 +1,13 @@
 """Run filters from the ``filters`` library over documents; the first failing filter rejects.
 
-The reason written to ``rejected/`` is ``<filter>.<tag>`` (``length.too_short``) with the
-numbers in ``reject_detail``; with ``keep_signals`` every signal becomes a column
-``<filter>_<signal>`` for analysts.
+Filters run in the order given, each on the text the previous one left (C4 line removal and PII
+redaction rewrite it). The reason written to ``rejected/`` is ``<filter>.<tag>``
+(``length.too_short``) with the numbers in ``reject_detail``. Filters with ``action: flag``
+keep the document and write their reason to a ``<filter>_flag`` column instead. With
+``keep_signals`` every signal becomes a column ``<filter>_<signal>`` for analysts.
+
+The stage runs as an actor pool so filters with heavy state (benchmark n-gram indexes) build
+it once per worker in ``setup()``.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from typing import Annotated, ClassVar, Union
 
 import numpy as np
 import pyarrow as pa
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from curate.schema import reject_rows, set_column
 from curate.stage import Stage, StageConfig
@@ -24,41 +29,68 @@ class FilterConfig(StageConfig):
     filters: list[FilterSpec] = Field(min_length=1)
     keep_signals: bool = False
 
+    @model_validator(mode="after")
+    def _unique_names(self) -> FilterConfig:
+        names = [f.name for f in self.filters]
+        if len(names) != len(set(names)):
+            raise ValueError(f"each filter may appear once per stage (got {names}); use a second filter stage")
+        return self
+
 
 class FilterStage(Stage):
     name: ClassVar[str] = "filter"
     Config = FilterConfig
+    stateful = True
 
     def signal_columns(self) -> list[str]:
         if not self.config.keep_signals:
             return []
         return [f"{f.name}_{s}" for f in self.config.filters for s in f.signals]
 
+    def flag_columns(self) -> list[str]:
+        return [f"{f.name}_flag" for f in self.config.filters if f.action == "flag"]
+
     def output_columns(self) -> dict[str, pa.DataType]:
-        return {name: pa.float64() for name in self.signal_columns()}
+        return {**{name: pa.float64() for name in self.signal_columns()},
+                **{name: pa.string() for name in self.flag_columns()}}
+
+    def setup(self) -> None:
+        for flt in self.config.filters:
+            flt.setup()
 
     def process(self, batch: pa.Table) -> pa.Table:
         texts = batch.column("text").to_pylist()
         domains = batch.column("domain").to_pylist()
+        langs = batch.column("lang").to_pylist() if "lang" in batch.column_names else [None] * len(texts)
         n = len(texts)
         reasons: list[str | None] = [None] * n
         details: list[str | None] = [None] * n
-        columns = {name: [None] * n for name in self.signal_columns()}
-        for flt in self.config.filters:
-            for i, (text, domain) in enumerate(zip(texts, domains)):
-                if not flt.applies_to(domain):
+        columns: dict[str, list] = {name: [None] * n for name in self.output_columns()}
+        keep_signals = bool(self.signal_columns())
+        changed = False
+        for i in range(n):
+            for flt in self.config.filters:
+                if reasons[i] is not None and not keep_signals:
+                    break  # already rejected and no signals wanted: skip the work
+                if not flt.applies_to(domains[i], langs[i]):
                     continue
-                if reasons[i] is not None and not columns:
-                    continue  # already rejected and no signals wanted: skip the work
-                signals, rejection = flt.check(text)
-                for signal, value in signals.items():
-                    if columns:
-                        columns[f"{flt.name}_{signal}"][i] = value
-                if rejection is not None and reasons[i] is None:
+                text, signals, rejection = flt.check(texts[i], langs[i])
+                if text is not texts[i] and text != texts[i]:
+                    texts[i], changed = text, True
+                if keep_signals:
+                    for signal in flt.signals:
+                        columns[f"{flt.name}_{signal}"][i] = signals.get(signal)
+                if rejection is None:
+                    continue
+                if flt.action == "flag":
+                    columns[f"{flt.name}_flag"][i] = f"{rejection.reason}: {rejection.detail}"
+                elif reasons[i] is None:
                     reasons[i] = f"{flt.name}.{rejection.reason}"
                     details[i] = rejection.detail
+        if changed:
+            batch = set_column(batch, "text", pa.array(texts, pa.large_string()))
         mask = np.array([r is not None for r in reasons], dtype=bool)
         batch = reject_rows(batch, mask, self.key, reasons, details)
-        for name, values in columns.items():
-            batch = set_column(batch, name, pa.array(values, pa.float64()))
+        for name, dtype in self.output_columns().items():
+            batch = set_column(batch, name, pa.array(columns[name], dtype))
         return batch
