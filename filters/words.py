@@ -18,7 +18,11 @@ from curate.langcodes import dominant_script
 SPACELESS_SCRIPTS = frozenset({"Hani", "Jpan", "Hira", "Kana", "Thai", "Laoo", "Khmr", "Mymr", "Tibt"})
 
 _SPACED_WORD = regex.compile(r"[\p{L}\p{M}\p{N}][\p{L}\p{M}\p{N}'’_-]*")
-_CJK_CHAR = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}ー]|[\p{L}\p{N}][\p{L}\p{M}\p{N}'’_-]*")
+_CJK_CHAR = regex.compile(
+    r"[\p{Han}\p{Hiragana}\p{Katakana}ー]|[[\p{L}\p{N}]--[\p{Han}\p{Hiragana}\p{Katakana}]]"
+    r"[[\p{L}\p{M}\p{N}'’_-]--[\p{Han}\p{Hiragana}\p{Katakana}]]*",
+    regex.V1,
+)
 _CLUSTER = regex.compile(r"(?=[\p{L}\p{N}])\X")
 
 
