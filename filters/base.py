@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr
+from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 
 
 class Rejection(tuple):
@@ -59,11 +59,13 @@ class Filter(BaseModel):
 
     _per_language: dict[str | None, Filter] = PrivateAttr(default_factory=dict)
 
-    def model_post_init(self, __context: Any) -> None:
+    @model_validator(mode="after")
+    def _overrides_name_real_options(self) -> Filter:
         for lang, options in self.overrides.items():
             unknown = set(options) - set(type(self).model_fields) - {"name"}
             if unknown:
                 raise ValueError(f"overrides.{lang}: unknown option(s) {sorted(unknown)} for filter {self.name!r}")
+        return self
 
     def applies_to(self, domain: str | None, lang: str | None = None) -> bool:
         if self.domains is not None and domain not in self.domains:

@@ -106,3 +106,16 @@ def test_help_explains_usage() -> None:
     result = run_cli("--help", timeout=60)
     assert result.returncode == 0
     assert "key=value" in result.stdout and "RAY_ADDRESS" in result.stdout
+
+
+def test_filter_thresholds_and_language_overrides_from_yaml() -> None:
+    loaded = load_config(QUICKSTART, ["stages.filter.filters.0.min_chars=50",
+                                      "stages.filter.filters.0.overrides={cmn_Hani: {min_chars: 20}}"])
+    length = loaded.stages[1].options.filters[0]
+    assert length.min_chars == 50
+    assert length.for_language("cmn_Hani").min_chars == 20
+    assert length.for_language("eng_Latn") is length
+    text = "短" * 30
+    assert length.filter(text, lang="cmn_Hani") and not length.filter(text, lang="eng_Latn")
+    with pytest.raises(ConfigError, match=r"stages.filter.filters.0.length: .*overrides.cmn_Hani: unknown option"):
+        load_config(QUICKSTART, ["stages.filter.filters.0.overrides={cmn_Hani: {min_charz: 5}}"])
