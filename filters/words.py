@@ -39,7 +39,11 @@ def is_spaceless(text: str, lang: str | None = None) -> bool:
 
 def split_words(text: str, lang: str | None = None) -> list[str]:
     """Words of ``text`` (punctuation dropped) with the rule its script needs."""
-    script = script_of(text, lang)
+    return split_words_in_script(text, script_of(text, lang))
+
+
+def split_words_in_script(text: str, script: str | None) -> list[str]:
+    """:func:`split_words` for a script already known (per-line work need not detect it again)."""
     if script in ("Hani", "Jpan", "Hira", "Kana"):
         return _CJK_CHAR.findall(text)
     if script in SPACELESS_SCRIPTS:

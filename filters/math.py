@@ -1,0 +1,205 @@
+"""Quality rules for mathematical documents: keep real math, drop math-looking junk.
+
+:class:`MathQuality` is meant for documents already routed to the math domain (the YAML
+restricts it with ``domains: [math]``). With a few precompiled scans (math spans, relations,
+words, lines) it measures:
+
+* LaTeX math: inline ``$...$`` and ``\\(...\\)``, display ``$$...$$`` and ``\\[...\\]``, and math
+  environments (equation, align, gather, ...); their number and share of the text;
+* relations and operators, in LaTeX or plain text (``=``, ``≤``, ``\\leq``, ``\\frac``, ``^``, ...);
+* step words of a worked solution in several languages ("therefore", "因此", "donc",
+  "следовательно", "daher", ...);
+* the prose around the formulas, counted in words of the document's script.
+
+Reasons: ``preamble_only`` (a LaTeX preamble and no body), ``broken_latex`` (unbalanced ``$``,
+delimiters, braces or environments), ``number_table`` (lines of bare numbers), ``no_math``,
+``formula_soup`` (formulas or symbols with hardly any words), ``repeated_formulas``, and
+``few_steps`` when ``min_step_words`` asks for worked solutions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from filters.base import Filter, Rejection
+from filters.words import split_words
+
+_MATH_ENVS = r"(?:equation|align|alignat|aligned|gather|multline|eqnarray|displaymath|math|flalign|split|cases)\*?"
+#: Every math span, display forms first so ``$$`` is never read as two inline ``$``.
+_MATH = re.compile(
+    r"\$\$(?:\\.|[^$\\])+?\$\$"
+    r"|(?<!\\)\\\[.+?(?<!\\)\\\]"
+    r"|(?<!\\)\\\(.+?(?<!\\)\\\)"
+    rf"|\\begin\{{({_MATH_ENVS})\}}.+?\\end\{{\1\}}"
+    r"|(?<![\\$])\$(?:\\.|[^$\\])+?\$",
+    re.DOTALL,
+)
+#: What is left of math delimiters once the spans are cut out: each one is broken LaTeX.
+_STRAY_DELIMITER = re.compile(r"(?<!\\)\$|(?<!\\)\\[()\[\]]")
+_BEGIN = re.compile(r"\\begin\{([^}]*)\}")
+_END = re.compile(r"\\end\{([^}]*)\}")
+
+#: Relations and operators, LaTeX or plain: the "equations" of a text. Every alternative starts
+#: with the character it consumes (lookbehinds after it), which keeps the scan fast.
+_RELATION = re.compile(
+    r"=(?<![=<>!:]=)(?![=>])|[≤≥≠≈≡∈⊂⊆→⇒⇔∑∏∫√±×÷∞∂∇]|[<>](?<=\s[<>])(?=\s)|\^(?<=[\w})]\^)"
+    r"|\\(?:leq?|geq?|neq?|leqslant|geqslant|approx|equiv|sim|simeq|cong|propto|in|notin|subseteq|subset"
+    r"|supset|to|mapsto|implies|iff|Rightarrow|Longrightarrow|Leftrightarrow|mid|nmid|pmod|bmod|mod"
+    r"|d?t?frac|sqrt|sum|prod|int|iint|oint|lim|limsup|liminf|log|ln|exp|sin|cos|tan|det|binom|cdot"
+    r"|times|div|pm|mp|partial|nabla|infty|max|min|sup|inf|gcd|vec|overline|hat|mathbb|mathrm)(?![a-zA-Z])"
+)
+#: Connectives of a worked solution or proof, in the languages of the corpus: single words
+#: (matched against the lower-cased words of the prose), phrases, and words of unspaced scripts.
+_STEP_WORDS = frozenset({
+    "therefore", "hence", "thus", "so", "consequently", "implies", "substituting", "solving", "qed",
+    "donc", "ainsi", "soit", "alors",
+    "следовательно", "поэтому", "значит", "тогда", "получаем", "откуда", "итак",
+    "daher", "folglich", "somit", "damit", "erhalten",
+    "entonces", "luego", "obtenemos", "portanto", "quindi", "dunque", "perciò", "otteniamo",
+})
+_STEP_PHRASES = re.compile(
+    r"\b(?:it follows|we (?:get|obtain|have)|which gives|d['’]où|par conséquent|on obtient|il en résulte"
+    r"|ergibt sich|por lo tanto|por tanto|de modo que)\b"
+)
+_STEP_UNSPACED = ("因此", "所以", "于是", "从而", "由此", "解得", "得到", "したがって", "よって", "ゆえに", "따라서", "그러므로")
+_WORD = re.compile(r"\w+")
+#: Lines of a LaTeX preamble (and the empty document around it).
+_PREAMBLE_LINE = re.compile(
+    r"\\(?:documentclass|usepackage|RequirePackage|newcommand|renewcommand|providecommand|DeclareMathOperator"
+    r"|newtheorem|theoremstyle|def|let|setlength|addtolength|geometry|title|author|date|maketitle|input"
+    r"|include|bibliographystyle|bibliography|pagestyle|hypersetup|tableofcontents|newenvironment"
+    r"|definecolor|usetikzlibrary|makeatletter|makeatother|numberwithin|allowdisplaybreaks)(?![a-zA-Z])"
+    r"|\\(?:begin|end)\{document\}"
+)
+#: A number as a table cell (between separators): 12, -3.5, 45%, 1e-3.
+_NUMBER_CELL = re.compile(r"(?<![^\s|;,&])[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?%?(?![^\s|;,&])")
+#: Table cells: runs of anything but the separators.
+_CELL = re.compile(r"[^\s|;,&]+")
+#: Characters of neither words nor sentence punctuation: what random symbol strings are made of.
+_SYMBOL = re.compile(r"[^\w\s.,:;'’\"!?()\-«»“”„。，、：；！？（）]|_")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+class MathQuality(Filter):
+    """Keep documents with real mathematical content; drop broken or meaningless math."""
+
+    name: Literal["math_quality"] = "math_quality"
+    signals: ClassVar[tuple[str, ...]] = (
+        "math_spans", "math_frac", "relations", "step_words", "prose_words", "latex_errors",
+        "number_line_frac", "symbol_frac", "dup_formula_frac", "preamble_frac", "chars",
+    )
+
+    min_math_items: int = Field(default=3, ge=0)
+    """Math spans plus relations a document needs, at least ..."""
+    min_math_per_kchar: float = Field(default=1.0, ge=0)
+    """... and per 1000 characters: a long essay with one ``$x$`` is not a math document."""
+    max_latex_errors: int = Field(default=0, ge=0)
+    """Stray ``$``/``\\(``/``\\[`` delimiters, unbalanced braces or ``\\begin``/``\\end`` pairs allowed
+    (raise it for sources where a lone ``$`` is a currency sign)."""
+    max_number_line_frac: float = Field(default=0.5, ge=0, le=1)
+    """Share of lines made of bare numbers (at least 2, 60% of their cells) above which it is a table."""
+    min_prose_words: int = Field(default=5, ge=0)
+    """Words outside math (letters only; CJK characters count one each) a document needs."""
+    max_math_frac: float = Field(default=0.85, ge=0, le=1)
+    """Share of non-space characters inside math spans above which it is a formula dump."""
+    max_symbol_frac: float = Field(default=0.4, ge=0, le=1)
+    """Share of non-space characters outside math that are neither word nor sentence punctuation."""
+    max_dup_formula_frac: float = Field(default=0.5, ge=0, le=1)
+    """Share of repeated formulas (spans of 8+ characters) above which the text repeats itself ..."""
+    min_formulas_for_dup: int = Field(default=6, ge=1)
+    """... counted once it has at least this many such formulas."""
+    max_preamble_frac: float = Field(default=0.5, ge=0, le=1)
+    """Share of non-blank lines that are LaTeX preamble commands above which there is no body."""
+    min_step_words: int = Field(default=0, ge=0)
+    """Step words ("therefore", "因此", ...) required; 0 keeps statements and definitions too."""
+
+    def score(self, text: str, lang: str | None = None) -> dict[str, float]:
+        spans: list[str] = []
+        outside: list[str] = []
+        pos = 0
+        for m in _MATH.finditer(text):
+            outside.append(text[pos : m.start()])
+            spans.append(m.group())
+            pos = m.end()
+        outside.append(text[pos:])
+        prose = " ".join(outside)
+
+        non_space = len(text) - text.count(" ") - text.count("\n") - text.count("\t")
+        math_chars = sum(len(s) - s.count(" ") - s.count("\n") for s in spans)
+
+        errors = len(_STRAY_DELIMITER.findall(prose))
+        errors += abs((text.count("{") - text.count("\\{")) - (text.count("}") - text.count("\\}")))
+        begins, ends = Counter(_BEGIN.findall(text)), Counter(_END.findall(text))
+        errors += sum(((begins - ends) + (ends - begins)).values())
+
+        words = [w for w in split_words(prose, lang) if _LETTER.search(w)]
+        prose_non_space = len(prose) - prose.count(" ") - prose.count("\n") - prose.count("\t")
+        symbols = len(_SYMBOL.findall(prose))
+        lowered = prose.lower()
+        steps = sum(1 for w in _WORD.findall(lowered) if w in _STEP_WORDS)
+        steps += len(_STEP_PHRASES.findall(lowered)) + sum(prose.count(w) for w in _STEP_UNSPACED)
+
+        formulas = [s.strip("$").strip() for s in spans]
+        formulas = [f for f in formulas if len(f) >= 8]
+        dup = (len(formulas) - len(set(formulas))) / len(formulas) if len(formulas) >= self.min_formulas_for_dup else 0.0
+
+        relations = len(_RELATION.findall(text))
+        nonblank = number_lines = preamble = 0
+        for line in text.split("\n"):
+            stripped = line.strip()
+            if not stripped:
+                continue
+            nonblank += 1
+            if stripped.startswith("\\") and _PREAMBLE_LINE.match(stripped):
+                preamble += 1
+                relations -= len(_RELATION.findall(stripped))  # macro definitions are not equations
+                continue
+            numbers = len(_NUMBER_CELL.findall(stripped))
+            if numbers >= 2 and numbers >= 0.6 * len(_CELL.findall(stripped)):
+                number_lines += 1
+
+        return {
+            "math_spans": float(len(spans)),
+            "math_frac": math_chars / non_space if non_space else 0.0,
+            "relations": float(relations),
+            "step_words": float(steps),
+            "prose_words": float(len(words)),
+            "latex_errors": float(errors),
+            "number_line_frac": number_lines / nonblank if nonblank else 0.0,
+            "symbol_frac": symbols / prose_non_space if prose_non_space else 0.0,
+            "dup_formula_frac": dup,
+            "preamble_frac": preamble / nonblank if nonblank else 0.0,
+            "chars": float(len(text)),
+        }
+
+    def reject_reason(self, signals: dict[str, float]) -> Rejection | None:
+        s = signals
+        if s["preamble_frac"] > self.max_preamble_frac:
+            return Rejection("preamble_only", f"preamble_frac {s['preamble_frac']:.2f} > {self.max_preamble_frac}")
+        if s["latex_errors"] > self.max_latex_errors:
+            return Rejection("broken_latex", f"{int(s['latex_errors'])} unbalanced delimiters/braces/environments > {self.max_latex_errors}")
+        if s["number_line_frac"] > self.max_number_line_frac:
+            return Rejection("number_table", f"number_line_frac {s['number_line_frac']:.2f} > {self.max_number_line_frac}")
+        items = s["math_spans"] + s["relations"]
+        per_kchar = 1000 * items / s["chars"] if s.get("chars") else 0.0
+        if items < self.min_math_items or per_kchar < self.min_math_per_kchar:
+            return Rejection(
+                "no_math",
+                f"{int(items)} math spans+relations ({per_kchar:.1f}/1000 chars) < {self.min_math_items} "
+                f"or {self.min_math_per_kchar}/1000 chars",
+            )
+        if s["prose_words"] < self.min_prose_words:
+            return Rejection("formula_soup", f"{int(s['prose_words'])} words outside math < {self.min_prose_words}")
+        if s["math_frac"] > self.max_math_frac:
+            return Rejection("formula_soup", f"math_frac {s['math_frac']:.2f} > {self.max_math_frac}")
+        if s["symbol_frac"] > self.max_symbol_frac:
+            return Rejection("formula_soup", f"symbol_frac {s['symbol_frac']:.2f} > {self.max_symbol_frac}")
+        if s["dup_formula_frac"] > self.max_dup_formula_frac:
+            return Rejection("repeated_formulas", f"dup_formula_frac {s['dup_formula_frac']:.2f} > {self.max_dup_formula_frac}")
+        if s["step_words"] < self.min_step_words:
+            return Rejection("few_steps", f"{int(s['step_words'])} step words < {self.min_step_words}")
+        return None
