@@ -31,10 +31,10 @@ def test_quickstart_config_is_valid() -> None:
 
 def test_overrides_are_typed_and_dotted() -> None:
     loaded = load_config(QUICKSTART, ["output_dir=out/try1", "stages.langid.threshold=0.7",
-                                      "stages.filter.filters.0.min_chars=50", "sources.0.paths=[a.jsonl, b.jsonl]"])
+                                      "stages.filter.filters.1.min_chars=50", "sources.0.paths=[a.jsonl, b.jsonl]"])
     assert str(loaded.pipeline.output_dir) == "out/try1"
     assert loaded.stages[0].options.threshold == 0.7
-    assert loaded.stages[1].options.filters[0].min_chars == 50
+    assert loaded.stages[1].options.filters[1].min_chars == 50
     assert loaded.pipeline.sources[0].paths == ["a.jsonl", "b.jsonl"]
     assert loaded.config_hash != load_config(QUICKSTART).config_hash
 
@@ -46,7 +46,7 @@ def test_overrides_are_typed_and_dotted() -> None:
         ("stages.langid.threshold=high", "stages.langid.threshold: Input should be a valid number"),
         ("stages.langid.threshold=1.5", "stages.langid.threshold: Input should be less than or equal to 1"),
         ("stages.dedupe.num_perm=128", "stages.dedupe: unknown stage 'dedupe'"),
-        ("stages.filter.filters.0.min_charz=5", "stages.filter.filters.0.length.min_charz: unknown key"),
+        ("stages.filter.filters.1.min_charz=5", "stages.filter.filters.1.length.min_charz: unknown key"),
         ("sources.0.fields.txt=body", "sources.0.fields.txt: unknown key"),
         ("outptu_dir=x", "outptu_dir: unknown key"),
         ("read.batch_rows=0", "read.batch_rows: Input should be greater than 0"),
@@ -90,6 +90,11 @@ def test_cli_exit_codes_and_messages(tmp_path: Path, capsys) -> None:
     assert main([str(path)]) == 2
     err = capsys.readouterr().err
     assert "sources.0.paths" in err and "matches no file" in err and str(path) in err
+    path = _write(tmp_path, lambda raw: raw["stages"]["filter"]["filters"][0]["benchmarks"]["gsm8k_mini"].update(
+        path=str(tmp_path / "gone.jsonl")))
+    assert main([str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "stages.filter.filters.0 (decontamination)" in err and "gone.jsonl" in err
     path = _write(tmp_path, lambda raw: raw["stages"]["langid"].update(model=str(tmp_path / "no-model.bin")))
     assert main([str(path)]) == 2
     assert "stages.langid.model" in capsys.readouterr().err
@@ -109,13 +114,13 @@ def test_help_explains_usage() -> None:
 
 
 def test_filter_thresholds_and_language_overrides_from_yaml() -> None:
-    loaded = load_config(QUICKSTART, ["stages.filter.filters.0.min_chars=50",
-                                      "stages.filter.filters.0.overrides={cmn_Hani: {min_chars: 20}}"])
-    length = loaded.stages[1].options.filters[0]
+    loaded = load_config(QUICKSTART, ["stages.filter.filters.1.min_chars=50",
+                                      "stages.filter.filters.1.overrides={cmn_Hani: {min_chars: 20}}"])
+    length = loaded.stages[1].options.filters[1]
     assert length.min_chars == 50
     assert length.for_language("cmn_Hani").min_chars == 20
     assert length.for_language("eng_Latn") is length
     text = "短" * 30
     assert length.filter(text, lang="cmn_Hani") and not length.filter(text, lang="eng_Latn")
-    with pytest.raises(ConfigError, match=r"stages.filter.filters.0.length: .*overrides.cmn_Hani: unknown option"):
-        load_config(QUICKSTART, ["stages.filter.filters.0.overrides={cmn_Hani: {min_charz: 5}}"])
+    with pytest.raises(ConfigError, match=r"stages.filter.filters.1.length: .*overrides.cmn_Hani: unknown option"):
+        load_config(QUICKSTART, ["stages.filter.filters.1.overrides={cmn_Hani: {min_charz: 5}}"])

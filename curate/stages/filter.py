@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, model_validator
 
+from curate.config import ConfigError
 from curate.schema import reject_rows, set_column
 from curate.stage import Stage, StageConfig
 from filters import FILTERS
@@ -53,6 +54,14 @@ class FilterStage(Stage):
     def output_columns(self) -> dict[str, pa.DataType]:
         return {**{name: pa.float64() for name in self.signal_columns()},
                 **{name: pa.string() for name in self.flag_columns()}}
+
+    def preflight(self) -> None:
+        """Build each filter's state once on the driver so a missing benchmark file fails up front."""
+        for index, flt in enumerate(self.config.filters):
+            try:
+                flt.setup()
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"stages.{self.key}.filters.{index} ({flt.name}): {exc}") from None
 
     def setup(self) -> None:
         for flt in self.config.filters:

@@ -1,0 +1,57 @@
+"""The filter stage: order, first reject wins, flags, text rewrites and signal columns."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from curate.config import StageSpec
+from curate.engine import StageRunner
+from curate.schema import BASE_SCHEMA
+from curate.stages.filter import FilterConfig, FilterStage
+from tests.conftest import SAMPLES
+
+PROSE = ("The committee met on Tuesday to review the budget for the new community library. After a long "
+         "discussion, the members agreed to fund longer opening hours and a reading programme for children. "
+         "Contact the office at clerk@town-hall.org for the minutes of the meeting and the full budget tables.")
+PLANTED = ("Homework help: A library lends 36 books on Monday and twice as many on Tuesday. On Wednesday it lends "
+           "15 fewer books than on Tuesday. How many books does the library lend over the three days? " * 2)
+
+
+def _table(rows: list[dict]) -> pa.Table:
+    full = [{"source": "t", "domain": "web", **r} for r in rows]
+    return pa.Table.from_pylist(full, schema=BASE_SCHEMA).append_column("lang", pa.array(["eng_Latn"] * len(rows)))
+
+
+def _stage(**options) -> FilterStage:
+    stage = FilterStage(FilterConfig.model_validate(options))
+    stage.setup()
+    return stage
+
+
+def test_flag_keeps_the_document_and_pii_rewrites_text() -> None:
+    stage = _stage(keep_signals=True, filters=[
+        {"name": "decontamination", "action": "flag",
+         "benchmarks": {"gsm8k_mini": {"path": str(SAMPLES / "benchmarks" / "gsm8k_mini.jsonl"),
+                                       "fields": ["question", "answer"]}}},
+        {"name": "pii"},
+        {"name": "length", "min_chars": 100},
+    ])
+    out = stage.process(_table([{"id": "a", "text": PROSE}, {"id": "b", "text": PLANTED}, {"id": "c", "text": "short"}]))
+    rows = {r["id"]: r for r in out.to_pylist()}
+    assert rows["a"]["reject_reason"] is None and "<EMAIL>" in rows["a"]["text"] and "clerk@" not in rows["a"]["text"]
+    assert rows["a"]["pii_emails"] == 1 and rows["a"]["decontamination_flag"] is None
+    assert rows["b"]["reject_reason"] is None  # flagged, not dropped
+    assert rows["b"]["decontamination_flag"].startswith("contaminated: 13-gram overlap with gsm8k_mini")
+    assert rows["c"]["reject_reason"] == "length.too_short" and rows["c"]["length_chars"] == 5.0
+
+
+def test_first_failing_filter_names_the_reason_and_rejected_rows_are_untouched() -> None:
+    spec = StageSpec("filter", FilterStage, FilterConfig.model_validate(
+        {"filters": [{"name": "length", "min_chars": 100}, {"name": "gopher_quality"}]}))
+    runner = StageRunner(spec)
+    table = _table([{"id": "short", "text": "tiny"}, {"id": "soup", "text": "#### $$$ %%% " * 40},
+                    {"id": "earlier", "text": "x", "reject_stage": "langid", "reject_reason": "low_score"}])
+    rows = {r["id"]: r for r in runner(table).to_pylist()}
+    assert rows["short"]["reject_reason"] == "length.too_short" and rows["short"]["reject_stage"] == "filter"
+    assert rows["soup"]["reject_reason"].startswith("gopher_quality.")
+    assert rows["earlier"]["reject_stage"] == "langid" and rows["earlier"]["reject_reason"] == "low_score"
