@@ -26,7 +26,7 @@ def _write(tmp_path: Path, mutate) -> Path:
 def test_quickstart_config_is_valid() -> None:
     loaded = load_config(QUICKSTART)
     assert [s.key for s in loaded.stages] == ["langid", "filter", "tokenize"]
-    assert loaded.stages[0].options.threshold == 0.5
+    assert loaded.stages[0].options.threshold is None  # the measured per-language defaults
 
 
 def test_overrides_are_typed_and_dotted() -> None:

@@ -1,9 +1,31 @@
-"""Language identification with a fastText LID model (``lid.176`` by default).
+"""Language identification with a fastText LID model (``lid.176`` by default, or any fastText
+LID model by path: GlotLID, lid.176.bin, OpenLID, NLLB's lid218).
 
-Writes ``lang`` as ISO 639-3 + script (``cmn_Hani``, ``srp_Latn``; FineWeb-2 style, the script
-read from the text where the label does not fix it), ``lang_score`` and the top-k alternatives.
-Prediction runs on a normalised prefix of the text (no URLs, LaTeX or code fences, one line)
-so long documents cost the same as short ones. Code documents are skipped.
+Writes ``lang`` as ISO 639-3 + script (``cmn_Hani``, ``srp_Latn``; FineWeb-2 style), ``lang_score``
+and the top-k alternatives. Labels that already are such codes (``__label__eng_Latn``: GlotLID,
+OpenLID, lid218) are used as they are, script included; lid.176 labels (``__label__en``) go
+through :func:`curate.langcodes.to_lang_code`, which reads the script from the text where the
+label does not fix it. Prediction runs on a normalised prefix of the text (no URLs, LaTeX or code
+fences, one line) so long documents cost the same as short ones.
+
+A document is kept when its score reaches the minimum for its language: the ``thresholds`` of the
+config; else ``threshold`` when the config sets one (it then applies to every other language);
+else the measured per-language table of :mod:`curate.langid_thresholds` (unless
+``default_thresholds: false``), and 0.5 for languages outside it.
+
+Optional columns: ``lang_mix`` (``line_mix``, off by default for speed) gives the share of the document's
+non-empty lines in each language, from one prediction per line (first ``line_mix_max_lines``
+lines, each cut to ``line_chars``; lines under ``min_line_chars`` count with the next predicted
+line, or the previous one at the end; documents with a single predicted line get the document's
+language; codes are the model's top label per line, no threshold). ``comment_lang``
+(``code_comments``) is the language of the comments and docstrings of code documents, which are
+otherwise skipped (their ``lang`` stays null): null with under 40 characters of comment text,
+``und_<script>`` when the comments score under the language's minimum. All the line and comment
+texts of a batch go to the model in one ``predict`` call.
+
+Cost (benchmarks/stage_kernels.py, one core): with ``line_mix`` off the stage runs at the speed of
+a bare per-document ``model.predict`` loop; ``line_mix`` adds one (short) prediction per line,
+about +45% time on web-like documents of ~4 paragraphs.
 """
 
 from __future__ import annotations
@@ -19,17 +41,35 @@ import pyarrow as pa
 from pydantic import Field, field_validator
 
 from curate.config import ConfigError
-from curate.langcodes import normalize_lang_code, to_lang_code
+from curate.langcodes import (
+    LABEL_PREFIX,
+    LID176_TO_ISO639_3,
+    MULTI_SCRIPT,
+    normalize_lang_code,
+    to_lang_code,
+)
+from curate.langid_thresholds import DEFAULT_THRESHOLDS
 from curate.schema import reject_rows, set_column
 from curate.stage import Resources, Stage, StageConfig
+
+#: Minimum lang_score for languages with no measured default (and no configured threshold).
+FALLBACK_THRESHOLD = 0.5
 
 DEFAULT_MODEL = "lid.176"
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _LATEX = re.compile(r"\$\$.*?\$\$|\$[^$\n]{0,400}\$|\\begin\{(\w+\*?)\}.*?\\end\{\1\}|\\[a-zA-Z]+", re.S)
 _CODE_FENCE = re.compile(r"```.*?```", re.S)
-_SPACES = re.compile(r"\s+")
+_FULL_CODE = re.compile(r"[a-z]{3}_[A-Z][a-z]{3}")  # GlotLID / OpenLID / lid218 label: the code itself
 
 _TOP_TYPE = pa.list_(pa.struct([("lang", pa.string()), ("score", pa.float32())]))
+_MIX_TYPE = pa.list_(pa.struct([("lang", pa.string()), ("share", pa.float32())]))
+
+#: Characters of a long document scanned for its first lines (64 lines of 256 characters).
+_LINE_WINDOW = 16_384
+#: Characters of a code file searched for comments.
+_COMMENT_WINDOW = 32_768
+#: Comment text (letters, spaces, punctuation; markers removed) needed before we name its language.
+MIN_COMMENT_CHARS = 40
 
 
 def resolve_model_path(model: str) -> Path:
@@ -57,35 +97,163 @@ def resolve_model_path(model: str) -> Path:
     )
 
 
+def strip_markup(text: str) -> str:
+    """URLs, code fences and LaTeX replaced by spaces, newlines kept. The substring tests skip the
+    regexes that cannot match, which is most of them on most documents."""
+    if "http" in text or "www." in text:
+        text = _URL.sub(" ", text)
+    if "```" in text:
+        text = _CODE_FENCE.sub(" ", text)
+    if "$" in text or "\\" in text:
+        text = _LATEX.sub(" ", text)
+    return text
+
+
+def _one_line(cleaned: str, head: str, max_chars: int) -> str:
+    # Whitespace collapsed on a prefix first: its result is a prefix of the full one, so when it
+    # is long enough the two agree on the first max_chars characters.
+    budget = max_chars + max_chars // 2
+    line = " ".join(cleaned[:budget].split())
+    if len(line) < max_chars and len(cleaned) > budget:
+        line = " ".join(cleaned.split())
+    if len(line) < 20:  # nothing but markup: let the model see the original
+        line = " ".join(head.split())
+    return line[:max_chars]
+
+
 def prediction_text(text: str, max_chars: int) -> str:
     """What the model sees: markup that says nothing about the language removed, one line, bounded."""
     head = text[: max_chars * 3]
-    cleaned = _SPACES.sub(" ", _LATEX.sub(" ", _CODE_FENCE.sub(" ", _URL.sub(" ", head)))).strip()
-    if len(cleaned) < 20:  # nothing but markup: let the model see the original
-        cleaned = _SPACES.sub(" ", head).strip()
-    return cleaned[:max_chars]
+    return _one_line(strip_markup(head), head, max_chars)
+
+
+def line_units(cleaned: str, max_lines: int, min_chars: int, line_chars: int) -> tuple[list[str], list[int]]:
+    """The lines to predict (whitespace collapsed, cut to ``line_chars``) and how many non-empty
+    lines each stands for: lines shorter than ``min_chars`` (headings, bylines, menu items) count
+    with the next long line, or with the previous one when no long line follows."""
+    units: list[str] = []
+    weights: list[int] = []
+    pending = 0
+    for raw in cleaned.split("\n"):
+        line = raw.strip()
+        if not line:
+            continue
+        if len(line) < min_chars:
+            pending += 1
+            continue
+        units.append(" ".join(line[:line_chars].split()))
+        weights.append(1 + pending)
+        pending = 0
+        if len(units) == max_lines:
+            break
+    if pending and weights:
+        weights[-1] += pending
+    return units, weights
+
+
+# --- comments of code files ---------------------------------------------------------------------
+
+_HASH_COMMENT = re.compile(r"(?m)(?:^|(?<=\s))#(?!!)#*[ \t]*(.*)$")  # not shebangs
+_SLASH_COMMENT = re.compile(r"(?m)(?:^|(?<=[\s;{}(),]))//[/!]*[ \t]*(.*)$")  # not the // of URLs
+_DASH_COMMENT = re.compile(r"(?m)(?:^|(?<=\s))--(?![->])[ \t]*(.*)$")
+_BLOCK_COMMENT = re.compile(r"/\*+(.*?)\*+/", re.S)
+_DOCSTRING = re.compile(r'"""(.*?)"""|\'\'\'(.*?)\'\'\'', re.S)
+_BLOCK_DECORATION = re.compile(r"(?m)^[ \t]*\*+[ \t]?")
+_LETTER = re.compile(r"[^\W\d_]")
+
+_HASH_LANGUAGES = frozenset({
+    "python", "shell", "ruby", "perl", "r", "yaml", "toml", "makefile", "dockerfile", "cmake",
+    "starlark", "julia", "elixir", "powershell", "nim", "jupyter",
+})  # fmt: skip
+_C_LANGUAGES = frozenset({
+    "c", "cpp", "cuda", "java", "kotlin", "scala", "javascript", "typescript", "go", "rust", "csharp",
+    "swift", "objective-c", "dart", "groovy", "zig", "protobuf", "thrift", "css", "vue", "svelte", "fsharp",
+})  # fmt: skip
+_DASH_LANGUAGES = frozenset({"sql", "lua", "haskell"})
+
+
+def comment_text(code: str, language: str | None = None) -> str:
+    """The comments and docstrings of a source file, markers removed, one piece per line.
+
+    The comment syntax follows ``language`` (the ``code_language`` column): ``#`` for Python,
+    shell, Ruby..., ``//`` and ``/* */`` for the C family, ``--`` (and ``/* */``) for SQL, Lua,
+    Haskell, docstrings for Python; all of them when the language is unknown. Pieces without a
+    letter (rulers such as ``# ------``) are dropped.
+    """
+    code = code[:_COMMENT_WINDOW]
+    known = language in _HASH_LANGUAGES or language in _C_LANGUAGES or language in _DASH_LANGUAGES
+    pieces: list[str] = []
+    if language == "python" or not known:
+        for match in _DOCSTRING.finditer(code):
+            pieces.append(match.group(1) if match.group(1) is not None else match.group(2))
+    if language in _HASH_LANGUAGES or language == "php" or not known:
+        pieces += _HASH_COMMENT.findall(code)
+    if language in _C_LANGUAGES or language in ("php", "sql") or not known:
+        pieces += [_BLOCK_DECORATION.sub("", body) for body in _BLOCK_COMMENT.findall(code)]
+        if language != "sql":
+            pieces += _SLASH_COMMENT.findall(code)
+    if language in _DASH_LANGUAGES:
+        pieces += _DASH_COMMENT.findall(code)
+    return "\n".join(p.strip() for p in pieces if _LETTER.search(p))
+
+
+# --- the stage ----------------------------------------------------------------------------------
+
+
+def _valid_code(code: str) -> str:
+    """normalize_lang_code, but a full code for a language lid.176 lacks (``kab_Latn``, from
+    GlotLID) is taken as written, so configs can name any language a model can output. A known
+    language with an unknown script (``eng_Latx``) stays an error: that is a typo."""
+    try:
+        return normalize_lang_code(code)
+    except ValueError:
+        lang, _, script = code.strip().removeprefix(LABEL_PREFIX).partition("_")
+        full = f"{lang.lower()}_{script.title()}"
+        if not _FULL_CODE.fullmatch(full):
+            raise
+        try:
+            normalize_lang_code(lang)
+        except ValueError:
+            return full
+        raise
 
 
 class LangIDConfig(StageConfig):
-    model: str = Field(default=DEFAULT_MODEL, description="'lid.176' or the path of a fastText LID model.")
-    threshold: float = Field(default=0.5, ge=0, le=1, description="Minimum lang_score (all languages).")
-    thresholds: dict[str, float] = Field(default_factory=dict, description="Per-language minimum, e.g. {cmn_Hani: 0.3}.")
+    model: str = Field(default=DEFAULT_MODEL, description="'lid.176' or the path of a fastText LID model (GlotLID, ...).")
+    threshold: float | None = Field(
+        default=None, ge=0, le=1,
+        description="Minimum lang_score for every language not in `thresholds`; unset: the default table, else 0.5.",
+    )
+    thresholds: dict[str, float] = Field(
+        default_factory=dict, description="Per-language minimum, e.g. {cmn_Hani: 0.3}; wins over the default table."
+    )
+    default_thresholds: bool = Field(
+        default=True, description="Use the measured per-language table of curate.langid_thresholds (30 Qwen2 languages)."
+    )
     below_threshold: Literal["reject", "keep_as_und"] = "reject"
     keep_languages: list[str] | None = Field(default=None, description="Reject documents in other languages.")
     top_k: int = Field(default=3, gt=0)
     max_chars: int = Field(default=2000, gt=0, description="Characters of normalised text the model sees.")
     skip_domains: list[str] = Field(default_factory=lambda: ["code"])
+    line_mix: bool = Field(default=False, description="Add lang_mix: share of the document's lines per language.")
+    line_mix_max_lines: int = Field(default=64, gt=0, description="Lines predicted per document for lang_mix.")
+    line_chars: int = Field(default=100, gt=0, description="Characters of each line the model sees for lang_mix.")
+    min_line_chars: int = Field(default=20, ge=0, description="Shorter lines count with their neighbour in lang_mix.")
+    code_comments: bool = Field(default=False, description="Add comment_lang: language of the comments of code documents.")
     resources: Resources = Resources(batch_size=1000)
 
     @field_validator("thresholds")
     @classmethod
     def _codes_in_thresholds(cls, value: dict[str, float]) -> dict[str, float]:
-        return {normalize_lang_code(k): v for k, v in value.items()}
+        for code, minimum in value.items():
+            if not 0 <= minimum <= 1:
+                raise ValueError(f"threshold for {code!r} must be between 0 and 1, got {minimum}")
+        return {_valid_code(k): v for k, v in value.items()}
 
     @field_validator("keep_languages")
     @classmethod
     def _codes_in_keep(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else [normalize_lang_code(k) for k in value]
+        return None if value is None else [_valid_code(k) for k in value]
 
 
 class LanguageID(Stage):
@@ -93,8 +261,23 @@ class LanguageID(Stage):
     Config = LangIDConfig
     stateful = True
 
+    def __init__(self, config: LangIDConfig, key: str | None = None) -> None:
+        super().__init__(config, key)
+        use_table = config.default_thresholds and config.threshold is None
+        minimums = dict(DEFAULT_THRESHOLDS) if use_table else {}
+        minimums.update(config.thresholds)
+        self.minimums: dict[str, float] = minimums
+        self.fallback = FALLBACK_THRESHOLD if config.threshold is None else config.threshold
+        self.keep = None if config.keep_languages is None else frozenset(config.keep_languages)
+        self._codes: dict[str, str | None] = {}  # label -> code; None: the code depends on the text
+
     def output_columns(self) -> dict[str, pa.DataType]:
-        return {"lang": pa.string(), "lang_score": pa.float32(), "lang_top": _TOP_TYPE}
+        columns = {"lang": pa.string(), "lang_score": pa.float32(), "lang_top": _TOP_TYPE}
+        if self.config.line_mix:
+            columns["lang_mix"] = _MIX_TYPE
+        if self.config.code_comments:
+            columns["comment_lang"] = pa.string()
+        return columns
 
     def preflight(self) -> None:
         try:
@@ -108,42 +291,128 @@ class LanguageID(Stage):
         fasttext.FastText.eprint = lambda *args, **kwargs: None  # silence its load-time warning
         self.model = fasttext.load_model(str(resolve_model_path(self.config.model)))
 
+    def minimum(self, lang: str) -> float:
+        """The lang_score a document in ``lang`` needs."""
+        return self.minimums.get(lang, self.fallback)
+
+    def code(self, label: str, text: str) -> str:
+        """Our code for a model label; cached per label unless the script must be read from ``text``."""
+        code = self._codes.get(label, "")
+        if code:
+            return code
+        if code is None:
+            return to_lang_code(label, text)
+        key = label.removeprefix(LABEL_PREFIX)
+        if _FULL_CODE.fullmatch(key):
+            code = key  # GlotLID-style label: language and script are in the label
+        elif key in LID176_TO_ISO639_3 and LID176_TO_ISO639_3[key] not in MULTI_SCRIPT:
+            code = to_lang_code(label)  # default script, whatever the text
+        else:  # multi-script language, or a label we do not know (und_<script of text>)
+            self._codes[label] = None
+            return to_lang_code(label, text)
+        self._codes[label] = code
+        return code
+
     def predict(self, texts: list[str]) -> tuple[list[list[str]], list[np.ndarray]]:
         # The list form of predict works with numpy 2 (the single-string form does not).
         lines = [prediction_text(t, self.config.max_chars) for t in texts]
         return self.model.predict(lines, k=self.config.top_k)
 
     def process(self, batch: pa.Table) -> pa.Table:
+        cfg = self.config
         texts = batch.column("text").to_pylist()
         domains = batch.column("domain").to_pylist()
         n = len(texts)
-        todo = [i for i, d in enumerate(domains) if d not in self.config.skip_domains]
+        skip = set(cfg.skip_domains)
+        todo = [i for i, d in enumerate(domains) if d not in skip]
         langs: list[str | None] = [None] * n
         scores: list[float | None] = [None] * n
         tops: list[list[dict] | None] = [None] * n
         reasons: list[str | None] = [None] * n
         details: list[str | None] = [None] * n
-        if todo:
-            labels, probs = self.predict([texts[i] for i in todo])
+
+        # Inputs: one text per document, plus (one predict call for all of them) its lines.
+        head_chars = cfg.max_chars * 3
+        doc_inputs: list[str] = []
+        small_inputs: list[str] = []  # lines of documents, then comments of code files
+        doc_units: list[tuple[int, list[int]]] = []  # (first index in small_inputs, weights) per document
+        for i in todo:
+            text = texts[i]
+            head = text[:head_chars]
+            cleaned = strip_markup(head)
+            doc_inputs.append(_one_line(cleaned, head, cfg.max_chars))
+            if cfg.line_mix:
+                if len(text) > head_chars:
+                    cleaned = strip_markup(text[:_LINE_WINDOW])
+                units, weights = line_units(cleaned, cfg.line_mix_max_lines, cfg.min_line_chars, cfg.line_chars)
+                if len(units) > 1:
+                    doc_units.append((len(small_inputs), weights))
+                    small_inputs += units
+                else:
+                    doc_units.append((-1, weights))
+        comment_docs: list[int] = []
+        if cfg.code_comments:
+            language = batch.column("code_language").to_pylist() if "code_language" in batch.column_names else [None] * n
+            first_comment = len(small_inputs)
+            for i, d in enumerate(domains):
+                if d in skip:
+                    comments = prediction_text(comment_text(texts[i], language[i]), cfg.max_chars)
+                    if len(comments) >= MIN_COMMENT_CHARS:
+                        comment_docs.append(i)
+                        small_inputs.append(comments)
+
+        if doc_inputs:
+            labels, probs = self.model.predict(doc_inputs, k=cfg.top_k)
             for i, row_labels, row_probs in zip(todo, labels, probs):
-                if not row_labels:
+                if not len(row_labels):
                     reasons[i], details[i] = "no_prediction", "the model returned no label"
                     langs[i] = "und_Zyyy"
                     continue
-                codes = [to_lang_code(label, texts[i]) for label in row_labels]
-                lang, score = codes[0], float(row_probs[0])
+                text = texts[i]
+                codes = [self.code(label, text) for label in row_labels]
+                row_scores = row_probs.tolist()
+                lang, score = codes[0], row_scores[0]
                 langs[i], scores[i] = lang, score
-                tops[i] = [{"lang": c, "score": float(p)} for c, p in zip(codes, row_probs)]
-                minimum = self.config.thresholds.get(lang, self.config.threshold)
+                tops[i] = [{"lang": c, "score": p} for c, p in zip(codes, row_scores)]
+                minimum = self.minimum(lang)
                 if score < minimum:
-                    if self.config.below_threshold == "reject":
+                    if cfg.below_threshold == "reject":
                         reasons[i], details[i] = "low_score", f"{lang} {score:.3f} < {minimum}"
                     else:
                         langs[i] = "und_" + lang.split("_", 1)[1]
-                elif self.config.keep_languages is not None and lang not in self.config.keep_languages:
+                elif self.keep is not None and lang not in self.keep:
                     reasons[i], details[i] = "language_not_kept", f"{lang} not in keep_languages"
+        if small_inputs:
+            small_labels, small_probs = self.model.predict(small_inputs, k=1)
         batch = set_column(batch, "lang", pa.array(langs, pa.string()))
         batch = set_column(batch, "lang_score", pa.array(scores, pa.float32()))
         batch = set_column(batch, "lang_top", pa.array(tops, _TOP_TYPE))
+
+        if cfg.line_mix:
+            mixes: list[list[dict] | None] = [None] * n
+            for i, (start, weights) in zip(todo, doc_units):
+                top = tops[i]
+                if start < 0:  # zero or one long line: the document's own prediction says it all
+                    mixes[i] = [{"lang": top[0]["lang"], "share": 1.0}] if top else None
+                    continue
+                counts: dict[str, int] = {}
+                for j, weight in enumerate(weights, start):
+                    row = small_labels[j]
+                    lang = self.code(row[0], small_inputs[j]) if len(row) else "und_Zyyy"
+                    counts[lang] = counts.get(lang, 0) + weight
+                total = sum(weights)
+                ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+                mixes[i] = [{"lang": lang, "share": count / total} for lang, count in ranked]
+            batch = set_column(batch, "lang_mix", pa.array(mixes, _MIX_TYPE))
+        if cfg.code_comments:
+            comment_langs: list[str | None] = [None] * n
+            for j, i in enumerate(comment_docs, first_comment):
+                row = small_labels[j]
+                if not len(row):
+                    continue
+                lang = self.code(row[0], small_inputs[j])
+                ok = float(small_probs[j][0]) >= self.minimum(lang)
+                comment_langs[i] = lang if ok else "und_" + lang.split("_", 1)[1]
+            batch = set_column(batch, "comment_lang", pa.array(comment_langs, pa.string()))
         mask = np.array([r is not None for r in reasons], dtype=bool)
         return reject_rows(batch, mask, self.key, reasons, details)

@@ -1,0 +1,287 @@
+"""The langid stage, called directly on Arrow batches with real fastText models (no mocks).
+
+lid.176 is the model the README installs; the GlotLID-style model is a tiny one trained here on
+``__label__eng_Latn`` / ``__label__fra_Latn`` / ``__label__cmn_Hani`` lines, which proves that any
+fastText LID model given by path works and that full-code labels are used as they are.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from curate.langcodes import QWEN2_LANGUAGES
+from curate.langid_thresholds import DEFAULT_THRESHOLDS, threshold_from_scores
+from curate.schema import BASE_SCHEMA
+from curate.stages.langid import LangIDConfig, LanguageID, comment_text, prediction_text
+from tests.conftest import REPO, SAMPLES, read_jsonl
+
+LABELLED = REPO / "benchmarks" / "data" / "lid_labelled.jsonl"
+
+
+def _sample(doc_id: str) -> str:
+    for path in (SAMPLES / "web").glob("*.jsonl"):
+        for record in read_jsonl(path):
+            if record["id"] == doc_id:
+                return record["text"]
+    raise KeyError(doc_id)
+
+
+def _batch(texts: list[str], domains: list[str] | None = None, code_languages: list[str | None] | None = None) -> pa.Table:
+    domains = domains or ["web"] * len(texts)
+    code_languages = code_languages or [None] * len(texts)
+    rows = [{"id": str(i), "text": t, "source": "test", "domain": d, "code_language": c}
+            for i, (t, d, c) in enumerate(zip(texts, domains, code_languages))]
+    return pa.Table.from_pylist(rows, schema=BASE_SCHEMA)
+
+
+def _run(texts: list[str], domains: list[str] | None = None, code_languages=None, **options) -> list[dict]:
+    stage = LanguageID(LangIDConfig(**options))
+    stage.setup()
+    out = stage.process(_batch(texts, domains, code_languages))
+    assert out.num_rows == len(texts)
+    assert set(stage.output_columns()) <= set(out.column_names)
+    return out.to_pylist()
+
+
+# --- any fastText model by path, GlotLID-style labels ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_glotlid_model(tmp_path_factory) -> Path:
+    """A fastText model trained in the test on a few hundred lines labelled like GlotLID."""
+    import fasttext
+
+    lines = []
+    for item in map(__import__("json").loads, LABELLED.read_text(encoding="utf-8").splitlines()):
+        if item["lang"] in ("eng_Latn", "fra_Latn", "cmn_Hani") and item["origin"] != "written":
+            lines.append(f"__label__{item['lang']} {' '.join(item['text'].split())}")
+    assert len(lines) > 100
+    folder = tmp_path_factory.mktemp("tiny_lid")
+    train = folder / "train.txt"
+    train.write_text("\n".join(lines * 3) + "\n", encoding="utf-8")
+    # thread=10: fasttext 0.9.3 initialises the input matrix in 10 blocks, one per thread, so with
+    # fewer threads part of it is left as it was in memory and training can "Encounter NaN".
+    model = fasttext.train_supervised(input=str(train), dim=10, epoch=10, lr=0.2, minn=1, maxn=3,
+                                      bucket=20000, thread=10, verbose=0)
+    path = folder / "tiny_glotlid.bin"
+    model.save_model(str(path))
+    return path
+
+
+def test_glotlid_style_model_by_path(tiny_glotlid_model: Path) -> None:
+    held_out = {  # written sentences of the labelled set: not in the training lines
+        item["text"]: item["lang"]
+        for item in map(__import__("json").loads, LABELLED.read_text(encoding="utf-8").splitlines())
+        if item["lang"] in ("eng_Latn", "fra_Latn", "cmn_Hani") and item["origin"] == "written"
+    }
+    texts = list(held_out)
+    rows = _run(texts, model=str(tiny_glotlid_model), threshold=0.0, default_thresholds=False, top_k=3, line_mix=True)
+    labels = {"eng_Latn", "fra_Latn", "cmn_Hani"}
+    correct = sum(row["lang"] == held_out[text] for row, text in zip(rows, texts))
+    assert correct >= 0.9 * len(texts), [(row["lang"], text) for row, text in zip(rows, texts)]
+    for row in rows:
+        assert row["reject_reason"] is None
+        assert {t["lang"] for t in row["lang_top"]} == labels  # the label is the code, script included
+        assert {m["lang"] for m in row["lang_mix"]} <= labels
+
+
+def test_unknown_full_codes_accepted_in_config_bad_ones_not() -> None:
+    config = LangIDConfig(thresholds={"kab_Latn": 0.3, "id": 0.4}, keep_languages=["kab_latn", "zh"])
+    assert config.thresholds == {"kab_Latn": 0.3, "ind_Latn": 0.4}
+    assert config.keep_languages == ["kab_Latn", "cmn_Hani"]
+    with pytest.raises(ValueError, match="xx_bad"):
+        LangIDConfig(keep_languages=["xx_bad"])
+    with pytest.raises(ValueError, match="Latx"):  # a known language with a misspelt script
+        LangIDConfig(thresholds={"eng_Latx": 0.3})
+
+
+def test_lid176_labels_still_get_script_from_text() -> None:
+    rows = _run([_sample("web-b-srp_Cyrl-1"), _sample("web-b-srp_Latn-1"), _sample("web-a-zh-1")],
+                default_thresholds=False, threshold=0.0)
+    assert [row["lang"] for row in rows] == ["srp_Cyrl", "srp_Latn", "cmn_Hani"]  # one label, two scripts
+
+
+# --- thresholds ----------------------------------------------------------------------------------
+
+# lid.176 says ind_Latn with a score between the table's 0.35 and the generic 0.5.
+INDONESIAN = "Pertama, potong daging melawan arah seratnya supaya teksturnya empuk setelah dimasak."
+
+
+def test_default_thresholds_applied_and_overridable() -> None:
+    default = _run([INDONESIAN])[0]
+    assert default["lang"] == "ind_Latn"
+    assert DEFAULT_THRESHOLDS["ind_Latn"] <= default["lang_score"] < 0.5, default["lang_score"]
+    assert default["reject_reason"] is None  # kept thanks to the table
+
+    off = _run([INDONESIAN], default_thresholds=False)[0]
+    assert off["reject_reason"] == "low_score" and "< 0.5" in off["reject_detail"]
+
+    override = _run([INDONESIAN], thresholds={"id": 0.45})[0]  # config beats the table
+    assert override["reject_reason"] == "low_score" and "< 0.45" in override["reject_detail"]
+
+    # An explicit `threshold` applies to every language without its own entry in `thresholds`.
+    danish = _sample("web-b-dan_Latn-2")
+    strict = _run([INDONESIAN, danish], threshold=0.95, thresholds={"id": 0.3})
+    assert strict[0]["reject_reason"] is None  # its own entry wins
+    assert strict[1]["lang"] == "dan_Latn" and strict[1]["reject_reason"] == "low_score"
+    assert _run([INDONESIAN], threshold=0.45)[0]["reject_reason"] == "low_score"
+    assert _run([danish])[0]["reject_reason"] is None  # outside the table: 0.5
+
+
+def test_default_table_is_the_measurement() -> None:
+    """DEFAULT_THRESHOLDS is what threshold_from_scores gives on the labelled set (lid.176)."""
+    spec = importlib.util.spec_from_file_location("lid_accuracy", REPO / "benchmarks" / "lid_accuracy.py")
+    lid_accuracy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lid_accuracy)
+    items = [item for item in lid_accuracy.load() if item["kind"] == "sentence"]
+    codes, scores = lid_accuracy.predict(items, "lid.176")
+    measured = {}
+    for lang in QWEN2_LANGUAGES:
+        correct = [s for item, code, s in zip(items, codes, scores) if item["lang"] == lang == code]
+        assert len([item for item in items if item["lang"] == lang]) >= 20, lang
+        measured[lang] = threshold_from_scores(correct)
+    assert measured == DEFAULT_THRESHOLDS
+
+
+def test_keep_languages() -> None:
+    texts = [_sample("web-a-en-1"), _sample("web-a-fr-1"), _sample("web-a-de-1")]
+    rows = _run(texts, keep_languages=["en", "fra_Latn"])
+    assert [row["lang"] for row in rows] == ["eng_Latn", "fra_Latn", "deu_Latn"]
+    assert [row["reject_reason"] for row in rows] == [None, None, "language_not_kept"]
+    assert rows[2]["reject_stage"] == "langid"
+
+
+def test_below_threshold_keep_as_und() -> None:
+    gibberish = next(j["text"] for j in read_jsonl(SAMPLES / "junk" / "junk.jsonl") if j["id"] == "junk-8")
+    kept = _run([gibberish], below_threshold="keep_as_und")[0]
+    assert kept["lang"] == "und_Latn" and kept["reject_reason"] is None
+    assert kept["lang_score"] < 0.35 and kept["lang_top"][0]["lang"] == "eng_Latn"
+    rejected = _run([gibberish])[0]
+    assert rejected["reject_reason"] == "low_score" and rejected["lang"] == "eng_Latn"
+
+
+# --- language mix --------------------------------------------------------------------------------
+
+
+def test_lang_mix_of_code_switched_document() -> None:
+    english = _sample("web-a-en-1").split("\n\n")[:3]
+    french = _sample("web-a-fr-1").split("\n\n")[:3]
+    switched = "\n\n".join(["Riverbend news"] + english + french)  # a short heading counts with its paragraph
+    mono = _sample("web-a-de-1")
+    one_line = "Ceci est une seule ligne de texte en français, sans aucun saut de ligne."
+    rows = _run([switched, mono, one_line], line_mix=True)
+    mix = {m["lang"]: m["share"] for m in rows[0]["lang_mix"]}
+    assert set(mix) == {"eng_Latn", "fra_Latn"}, mix
+    assert mix["eng_Latn"] == pytest.approx(4 / 7, abs=0.01) and mix["fra_Latn"] == pytest.approx(3 / 7, abs=0.01)
+    assert abs(mix["eng_Latn"] - 0.5) < 0.1 and abs(mix["fra_Latn"] - 0.5) < 0.1
+    assert rows[0]["lang_mix"][0]["lang"] == "eng_Latn"  # largest share first
+    assert rows[1]["lang_mix"] == [{"lang": "deu_Latn", "share": 1.0}]
+    assert rows[2]["lang_mix"] == [{"lang": "fra_Latn", "share": 1.0}]
+
+    off = _run([switched], line_mix=False)[0]
+    assert "lang_mix" not in off and off["lang"] == rows[0]["lang"] and off["lang_score"] == rows[0]["lang_score"]
+
+
+def test_lang_mix_reads_a_bounded_number_of_lines() -> None:
+    english = "This line is written in plain English and is long enough to be predicted."
+    french = "Cette ligne est écrite en français et elle est assez longue pour être prédite."
+    rows = _run(["\n".join([english] * 10 + [french] * 30)], line_mix=True, line_mix_max_lines=20)
+    assert {m["lang"]: m["share"] for m in rows[0]["lang_mix"]} == {"fra_Latn": 0.5, "eng_Latn": 0.5}
+
+
+# --- code ----------------------------------------------------------------------------------------
+
+FRENCH_PYTHON = '''"""Outils pour calculer des statistiques simples sur une liste de nombres."""
+
+import math
+
+
+def moyenne(valeurs):
+    # Renvoie la moyenne arithmétique des valeurs, ou zéro quand la liste est vide.
+    if not valeurs:
+        return 0
+    return sum(valeurs) / len(valeurs)  # division réelle, même pour des entiers
+
+
+def ecart_type(valeurs):
+    """Calcule l'écart type de la population à partir de la moyenne des carrés des écarts."""
+    m = moyenne(valeurs)
+    return math.sqrt(sum((v - m) ** 2 for v in valeurs) / len(valeurs))
+'''
+
+ENGLISH_C = """#include <stdio.h>
+
+/* Count the words read from standard input and print the total
+ * when the end of the input is reached. */
+int main(void) {
+    int c, words = 0, inside = 0;  // inside is true while we are in the middle of a word
+    while ((c = getchar()) != EOF) {
+        if (c == ' ' || c == '\\n') inside = 0;
+        else if (!inside) { inside = 1; words++; }
+    }
+    printf("%d\\n", words);
+    return 0;
+}
+"""
+
+NO_COMMENTS = "def add(a, b):\n    return a + b\n"
+
+
+def test_code_comments_language_and_null_lang() -> None:
+    texts = [FRENCH_PYTHON, ENGLISH_C, NO_COMMENTS, _sample("web-a-en-1")]
+    domains = ["code", "code", "code", "web"]
+    rows = _run(texts, domains, ["python", "c", "python", None], code_comments=True, line_mix=True)
+    assert [row["comment_lang"] for row in rows] == ["fra_Latn", "eng_Latn", None, None]
+    assert [row["lang"] for row in rows] == [None, None, None, "eng_Latn"]
+    assert [row["lang_mix"] is None for row in rows] == [True, True, True, False]
+    assert all(row["reject_reason"] is None for row in rows)  # code is never rejected for its language
+
+    default = _run(texts[:1], ["code"], ["python"])[0]  # code_comments is off by default
+    assert default["lang"] is None and default["lang_score"] is None and "comment_lang" not in default
+
+
+def test_comment_text_extraction() -> None:
+    comments = comment_text(FRENCH_PYTHON, "python")
+    assert "Renvoie la moyenne arithmétique" in comments and "division réelle" in comments
+    assert "Outils pour calculer" in comments and "return" not in comments
+    c_comments = comment_text(ENGLISH_C, "c")
+    assert "Count the words" in c_comments and "inside is true" in c_comments
+    assert "include" not in c_comments and "*" not in c_comments
+    assert comment_text('url = "http://example.com/a" // the endpoint\n', "javascript") == "the endpoint"
+    assert comment_text("#!/bin/sh\n# clean the build folder\nrm -rf build\n", "shell") == "clean the build folder"
+    assert comment_text("-- list the users\nSELECT 1; /* done */\n", "sql") == "done\nlist the users"
+
+
+# --- the normalisation the model sees --------------------------------------------------------------
+
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_LATEX = re.compile(r"\$\$.*?\$\$|\$[^$\n]{0,400}\$|\\begin\{(\w+\*?)\}.*?\\end\{\1\}|\\[a-zA-Z]+", re.S)
+_FENCE = re.compile(r"```.*?```", re.S)
+_SPACES = re.compile(r"\s+")
+
+
+def _reference_prediction_text(text: str, max_chars: int) -> str:
+    """The straightforward version prediction_text is an optimisation of."""
+    head = text[: max_chars * 3]
+    cleaned = _SPACES.sub(" ", _LATEX.sub(" ", _FENCE.sub(" ", _URL.sub(" ", head)))).strip()
+    if len(cleaned) < 20:
+        cleaned = _SPACES.sub(" ", head).strip()
+    return cleaned[:max_chars]
+
+
+@pytest.mark.parametrize("max_chars", [10, 50, 2000])
+def test_prediction_text_matches_reference(max_chars: int, sample_texts: list[str]) -> None:
+    tricky = [
+        "see https://example.com/x and www.example.org now, then $x^2$ and \\alpha \\begin{eq}a\\end{eq}",
+        "```python\nprint(1)\n```\ntext after the fence   with\u00a0odd\u2003spaces\n\n\n" * 40,
+        " \n\t " * 3000 + "words at the very end of a whitespace-heavy page",
+        "$$",
+        "",
+    ]
+    for text in tricky + sample_texts:
+        assert prediction_text(text, max_chars) == _reference_prediction_text(text, max_chars)
