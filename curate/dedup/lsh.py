@@ -1,0 +1,109 @@
+"""LSH banding for MinHash signatures: choosing (bands, rows) and hashing bands.
+
+Two documents become near-duplicate candidates when they share a band hash: the same
+``rows`` signature values in the same band. The distributed dedup shuffles on
+``(band, band_hash)``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+try:
+    # Reuse datasketch's own parameter search (the one MinHashLSH runs), so our (b, r) always
+    # equals MinHashLSH(threshold, num_perm, weights).b/.r.
+    from datasketch.lsh import _optimal_param as _datasketch_optimal_param
+except ImportError:  # pragma: no cover - datasketch (or scipy) missing
+    _datasketch_optimal_param = None
+
+
+def _integrate(f, lo: float, hi: float, n: int = 2048) -> float:
+    """Composite Simpson's rule (fallback when scipy's quad via datasketch is unavailable)."""
+    if hi <= lo:
+        return 0.0
+    x = np.linspace(lo, hi, n + 1)
+    y = f(x)
+    h = (hi - lo) / n
+    return float(h / 3 * (y[0] + y[-1] + 4 * y[1:-1:2].sum() + 2 * y[2:-1:2].sum()))
+
+
+def _optimal_param_fallback(threshold, num_perm, false_positive_weight, false_negative_weight):
+    """datasketch's ``_optimal_param``: minimise the weighted integrated FP and FN rates."""
+    min_error = float("inf")
+    opt = (0, 0)
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+
+            def p(s, b=b, r=r):
+                return 1 - (1 - s ** float(r)) ** float(b)
+
+            fp = _integrate(p, 0.0, threshold)
+            fn = _integrate(lambda s, p=p: 1 - p(s), threshold, 1.0)
+            error = fp * false_positive_weight + fn * false_negative_weight
+            if error < min_error:
+                min_error, opt = error, (b, r)
+    return opt
+
+
+@lru_cache(maxsize=256)
+def optimal_bands(
+    threshold: float,
+    num_perm: int,
+    false_positive_weight: float = 0.5,
+    false_negative_weight: float = 0.5,
+) -> tuple[int, int]:
+    """``(bands, rows)`` minimising the weighted false positive / negative probability mass
+    for Jaccard ``threshold``, exactly as ``datasketch.MinHashLSH`` chooses them."""
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError("threshold must be in [0.0, 1.0]")
+    if num_perm < 2:
+        raise ValueError("num_perm must be at least 2")
+    if abs(false_positive_weight + false_negative_weight - 1.0) > 1e-6:
+        raise ValueError("false_positive_weight + false_negative_weight must equal 1.0")
+    search = _datasketch_optimal_param or _optimal_param_fallback
+    b, r = search(threshold, num_perm, false_positive_weight, false_negative_weight)
+    return int(b), int(r)
+
+
+# splitmix64 constants (Steele, Lea, Flood 2014).
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+_BAND_SALT = np.uint64(0x6375726174650001)  # "curate" + 1: keeps band 0 off the zero state
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: a bijective avalanche on uint64 (wrapping arithmetic)."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+def band_hashes(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """A stable 64-bit hash of each band of each signature, shape ``(n_docs, bands)`` uint64.
+
+    Band ``k`` covers signature columns ``[k * rows, (k + 1) * rows)`` (as in datasketch's
+    MinHashLSH); the band index is mixed into the starting state so equal row values in
+    different bands hash differently. Per row: ``h = mix64(h + GOLDEN + value)``, the
+    splitmix64 step. Deterministic across runs, processes and platforms.
+    """
+    sig = np.asarray(signatures)
+    if sig.ndim == 1:
+        sig = sig[None, :]
+    if sig.ndim != 2 or sig.dtype.kind not in "ui":
+        raise ValueError("signatures must be a 2-D integer array (n_docs, num_perm)")
+    if bands < 1 or rows < 1:
+        raise ValueError("bands and rows must be positive")
+    if bands * rows > sig.shape[1]:
+        raise ValueError(f"bands * rows = {bands * rows} exceeds num_perm = {sig.shape[1]}")
+    n = sig.shape[0]
+    cells = sig[:, : bands * rows].astype(np.uint64).reshape(n, bands, rows)
+    with np.errstate(over="ignore"):
+        seeds = _mix64(np.arange(bands, dtype=np.uint64) + _BAND_SALT)
+        h = np.broadcast_to(seeds, (n, bands)).copy()
+        for j in range(rows):
+            h = _mix64(h + _GOLDEN + cells[:, :, j])
+    return h

@@ -1,0 +1,267 @@
+"""MinHash near-dedup groundwork: shingles, signatures equal to datasketch's, LSH banding."""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from datasketch import MinHash, MinHashLSH
+
+from curate.dedup import (
+    MinHasher,
+    band_hashes,
+    estimated_jaccard,
+    jaccard,
+    normalize_for_dedup,
+    optimal_bands,
+    shingles,
+)
+from curate.dedup.lsh import _optimal_param_fallback
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(pattern: str) -> list[dict]:
+    docs = []
+    for path in sorted(glob.glob(str(ROOT / "samples" / "web" / pattern))):
+        with open(path, encoding="utf-8") as f:
+            docs.extend(json.loads(line) for line in f if line.strip())
+    return docs
+
+
+WEB_DOCS = _load("*.jsonl")
+NEAR_DUPS = _load("near_duplicates.jsonl")
+
+
+def _doc_shingles(doc: dict, **kw) -> list[str]:
+    return shingles(normalize_for_dedup(doc["text"]), doc.get("expected_lang"), **kw)
+
+
+def _datasketch_values(items, num_perm=128, seed=1, scheme=None) -> np.ndarray:
+    kw = {} if scheme is None else {"scheme": scheme}
+    m = MinHash(num_perm=num_perm, seed=seed, **kw)
+    for s in items:
+        m.update(s.encode("utf-8"))
+    return m.hashvalues
+
+
+# --------------------------------------------------------------------------- normalisation / shingles
+
+
+def test_normalize_for_dedup():
+    text = "HARBOR  CITY, March 4 — The “Fenwick” mill!\n\nＦｕｌｌ-width ١٢٣ 2026."
+    assert normalize_for_dedup(text) == "harbor city march 0 the fenwick mill fullwidth 000 0000"
+    assert normalize_for_dedup("A, b!", lowercase=False, strip_punctuation=False) == "A, b!"
+    assert normalize_for_dedup("x 12", normalize_digits=False) == "x 12"
+    assert normalize_for_dedup("ｆｉ", unicode_form=None) == "ｆｉ"
+    assert normalize_for_dedup("  \t\n ") == ""
+
+
+def test_word_shingles():
+    assert shingles("a b c d e f", ngram=3) == ["a b c", "b c d", "c d e", "d e f"]
+    # duplicates removed, first-appearance order kept
+    assert shingles("x y x y x y", ngram=2) == ["x y", "y x"]
+    # shorter than n units: one shingle of the whole text; empty: none
+    assert shingles("only three words", ngram=5) == ["only three words"]
+    assert shingles("", ngram=5) == []
+    assert shingles("  ...  ", "eng_Latn") == []
+    with pytest.raises(ValueError):
+        shingles("abc", unit="syllable")  # type: ignore[arg-type]
+
+
+def test_char_shingles_for_spaceless_scripts():
+    zh = "今天天气很好我们去公园"
+    assert shingles(zh, "cmn_Hani", ngram=3)[:3] == ["今天天", "天天气", "天气很"]
+    assert shingles(zh) == shingles(zh, unit="char")  # auto-detects Han without a lang code
+    th = "วันนี้อากาศดีมาก"
+    assert shingles(th, "tha_Thai", ngram=4)[0] == th[:4]
+    # forced char unit on spaced text keeps single spaces
+    assert shingles("ab  cd", unit="char", ngram=3) == ["ab ", "b c", " cd"]
+    # forced word unit on Chinese: one Han character is one word
+    assert shingles("今天天气", "cmn_Hani", unit="word", ngram=2) == ["今 天", "天 天", "天 气"]
+    for doc in WEB_DOCS:
+        lang = doc["expected_lang"]
+        sh = _doc_shingles(doc)
+        assert sh, doc["id"]
+        if lang.split("_")[1] in {"Hani", "Jpan", "Thai", "Laoo", "Khmr", "Mymr"}:
+            assert all(len(s) == 5 for s in sh), doc["id"]
+
+
+# --------------------------------------------------------------------------- signatures vs datasketch
+
+
+@pytest.mark.parametrize("num_perm,seed", [(128, 1), (64, 42), (256, 7), (16, 0)])
+@pytest.mark.parametrize("scheme", ["affine32", "legacy"])
+def test_signature_equals_datasketch(num_perm, seed, scheme):
+    hasher = MinHasher(num_perm=num_perm, seed=seed, scheme=scheme)
+    docs = WEB_DOCS[::4] if num_perm != 128 else WEB_DOCS
+    all_sh = [_doc_shingles(d) for d in docs]
+    batch = hasher.signatures(all_sh)
+    assert batch.shape == (len(docs), num_perm)
+    for doc, sh, sig_b in zip(docs, all_sh, batch):
+        expected = _datasketch_values(sh, num_perm, seed, None if scheme == "affine32" else scheme)
+        sig = hasher.signature(sh)
+        assert sig.dtype == expected.dtype, doc["id"]
+        np.testing.assert_array_equal(sig, expected, err_msg=doc["id"])
+        np.testing.assert_array_equal(sig_b, expected, err_msg=doc["id"])
+
+
+def test_signature_default_matches_datasketch_default_and_covers_spaceless():
+    hasher = MinHasher()  # num_perm=128, seed=1, affine32 = datasketch.MinHash() defaults
+    langs = {d["expected_lang"] for d in WEB_DOCS}
+    assert {"cmn_Hani", "jpn_Jpan", "tha_Thai", "khm_Khmr"} <= langs
+    for doc in WEB_DOCS:
+        if doc["expected_lang"] in {"cmn_Hani", "tha_Thai", "jpn_Jpan"}:
+            sh = _doc_shingles(doc)
+            m = MinHash()
+            m.update_batch([s.encode("utf-8") for s in sh])
+            np.testing.assert_array_equal(hasher.signature(sh), m.hashvalues)
+
+
+@pytest.mark.parametrize("scheme", ["affine32", "legacy"])
+def test_empty_input(scheme):
+    hasher = MinHasher(num_perm=32, scheme=scheme)
+    empty = MinHash(num_perm=32, scheme=scheme).hashvalues
+    np.testing.assert_array_equal(hasher.signature([]), empty)
+    assert hasher.signature([]).dtype == empty.dtype
+    sigs = hasher.signatures([[], ["a b"], []])
+    np.testing.assert_array_equal(sigs[0], empty)
+    np.testing.assert_array_equal(sigs[2], empty)
+    np.testing.assert_array_equal(sigs[1], hasher.signature(["a b"]))
+    assert hasher.signatures([]).shape == (0, 32)
+
+
+def test_chunking_does_not_change_signatures():
+    docs = [_doc_shingles(d) for d in WEB_DOCS[:30]]
+    docs.insert(3, [])
+    docs.append([])
+    reference = MinHasher(num_perm=64, seed=3).signatures(docs)
+    for chunk in (1, 7, 50, 100_000):
+        small = MinHasher(num_perm=64, seed=3, chunk_size=chunk)
+        np.testing.assert_array_equal(small.signatures(docs), reference)
+        np.testing.assert_array_equal(small.signature(docs[0]), reference[0])
+
+
+def test_bytes_shingles_hash_like_str():
+    hasher = MinHasher(num_perm=16)
+    np.testing.assert_array_equal(hasher.signature(["ab", "cd"]), hasher.signature([b"ab", b"cd"]))
+
+
+# --------------------------------------------------------------------------- Jaccard
+
+
+def test_exact_jaccard():
+    assert jaccard(["a", "b", "c"], ["b", "c", "d"]) == 0.5
+    assert jaccard([], []) == 1.0
+    assert jaccard(["a"], []) == 0.0
+
+
+def test_estimated_jaccard_on_near_duplicates():
+    hasher = MinHasher()
+    sigs = hasher.signatures([_doc_shingles(d) for d in NEAR_DUPS])
+    groups = {d["dup_group"] for d in NEAR_DUPS}
+    assert len(groups) >= 3
+    for i, j in itertools.combinations(range(len(NEAR_DUPS)), 2):
+        est = estimated_jaccard(sigs[i], sigs[j])
+        pair = (NEAR_DUPS[i]["id"], NEAR_DUPS[j]["id"])
+        if NEAR_DUPS[i]["dup_group"] == NEAR_DUPS[j]["dup_group"]:
+            assert est >= 0.6, pair
+        else:
+            assert est <= 0.2, pair
+    # broadcast form, and agreement with datasketch's estimator
+    np.testing.assert_allclose(
+        estimated_jaccard(sigs[0], sigs), [estimated_jaccard(sigs[0], s) for s in sigs]
+    )
+    ma, mb = MinHash(hashvalues=sigs[0], scheme="affine32"), MinHash(hashvalues=sigs[1], scheme="affine32")
+    assert estimated_jaccard(sigs[0], sigs[1]) == pytest.approx(ma.jaccard(mb))
+
+
+# --------------------------------------------------------------------------- LSH
+
+
+@pytest.mark.parametrize("threshold,num_perm", [(0.8, 128), (0.7, 128), (0.5, 64)])
+def test_optimal_bands_equals_datasketch(threshold, num_perm):
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    assert optimal_bands(threshold, num_perm) == (lsh.b, lsh.r)
+
+
+def test_optimal_bands_fallback_agrees():
+    assert _optimal_param_fallback(0.8, 128, 0.5, 0.5) == optimal_bands(0.8, 128)
+
+
+def test_band_hashes_find_near_duplicates_only():
+    hasher = MinHasher()
+    sigs = hasher.signatures([_doc_shingles(d) for d in NEAR_DUPS])
+    b, r = optimal_bands(0.7, 128)
+    hashes = band_hashes(sigs, b, r)
+    assert hashes.shape == (len(NEAR_DUPS), b) and hashes.dtype == np.uint64
+    for i, j in itertools.combinations(range(len(NEAR_DUPS)), 2):
+        shared = np.any(hashes[i] == hashes[j])  # same band, same hash
+        same_group = NEAR_DUPS[i]["dup_group"] == NEAR_DUPS[j]["dup_group"]
+        assert shared == same_group, (NEAR_DUPS[i]["id"], NEAR_DUPS[j]["id"])
+    # the unrelated multilingual web samples collide with nothing
+    others = [d for d in WEB_DOCS if "dup_group" not in d]
+    other_hashes = band_hashes(hasher.signatures([_doc_shingles(d) for d in others]), b, r)
+    all_hashes = np.vstack([hashes, other_hashes])
+    n_dup = len(NEAR_DUPS)
+    for i in range(n_dup, len(all_hashes)):
+        assert not np.any(all_hashes[i] == np.delete(all_hashes, i, axis=0)), others[i - n_dup]["id"]
+
+
+def test_band_hashes_deterministic_and_band_aware():
+    sig = np.arange(128, dtype=np.uint32)[None, :]
+    h = band_hashes(sig, 9, 13)
+    # pinned: must never change between runs, processes or releases (the shuffle keys on it)
+    assert int(h[0, 0]) == PINNED_BAND0
+    assert int(h[0, 8]) == PINNED_BAND8
+    np.testing.assert_array_equal(band_hashes(sig.astype(np.uint64), 9, 13), h)  # dtype-independent
+    # equal row values in different bands hash differently
+    const = np.full((1, 8), 5, dtype=np.uint32)
+    hc = band_hashes(const, 4, 2)
+    assert len(set(hc[0].tolist())) == 4
+    # one changed value changes only its band
+    sig2 = sig.copy()
+    sig2[0, 14] += 1  # band 1 with r=13
+    h2 = band_hashes(sig2, 9, 13)
+    assert list(np.flatnonzero(h2[0] != h[0])) == [1]
+    with pytest.raises(ValueError):
+        band_hashes(sig, 10, 13)
+
+
+PINNED_BAND0 = 11761259118036983877
+PINNED_BAND8 = 3198823049147240886
+
+
+# --------------------------------------------------------------------------- throughput (printed)
+
+
+def test_signature_throughput_vs_datasketch(capsys):
+    base = [_doc_shingles(d) for d in WEB_DOCS]
+    # 2,000 documents: the samples with a per-copy shingle so no two are identical sets
+    docs = [[f"copy {k}", *sh] for k in range(2000 // len(base) + 1) for sh in base][:2000]
+
+    hasher = MinHasher()
+    for label, batch in (("sample docs", docs), ("short docs (first 20 shingles)", [d[:20] for d in docs])):
+        n_shingles = sum(map(len, batch))
+        t0 = time.perf_counter()
+        ours = hasher.signatures(batch)
+        t_ours = time.perf_counter() - t0
+
+        encoded = [[s.encode("utf-8") for s in sh] for sh in batch]
+        t0 = time.perf_counter()
+        theirs = MinHash.bulk(encoded, num_perm=128, seed=1)
+        t_ds = time.perf_counter() - t0
+
+        np.testing.assert_array_equal(ours, np.stack([m.hashvalues for m in theirs]))
+        with capsys.disabled():
+            print(
+                f"\n[minhash] {label}: 2000 docs, {n_shingles} shingles, num_perm=128: "
+                f"curate {2000 / t_ours:,.0f} docs/s ({t_ours:.3f}s), "
+                f"datasketch MinHash.bulk {2000 / t_ds:,.0f} docs/s ({t_ds:.3f}s), "
+                f"speed-up {t_ds / t_ours:.1f}x"
+            )
