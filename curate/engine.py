@@ -339,6 +339,8 @@ def plan_stage(spec: StageSpec, cluster_cpus: float) -> PlannedStage:
         ray_args["memory"] = int(res.memory_gb * 1024**3)
     if res.batch_size:
         ray_args["batch_size"] = res.batch_size
+    if spec.stage_cls.global_stage:
+        return PlannedStage(spec, "global", ray_args)
     if spec.stage_cls.stateful:
         size = res.concurrency or max(1, int(cluster_cpus // max(res.cpus, 1e-9)) // 2)
         return PlannedStage(spec, "actors", {**ray_args, "pool": (1, max(1, size))})
@@ -366,7 +368,9 @@ def build_dataset(
     for stage in planned:
         args = dict(stage.ray_args)
         batch_size = args.pop("batch_size", None)
-        if stage.mode == "actors":
+        if stage.mode == "global":
+            ds = stage.spec.stage_cls(stage.spec.options, key=stage.spec.key).run_global(ds, stats)
+        elif stage.mode == "actors":
             low, high = args.pop("pool")
             ds = ds.map_batches(
                 StageRunner,

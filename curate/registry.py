@@ -14,6 +14,7 @@ from curate.stage import Stage
 BUILTIN_STAGES: dict[str, str] = {
     "langid": "curate.stages.langid:LanguageID",
     "filter": "curate.stages.filter:FilterStage",
+    "dedup": "curate.stages.dedup:Dedup",
     "tokenize": "curate.stages.tokenize:Tokenize",
 }
 

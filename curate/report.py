@@ -29,7 +29,7 @@ def print_plan(console: Console, loaded: LoadedConfig, tasks: list[FileTask], pl
         res = stage.spec.options.resources
         how = f"{stage.mode}" + (f" ×≤{stage.ray_args['pool'][1]}" if stage.mode == "actors" else "")
         how += f", {res.cpus:g} cpu" + (f", {res.gpus:g} gpu" if res.gpus else "")
-        table.add_row(stage.spec.key, stage.spec.stage_cls.__name__, how)
+        table.add_row(stage.spec.key, stage.spec.stage_cls(stage.spec.options, key=stage.spec.key).describe(), how)
     table.add_row("write", f"{p.output_dir}/{{documents,tokens,rejected,stats}}", "tasks")
     console.print(table)
 

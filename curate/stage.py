@@ -40,6 +40,8 @@ class Stage:
     Config: ClassVar[type[StageConfig]] = StageConfig
     #: True: heavy state (models), run as an actor pool with setup() once per actor.
     stateful: ClassVar[bool] = False
+    #: True: needs every document before deciding (dedup); the engine calls ``run_global(ds, stats)``.
+    global_stage: ClassVar[bool] = False
     def __init__(self, config: StageConfig, key: str | None = None) -> None:
         self.config = config
         self.key = key or self.name
@@ -48,6 +50,10 @@ class Stage:
         """Columns (name -> Arrow type) this stage adds. The engine fills them with nulls on rows
         the stage never sees (rejected earlier), so every batch it emits has one schema."""
         return {}
+
+    def describe(self) -> str:
+        """One line for the run plan (defaults to the class name)."""
+        return type(self).__name__
 
     def preflight(self) -> None:
         """Checks on the driver before any work (a model file exists, ...); raise ConfigError."""

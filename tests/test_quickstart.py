@@ -56,7 +56,8 @@ def test_at_least_30_languages(documents: pl.DataFrame) -> None:
 
 
 def test_every_sample_language_identified(documents: pl.DataFrame, rejected: pl.DataFrame) -> None:
-    expected = _expected_languages()
+    duplicates = set(rejected.filter(pl.col("reject_stage") == "dedup")["id"])
+    expected = {k: v for k, v in _expected_languages().items() if k not in duplicates}
     got = dict(documents.select("id", "lang").iter_rows())
     missing = [doc_id for doc_id in expected if doc_id not in got]
     assert not missing, rejected.filter(pl.col("id").is_in(missing)).select("id", "reject_reason", "reject_detail")
@@ -115,6 +116,25 @@ def test_nothing_lost(documents: pl.DataFrame, rejected: pl.DataFrame, out: Path
     assert stages["tokenize"]["docs_out"] == documents.height
     assert stages["langid"]["docs_in"] == stages["read"]["docs_out"]
     assert stages["filter"]["docs_in"] == stages["langid"]["docs_out"]
+    assert stages["dedup"]["docs_in"] == stages["filter"]["docs_out"]
+    assert stages["tokenize"]["docs_in"] == stages["dedup"]["docs_out"]
+
+
+def test_planted_duplicates_leave_one_per_group(documents: pl.DataFrame, rejected: pl.DataFrame) -> None:
+    groups = {f"web/{r['id']}": r["dup_group"] for r in read_jsonl(SAMPLES / "web" / "near_duplicates.jsonl")}
+    kept = documents.filter(pl.col("id").is_in(list(groups)))
+    assert sorted(groups[i] for i in kept["id"]) == sorted(set(groups.values()))  # one survivor per group
+    by_group = {groups[r["id"]]: r for r in kept.to_dicts()}
+    dups = rejected.filter(pl.col("reject_stage") == "dedup")
+    assert set(dups["id"]) == set(groups) - set(kept["id"])  # nothing else is called a duplicate
+    for row in dups.to_dicts():
+        survivor = by_group[groups[row["id"]]]
+        assert row["reject_detail"] == f"duplicate of {survivor['id']}"
+        assert row["dup_cluster"] == survivor["dup_cluster"]
+        assert row["reject_reason"] in ("near_duplicate", "exact_duplicate")
+    assert {r["id"] for r in dups.to_dicts() if r["reject_reason"] == "exact_duplicate"} >= {"web/dup-1-3", "web/dup-1-4"}
+    sizes = {groups[r["id"]]: r["dup_cluster_size"] for r in kept.to_dicts()}
+    assert sizes == {g: sum(1 for v in groups.values() if v == g) for g in sizes}
 
 
 def test_tokens_decode_to_text_plus_eos(out: Path, documents: pl.DataFrame) -> None:
