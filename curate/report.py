@@ -84,6 +84,10 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
     read = summary["stages"][0]
     console.print(f"read {read['files']:,} files · fetched {read['downloaded_bytes'] / 1e6:,.2f} MB in "
                   f"{read['fetch_attempts']:,} requests · {read['cached_files']:,} files from the download cache")
+    for row in summary["stages"]:
+        if "candidate_edges" in row:
+            console.print(f"{row['stage']}: {row['candidate_edges']:,} candidate edges collected on the driver, "
+                          f"{row['clusters']:,} duplicate clusters")
     if summary["rejected_by_reason"]:
         console.print(rejected_table(summary["rejected_by_reason"]))
     console.print(totals_table("Tokens per language", "language", summary["kept_by_language_domain"]))

@@ -59,6 +59,10 @@ def preflight(loaded: LoadedConfig) -> list:
     return tasks
 
 
+#: Stage-specific counters shown in the summary when a stage reports them.
+STAGE_EXTRA_METRICS = ("candidate_edges", "clusters")
+
+
 def _stage_rows(loaded: LoadedConfig, metrics: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
     rows = []
     for key in ["read", *[s.key for s in loaded.stages]]:
@@ -73,6 +77,7 @@ def _stage_rows(loaded: LoadedConfig, metrics: dict[str, dict[str, float]]) -> l
             "busy_seconds": float(m.get("seconds", 0.0)),
             "wall_seconds": float(m.get("last_end", 0.0) - m.get("first_start", 0.0)),
             "batches": int(m.get("batches", 0)),
+            **{k: int(v) for k, v in m.items() if k in STAGE_EXTRA_METRICS},
             **({"files": int(m.get("files", 0)), "downloaded_bytes": int(m.get("downloaded_bytes", 0)),
                 "cached_files": int(m.get("cached_files", 0)), "fetch_attempts": int(m.get("fetch_attempts", 0))}
                if key == "read" else {}),

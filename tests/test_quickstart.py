@@ -118,6 +118,7 @@ def test_nothing_lost(documents: pl.DataFrame, rejected: pl.DataFrame, out: Path
     assert stages["filter"]["docs_in"] == stages["langid"]["docs_out"]
     assert stages["dedup"]["docs_in"] == stages["filter"]["docs_out"]
     assert stages["tokenize"]["docs_in"] == stages["dedup"]["docs_out"]
+    assert stages["dedup"]["clusters"] == 4 and stages["dedup"]["candidate_edges"] >= 10
 
 
 def test_planted_duplicates_leave_one_per_group(documents: pl.DataFrame, rejected: pl.DataFrame) -> None:

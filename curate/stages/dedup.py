@@ -21,6 +21,7 @@ hundred million edges, replace the driver union-find with distributed connected 
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -170,14 +171,14 @@ class Dedup(Stage):
                 else:
                     reason = "exact_duplicate" if doc_id in exact_ids or (kept, doc_id) in exact_pairs else "near_duplicate"
                     decisions[doc_id] = (root, len(ids), reason, kept)
-        self.report = {"edges": len(edges), "clusters": len(members),
-                       "rejected": sum(1 for d in decisions.values() if d[2])}
+        if stats is not None:  # the edge list is the only corpus-sized thing on the driver: report it
+            now = time.time()
+            stats.record.remote(self.key, {"start": now, "end": now, "candidate_edges": len(edges),
+                                           "clusters": len(members)})
         decisions_ref = ray.put(decisions)
         key = self.key
 
         def mark(batch: pa.Table) -> pa.Table:
-            import time
-
             from curate.engine import _report
 
             start = time.time()
