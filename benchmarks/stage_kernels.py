@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 import unicodedata
 from pathlib import Path
 
 import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
+from timing import best_of
 
 from curate.schema import BASE_SCHEMA
 from curate.stages.langid import LangIDConfig, LanguageID, prediction_text
@@ -39,15 +39,6 @@ def as_batch(texts: list[str]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=BASE_SCHEMA)
 
 
-def timed(fn, repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def bench_tokenize(texts: list[str], batch: pa.Table) -> list[tuple[str, float]]:
     stage = Tokenize(TokenizeConfig())
     stage.setup()
@@ -55,9 +46,9 @@ def bench_tokenize(texts: list[str], batch: pa.Table) -> list[tuple[str, float]]
     hf_backend = stage.tokenizer.hf.backend_tokenizer
     hf_backend.encode_special_tokens = True
     rows = [
-        ("tiktoken encode_ordinary_batch (raw)", timed(lambda: encoding.encode_ordinary_batch(texts, num_threads=1))),
-        ("HF tokenizers encode_batch (raw)", timed(lambda: hf_backend.encode_batch(texts, add_special_tokens=False))),
-        ("curate tokenize stage (ids + Arrow list column)", timed(lambda: stage.process(batch))),
+        ("tiktoken encode_ordinary_batch (raw)", best_of(lambda: encoding.encode_ordinary_batch(texts, num_threads=1))),
+        ("HF tokenizers encode_batch (raw)", best_of(lambda: hf_backend.encode_batch(texts, add_special_tokens=False))),
+        ("curate tokenize stage (ids + Arrow list column)", best_of(lambda: stage.process(batch))),
     ]
     return rows
 
@@ -69,12 +60,12 @@ def bench_langid(texts: list[str], batch: pa.Table) -> list[tuple[str, float]]:
     with_mix.setup()
     model = stage.model
     lines = [prediction_text(t, 2000) for t in texts]
-    per_doc = timed(lambda: [model.predict([line], k=1) for line in lines])
+    per_doc = best_of(lambda: [model.predict([line], k=1) for line in lines])
     rows = [
         ("fastText predict, one call per doc (raw)", per_doc),
-        ("fastText predict, one call per batch (raw)", timed(lambda: model.predict(lines, k=1))),
-        ("curate langid stage, line_mix off (normalise + predict + codes)", timed(lambda: stage.process(batch))),
-        ("curate langid stage, line_mix on (+ one predict per line)", timed(lambda: with_mix.process(batch))),
+        ("fastText predict, one call per batch (raw)", best_of(lambda: model.predict(lines, k=1))),
+        ("curate langid stage, line_mix off (normalise + predict + codes)", best_of(lambda: stage.process(batch))),
+        ("curate langid stage, line_mix on (+ one predict per line)", best_of(lambda: with_mix.process(batch))),
     ]
     # The stage's target is >= 0.8x the documents/s of the per-document loop: say where it stands.
     return [(name if "(raw)" in name else f"{name} [{per_doc / seconds:.2f}x per-doc loop]", seconds)

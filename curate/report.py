@@ -86,8 +86,9 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
                   f"{read['fetch_attempts']:,} requests · {read['cached_files']:,} files from the download cache")
     for row in summary["stages"]:
         if "candidate_edges" in row:
-            console.print(f"{row['stage']}: {row['candidate_edges']:,} candidate edges collected on the driver, "
-                          f"{row['clusters']:,} duplicate clusters")
+            console.print(f"{row['stage']}: {row['candidate_edges']:,} candidate pairs, "
+                          f"{row.get('false_positive_edges', 0):,} removed by verification, "
+                          f"{row['clusters']:,} duplicate clusters (the edge list is all the driver holds)")
     if summary["rejected_by_reason"]:
         console.print(rejected_table(summary["rejected_by_reason"]))
     console.print(totals_table("Tokens per language", "language", summary["kept_by_language_domain"]))

@@ -1,33 +1,216 @@
-"""Pieces of the dedup stage that need no Ray (the quickstart runs the whole global step on Ray)."""
+"""The dedup stage on a real local Ray: planted duplicates, near-misses, keep policy,
+verification, spaceless scripts, determinism across partition counts."""
 
 from __future__ import annotations
 
-import pyarrow as pa
+import random
 
+import pyarrow as pa
+import pytest
+
+from curate.dedup import jaccard, normalize_for_dedup, shingles
+from curate.dedup.clusters import DocFacts, decide, union_find
 from curate.schema import BASE_SCHEMA
-from curate.stages.dedup import Dedup, DedupConfig, _union_find
+from curate.stages.dedup import Dedup, DedupConfig
+
+# --------------------------------------------------------------------------- corpus with planted pairs
+
+_rng = random.Random(7)
+_VOCAB = ["".join(_rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(_rng.randint(3, 8))) for _ in range(5000)]
+
+
+def words(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [rng.choice(_VOCAB) for _ in range(n)]
+
+
+def edit(base: list[str], changes: int, seed: int) -> list[str]:
+    """``base`` with ``changes`` words replaced at evenly spread positions."""
+    rng = random.Random(seed)
+    out = list(base)
+    step = len(base) / changes
+    for k in range(changes):
+        out[int(k * step + step / 2)] = rng.choice(_VOCAB) + "q"
+    return out
+
+
+def true_jaccard(a: str, b: str) -> float:
+    return jaccard(shingles(normalize_for_dedup(a)), shingles(normalize_for_dedup(b)))
+
+
+def table(rows: list[dict]) -> pa.Table:
+    full = [{"source": "t", "domain": "web", **r} for r in rows]
+    schema = BASE_SCHEMA
+    if any("quality_score" in r for r in rows):
+        schema = schema.append(pa.field("quality_score", pa.float64()))
+    if any("lang" in r for r in rows):
+        schema = schema.append(pa.field("lang", pa.string()))
+    return pa.Table.from_pylist(full, schema=schema)
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield ray
+    ray.shutdown()
+
+
+def run_with_summary(ray, docs: list[dict], blocks: int = 3, **options):
+    """run_global with a real stats actor, returning rows by id and the stage's summary metrics."""
+    from curate.engine import make_stats_actor
+
+    stats = make_stats_actor()
+    ds = ray.data.from_arrow(table(docs)).repartition(blocks)
+    out = Dedup(DedupConfig(**options), key="dedup").run_global(ds, stats)
+    result = {r["id"]: r for r in out.take_all()}
+    metrics = ray.get(stats.snapshot.remote())["dedup"]
+    return result, metrics
+
+
+# --------------------------------------------------------------------------- pure parts (no Ray)
 
 
 def test_union_find_roots_are_smallest_ids() -> None:
-    roots = _union_find([("b", "c"), ("a", "c"), ("x", "y")])
+    roots = union_find([("b", "c"), ("a", "c"), ("x", "y")])
     assert roots == {"a": "a", "b": "a", "c": "a", "x": "x", "y": "x"}
 
 
-def test_keys_exact_and_band_keys() -> None:
+def test_keep_policy_order_and_reasons() -> None:
+    edges = [("a", "b", False), ("a", "c", True), ("b", "d", False)]
+    facts = {"a": DocFacts(100, 0.2), "b": DocFacts(50, 0.9), "c": DocFacts(100, 0.2), "d": DocFacts(400, None)}
+    by_quality = decide(edges, facts)
+    assert {i: d.kept for i, d in by_quality.items()} == dict.fromkeys("abcd", "b")
+    assert by_quality["b"].reason is None and by_quality["d"].reason == "near_duplicate"
+    # a and c are exact twins: the better of the two (a: same facts, smaller id) is the group's
+    # representative and a near duplicate of b; c is an exact duplicate
+    assert by_quality["a"].reason == "near_duplicate" and by_quality["c"].reason == "exact_duplicate"
+    assert {d.cluster for d in by_quality.values()} == {"a"} and by_quality["a"].cluster_size == 4
+    assert decide(edges, facts, ["length"])["d"].reason is None  # longest
+    dated = {k: DocFacts(10, None, date) for k, date in zip("abcd", ["2024-05", "2023-01", None, "2023-01"])}
+    assert decide(edges, dated, ["fetch_date"])["b"].reason is None  # earliest, ties to smallest id
+
+
+def test_sketch_rows_skip_rejected_and_empty_documents() -> None:
     text = "The river flooded the lower town after three days of heavy rain in the valley."
-    rows = [{"id": "a", "text": text}, {"id": "b", "text": text.upper() + "!!"},
-            {"id": "c", "text": "Completely different words about cooking rice with ginger and garlic today."},
+    rows = [{"id": "a", "text": text}, {"id": "b", "text": text.upper() + "!!"}, {"id": "empty", "text": "?!"},
             {"id": "dead", "text": text, "reject_stage": "langid", "reject_reason": "low_score"}]
-    table = pa.Table.from_pylist([{"source": "t", "domain": "web", **r} for r in rows], schema=BASE_SCHEMA)
     stage = Dedup(DedupConfig(threshold=0.8))
-    bands, _ = stage.band_parameters()
-    keys = stage.keys(table).to_pylist()
-    assert {k["id"] for k in keys} == {"a", "b", "c"}  # rejected rows take no part
-    by_id = {}
-    for k in keys:
-        by_id.setdefault(k["id"], set()).add(k["key"])
-    assert len(by_id["a"]) == 1 + bands
-    exact_a = {k for k in by_id["a"] if k.startswith("x:")}
-    assert exact_a == {k for k in by_id["b"] if k.startswith("x:")}  # case and punctuation normalised away
-    assert by_id["a"] == by_id["b"] and not by_id["a"] & by_id["c"]
-    assert "MinHash 128 perms" in stage.describe() and f"{bands} bands" in stage.describe()
+    bands, rows_per_band = stage.band_parameters()
+    sketch = stage.sketch(table(rows)).to_pylist()
+    assert [r["id"] for r in sketch] == ["a", "b", "empty"]  # rejected rows take no part
+    assert len(sketch[0]["keys"]) == 1 + bands and sketch[0]["keys"] == sketch[1]["keys"]
+    assert sketch[2]["keys"] == []  # nothing left after normalisation: duplicates nothing
+    assert f"{bands} bands x {rows_per_band} rows" in stage.describe()
+
+
+def test_config_errors_name_the_problem() -> None:
+    with pytest.raises(ValueError, match="both bands and rows"):
+        DedupConfig(bands=4)
+    with pytest.raises(ValueError, match="exceeds num_perm"):
+        DedupConfig(bands=20, rows=10, num_perm=128)
+
+
+# --------------------------------------------------------------------------- on Ray
+
+
+def planted_corpus() -> tuple[list[dict], dict[str, float]]:
+    """Originals, near-duplicates (true Jaccard >= 0.85), near-misses (0.6-0.72), an exact copy in
+    another source, and unrelated documents; returns rows and each planted pair's true Jaccard."""
+    rows, truth = [], {}
+    for g in range(6):
+        base = words(220, seed=100 + g)
+        original = " ".join(base)
+        near = " ".join(edit(base, 3, seed=200 + g))
+        miss = " ".join(edit(base, 8, seed=300 + g))
+        rows += [{"id": f"g{g}-orig", "text": original, "quality_score": 0.5},
+                 {"id": f"g{g}-near", "text": near, "quality_score": 0.9 if g % 2 else 0.1},
+                 {"id": f"g{g}-miss", "text": miss, "quality_score": 0.5}]
+        truth[f"g{g}-near"] = true_jaccard(original, near)
+        truth[f"g{g}-miss"] = true_jaccard(original, miss)
+    rows.append({"id": "web2/copy-of-g0", "source": "other", "text": rows[0]["text"].upper() + " !!",
+                 "quality_score": 0.4})
+    rows += [{"id": f"solo-{i}", "text": " ".join(words(150, seed=900 + i))} for i in range(20)]
+    return rows, truth
+
+
+def test_planted_duplicates_found_and_right_one_kept(ray_local) -> None:
+    rows, truth = planted_corpus()
+    assert all(truth[f"g{g}-near"] >= 0.85 for g in range(6))
+    assert all(0.6 <= truth[f"g{g}-miss"] <= 0.72 for g in range(6))
+    out, metrics = run_with_summary(ray_local, rows, threshold=0.8)
+    for g in range(6):
+        winner, loser = (f"g{g}-near", f"g{g}-orig") if g % 2 else (f"g{g}-orig", f"g{g}-near")
+        assert out[winner]["reject_reason"] is None, g  # the higher quality score is kept
+        assert out[loser]["reject_stage"] == "dedup" and out[loser]["reject_detail"] == f"duplicate of {winner}"
+        assert out[f"g{g}-miss"]["reject_reason"] is None  # below threshold: kept
+        assert out[f"g{g}-miss"]["dup_cluster"] is None
+    # exact copy from another source (case and punctuation differ): exact duplicate of g0's keeper
+    copy = out["web2/copy-of-g0"]
+    assert copy["reject_reason"] == "exact_duplicate" and copy["reject_detail"] == "duplicate of g0-orig"
+    assert out["g0-orig"]["dup_cluster"] == "g0-near" and out["g0-orig"]["dup_cluster_size"] == 3
+    assert all(out[f"solo-{i}"]["reject_reason"] is None for i in range(20))
+    assert metrics["clusters"] == 6 and metrics["candidate_edges"] >= 7
+
+
+def test_longest_kept_without_quality_scores(ray_local) -> None:
+    base = words(200, seed=1)
+    longer = base + ["extra", "words", "at", "the", "end"]
+    rows = [{"id": "a", "text": " ".join(base)}, {"id": "b", "text": " ".join(longer)}]
+    out, _ = run_with_summary(ray_local, rows, threshold=0.8)
+    assert out["b"]["reject_reason"] is None and out["a"]["reject_detail"] == "duplicate of b"
+
+
+def test_verification_removes_lsh_false_positives(ray_local) -> None:
+    """A very loose LSH (32 bands of 1 row) makes pairs at Jaccard ~0.5 candidates; true-Jaccard
+    verification drops them, and without verification they would be removed as duplicates."""
+    rows = []
+    for g in range(5):
+        base = words(200, seed=500 + g)
+        rows += [{"id": f"m{g}-a", "text": " ".join(base)}, {"id": f"m{g}-b", "text": " ".join(edit(base, 30, seed=g))}]
+    loose = {"threshold": 0.8, "bands": 32, "rows": 1, "num_perm": 32}
+    out, metrics = run_with_summary(ray_local, rows, verify="jaccard", **loose)
+    assert all(r["reject_reason"] is None for r in out.values())
+    assert metrics["false_positive_edges"] >= 5 and metrics["clusters"] == 0
+    out_none, metrics_none = run_with_summary(ray_local, rows, verify="none", **loose)
+    assert sum(r["reject_reason"] == "near_duplicate" for r in out_none.values()) >= 4
+    assert metrics_none["false_positive_edges"] == 0
+    out_sig, _ = run_with_summary(ray_local, rows, verify="signature", **{**loose, "num_perm": 128})
+    assert all(r["reject_reason"] is None for r in out_sig.values())
+
+
+SPACELESS = {
+    "cmn_Hani": "今天早上市政府宣布将在河边新建一座公共图书馆和社区工作坊，预计明年春天开放，市民可以在那里借书、学习缝纫和木工，也可以参加周末的读书会和儿童故事时间。",
+    "jpn_Jpan": "市議会は火曜日の夜、長い間空き家だった繊維工場を公共図書館と地域の工房に改装する計画を承認しました。建物のれんがの外壁と鉄の屋根はそのまま残されます。",
+    "tha_Thai": "สภาเมืองลงมติเมื่อคืนวันอังคารให้เปลี่ยนโรงงานทอผ้าเก่าที่ว่างมานานให้เป็นห้องสมุดสาธารณะและโรงฝึกงานของชุมชนโดยยังคงรักษาผนังอิฐและโครงหลังคาเหล็กไว้",
+}
+
+
+def test_spaceless_scripts_deduplicated_with_character_shingles(ray_local) -> None:
+    rows = []
+    langs = list(SPACELESS)
+    for n, (lang, text) in enumerate(SPACELESS.items()):
+        tweaked = text[:20] + text[21:] + "。"  # one character dropped, one added
+        assert len(text.split()) == 1  # word shingles would see one "word": no signal
+        assert true_jaccard(text, tweaked) < 1.0
+        rows += [{"id": f"{lang}-1", "text": text, "lang": lang}, {"id": f"{lang}-2", "text": tweaked, "lang": lang}]
+        unrelated = SPACELESS[langs[(n + 1) % len(langs)]][::-1]  # another text, reversed
+        rows.append({"id": f"{lang}-other", "text": unrelated, "lang": lang})
+    out, _ = run_with_summary(ray_local, rows, threshold=0.7)
+    for lang in SPACELESS:
+        assert [out[f"{lang}-{k}"]["reject_reason"] for k in ("1", "2")].count("near_duplicate") == 1, lang
+        assert out[f"{lang}-other"]["reject_reason"] is None
+
+
+def test_deterministic_across_partition_counts(ray_local) -> None:
+    rows, _ = planted_corpus()
+    # ties everywhere: equal scores and lengths, so only the id decides
+    rows = [{**r, "quality_score": None} for r in rows]
+    first, _ = run_with_summary(ray_local, rows, blocks=1, threshold=0.8, shuffle_partitions=1)
+    second, _ = run_with_summary(ray_local, rows, blocks=5, threshold=0.8, shuffle_partitions=7)
+    columns = ("reject_reason", "reject_detail", "dup_cluster", "dup_cluster_size")
+    assert {i: tuple(r[c] for c in columns) for i, r in first.items()} == \
+        {i: tuple(r[c] for c in columns) for i, r in second.items()}
+    assert sum(r["reject_stage"] == "dedup" for r in first.values()) == 7

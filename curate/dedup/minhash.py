@@ -17,46 +17,15 @@ Two of datasketch's permutation schemes are supported:
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import numpy as np
-import regex
 
-from filters.words import is_spaceless, split_words
+from curate.dedup.normalize import normalize_for_dedup
+from filters.words import is_spaceless
 
-# --------------------------------------------------------------------------- normalisation
-
-_PUNCT = regex.compile(r"\p{P}+")
-_DIGIT = regex.compile(r"\p{Nd}")
-_SPACE = regex.compile(r"\s+")
-
-
-def normalize_for_dedup(
-    text: str,
-    *,
-    lowercase: bool = True,
-    strip_punctuation: bool = True,
-    normalize_digits: bool = True,
-    unicode_form: str | None = "NFKC",
-) -> str:
-    """Text reduced to what near-dedup should compare.
-
-    Unicode normalisation (NFKC folds full-width forms and ligatures), case folding to lower
-    case, every decimal digit (any script) to ``"0"`` (dates and counts differ between copies
-    of one story), Unicode punctuation (``\\p{P}``) removed, whitespace collapsed to single
-    spaces and stripped.
-    """
-    if unicode_form:
-        text = unicodedata.normalize(unicode_form, text)
-    if lowercase:
-        text = text.lower()
-    if normalize_digits:
-        text = _DIGIT.sub("0", text)
-    if strip_punctuation:
-        text = _PUNCT.sub("", text)
-    return _SPACE.sub(" ", text).strip()
+__all__ = ["MinHasher", "estimated_jaccard", "jaccard", "normalize_for_dedup", "sha1_hash32_array", "shingles"]
 
 
 # --------------------------------------------------------------------------- shingles
@@ -69,9 +38,10 @@ def shingles(
     ngram: int = 5,
     unit: Literal["auto", "word", "char"] = "auto",
 ) -> list[str]:
-    """Distinct n-gram shingles of ``text``, in order of first appearance.
+    """Distinct n-gram shingles of ``text``, in order of first appearance (the reference for
+    :mod:`curate.dedup.shingling`, which hashes the same shingles as spans without strings).
 
-    ``unit="word"``: n-grams of :func:`filters.words.split_words` words joined by spaces.
+    ``unit="word"``: n-grams of whitespace-separated words joined by single spaces.
     ``unit="char"``: n-grams of characters (whitespace collapsed to one space).
     ``unit="auto"``: characters for spaceless scripts (Chinese, Japanese, Thai, Lao, Khmer,
     Burmese, Tibetan; see :func:`filters.words.is_spaceless`), words otherwise.
@@ -84,10 +54,10 @@ def shingles(
     if unit == "auto":
         unit = "char" if is_spaceless(text, lang) else "word"
     if unit == "word":
-        units: Sequence[str] = split_words(text, lang)
+        units: Sequence[str] = text.split()
         sep = " "
     elif unit == "char":
-        units = _SPACE.sub(" ", text).strip()
+        units = " ".join(text.split())
         sep = ""
     else:
         raise ValueError(f"unit must be 'auto', 'word' or 'char', got {unit!r}")
@@ -173,15 +143,18 @@ class MinHasher:
 
     # -- core
     def _permute(self, hv: np.ndarray) -> np.ndarray:
-        """(n,) uint32 shingle hashes -> (n, num_perm) permuted hashes."""
+        """(n,) uint32 shingle hashes -> (num_perm, n) permuted hashes.
+
+        Permutations along rows: each row is contiguous, so the min over a document's shingles
+        reads memory in order (4x faster than the (n, num_perm) layout measured here).
+        """
         if self.scheme == "affine32":
-            x = _fmix32(hv)[:, None] * self.a
-            x += self.b
+            x = np.multiply.outer(self.a, _fmix32(hv))
+            x += self.b[:, None]
             return x
-        # datasketch: ((a * h + b) % p) & max_hash, a * h + b wrapping in uint64. (Folding the
-        # Mersenne modulo by hand measured no faster: numpy's scalar uint64 % is already fast.)
-        x = hv.astype(np.uint64)[:, None] * self.a
-        x += self.b
+        # datasketch: ((a * h + b) % p) & max_hash, a * h + b wrapping in uint64.
+        x = np.multiply.outer(self.a, hv.astype(np.uint64))
+        x += self.b[:, None]
         x %= _MERSENNE_PRIME
         x &= _MAX_HASH_LEGACY
         return x
@@ -195,7 +168,7 @@ class MinHasher:
         out = self.empty()
         with np.errstate(over="ignore"):
             for start in range(0, len(hv), self.chunk_size):
-                np.minimum(out, self._permute(hv[start : start + self.chunk_size]).min(axis=0), out=out)
+                np.minimum(out, self._permute(hv[start : start + self.chunk_size]).min(axis=1), out=out)
         return out
 
     def signature(self, shingles: Iterable[str | bytes]) -> np.ndarray:
@@ -203,19 +176,28 @@ class MinHasher:
         return self.signature_from_hashes(sha1_hash32_array(shingles))
 
     def signatures(self, docs: Sequence[Sequence[str | bytes]]) -> np.ndarray:
-        """Signatures of many shingle lists, shape ``(n_docs, num_perm)``.
-
-        All shingles are hashed in one pass; documents are packed into chunks of about
-        ``chunk_size`` shingles and reduced with one segmented min (``np.minimum.reduceat``).
-        """
+        """Signatures of many shingle lists (hashed with SHA-1), shape ``(n_docs, num_perm)``."""
         n = len(docs)
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.fromiter((len(d) for d in docs), dtype=np.int64, count=n), out=offsets[1:])
+        return self.signatures_from_hashes(sha1_hash32_array(s for d in docs for s in d), offsets)
+
+    def signatures_from_hashes(self, hv: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Signatures of many documents given their shingle hashes: document ``i`` owns
+        ``hv[offsets[i]:offsets[i + 1]]`` (uint32; wider hashes keep their low 32 bits, as
+        datasketch does). Shape ``(n_docs, num_perm)``.
+
+        Documents are packed into chunks of about ``chunk_size`` shingles and reduced with one
+        segmented min (``np.minimum.reduceat``); chunking keeps the temporary array in cache.
+        """
+        n = len(offsets) - 1
         out = np.empty((n, self.num_perm), dtype=self.dtype)
         if n == 0:
             return out
-        lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=n)
-        hv = sha1_hash32_array(s for d in docs for s in d)
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
+        hv = np.asarray(hv)
+        if hv.dtype != np.uint32:
+            hv = (hv & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        lengths = np.diff(offsets)
         out[lengths == 0] = self.max_hash
         with np.errstate(over="ignore"):
             i = 0
@@ -233,7 +215,7 @@ class MinHasher:
                 nonempty = np.flatnonzero(lengths[i:j]) + i
                 starts = offsets[nonempty] - offsets[i]
                 phv = self._permute(hv[offsets[i] : offsets[j]])
-                out[nonempty] = np.minimum.reduceat(phv, starts, axis=0)
+                out[nonempty] = np.minimum.reduceat(phv, starts, axis=1).T
                 i = j
         return out
 

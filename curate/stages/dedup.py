@@ -1,68 +1,86 @@
 """Exact and MinHash near-duplicate removal across the whole run (a global stage).
 
-Unlike the streaming stages, dedup must see every document before it can decide, so the engine
-calls :meth:`Dedup.run_global` with the dataset so far:
+Dedup must see every document before it decides, so the engine calls :meth:`Dedup.run_global`
+with the dataset so far. Every step is a Ray Data map or shuffle; the driver only ever holds
+the duplicate edge list:
 
-1. one map pass computes, per live document, a normalised content hash (exact duplicates) and a
-   MinHash signature cut into LSH band hashes (:mod:`curate.dedup`);
-2. Ray Data groups the (band, hash) keys -- a shuffle, so no node holds the corpus -- and each
-   bucket with several documents emits star edges (smallest id -> the others);
-3. the driver unions the edge list (its size is reported; the corpus itself never comes to the
-   driver), and picks one document to keep per cluster: highest ``quality_score`` when that
-   column exists, else the longest, else the smallest id;
-4. a second map pass writes ``dup_cluster`` / ``dup_cluster_size`` and rejects the others with
-   ``exact_duplicate`` or ``near_duplicate`` and the id of the document they lost to.
-
-Scale path (issue 5): the edge list is the only thing collected on the driver; past a few
-hundred million edges, replace the driver union-find with distributed connected components
-(e.g. alternating small-star/large-star rounds as Ray Data groupbys).
+1. **Sketch** (map, bounded batches): per live document a normalised content key (exact
+   duplicates), a MinHash signature cut into LSH band keys, and, for verification, its sorted
+   64-bit shingle hashes (:mod:`curate.dedup.sketch`).
+2. **Bucket** (shuffle: group by key): every exact group and LSH bucket with several documents
+   emits candidate edges, all pairs in small buckets and a star from the smallest id in large
+   ones.
+3. **Verify** (two shuffles: join the edges with the sketches on each end): exact edges pass;
+   near candidates pass when their true shingle Jaccard (``verify: jaccard``) or the signature
+   estimate (``verify: signature``) reaches the threshold. The joins also bring each end's
+   length, quality score and fetch date for the keep policy.
+4. **Cluster** (driver, :mod:`curate.dedup.clusters`): union-find over the verified edges, one
+   document kept per cluster by ``keep_by``.
+5. **Mark** (map): ``dup_cluster`` / ``dup_cluster_size`` on clustered documents; the others are
+   rejected as ``exact_duplicate`` / ``near_duplicate`` with the id of the document they lost to.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
-from pydantic import Field
+import pyarrow.compute as pc
+from pydantic import Field, model_validator
 
+from curate.dedup.clusters import DEFAULT_KEEP_BY, DocFacts, KeepCriterion, decide
 from curate.schema import alive_mask, reject_rows, set_column, text_bytes
 from curate.stage import Resources, Stage, StageConfig
+
+#: Buckets up to this size emit every pair (so one dissimilar member cannot hide a true pair
+#: behind a failed star edge); larger buckets emit a star from their smallest id.
+ALL_PAIRS_BUCKET = 8
+
+_EDGE_SCHEMA = pa.schema([("a", pa.string()), ("b", pa.string()), ("exact", pa.bool_())])
+#: Per-document facts the keep policy compares, carried through verification with each end.
+_FACTS = ("length", "quality_score", "fetch_date")
+_VERIFIED_SCHEMA = pa.schema([("a", pa.string()), ("b", pa.string()), ("exact", pa.bool_()),
+                              ("similarity", pa.float64()),
+                              *[(f"{name}_{side}", t) for side in "ab"
+                                for name, t in (("length", pa.int64()), ("quality_score", pa.float64()),
+                                                ("fetch_date", pa.string()))]])
 
 
 class DedupConfig(StageConfig):
     exact: bool = Field(default=True, description="Remove exact duplicates (normalised content hash).")
     near: bool = Field(default=True, description="Remove near-duplicates with MinHash LSH.")
     threshold: float = Field(default=0.8, gt=0, lt=1, description="Jaccard similarity that counts as a near-duplicate.")
-    num_perm: int = Field(default=128, gt=0)
+    num_perm: int = Field(default=128, gt=1)
     seed: int = 1
     ngram: int = Field(default=5, gt=0, description="Shingle size (words, or characters for spaceless scripts).")
     shingle_unit: Literal["auto", "word", "char"] = "auto"
+    hash_function: Literal["poly64", "sha1"] = Field(
+        default="poly64", description="Shingle hash: poly64 (fast span hash) or sha1 (datasketch's default).")
     bands: int | None = Field(default=None, gt=0, description="LSH bands; None: chosen from threshold (printed).")
     rows: int | None = Field(default=None, gt=0)
+    verify: Literal["jaccard", "signature", "none"] = Field(
+        default="jaccard", description="Check near candidates: true shingle Jaccard, the signature estimate, or not at all.")
+    keep_by: list[KeepCriterion] = Field(
+        default=list(DEFAULT_KEEP_BY), description="Which document a cluster keeps; the smallest id breaks ties.")
+    shuffle_partitions: int | None = Field(
+        default=None, gt=0, description="Partitions of each shuffle (default: the cluster's CPUs).")
+    lowercase: bool = True
+    strip_punctuation: bool = True
+    normalize_digits: bool = True
+    unicode_form: Literal["NFC", "NFKC", "NFD", "NFKD"] | None = "NFKC"
     resources: Resources = Resources(batch_size=512)
 
-
-def _union_find(edges: list[tuple[str, str]]) -> dict[str, str]:
-    """id -> root for every id in ``edges`` (roots are the smallest id of each component)."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in edges:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            if rb < ra:
-                ra, rb = rb, ra
-            parent[rb] = ra
-    return {x: find(x) for x in parent}
+    @model_validator(mode="after")
+    def _bands_and_rows_together(self) -> DedupConfig:
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("set both bands and rows, or neither (then they are chosen from threshold)")
+        if self.bands and self.rows and self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands * rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")
+        if not (self.exact or self.near):
+            raise ValueError("enable exact or near (or remove the dedup stage)")
+        return self
 
 
 class Dedup(Stage):
@@ -74,11 +92,13 @@ class Dedup(Stage):
         return {"dup_cluster": pa.string(), "dup_cluster_size": pa.int32()}
 
     def describe(self) -> str:
-        bands, rows = self.band_parameters()
-        parts = ["exact"] if self.config.exact else []
-        if self.config.near:
-            parts.append(f"MinHash {self.config.num_perm} perms, {bands} bands x {rows} rows "
-                         f"(Jaccard >= {self.config.threshold})")
+        cfg = self.config
+        parts = ["exact"] if cfg.exact else []
+        if cfg.near:
+            bands, rows = self.band_parameters()
+            verify = {"jaccard": "true Jaccard", "signature": "signature Jaccard", "none": "no"}[cfg.verify]
+            parts.append(f"MinHash {cfg.num_perm} perms, {bands} bands x {rows} rows "
+                         f"(Jaccard >= {cfg.threshold}, {verify} verification)")
         return " + ".join(parts)
 
     def band_parameters(self) -> tuple[int, int]:
@@ -89,115 +109,201 @@ class Dedup(Stage):
             return cfg.bands, cfg.rows
         return optimal_bands(cfg.threshold, cfg.num_perm)
 
-    # ----------------------------------------------------------------- pass 1: keys per document
+    def sketcher(self):
+        from curate.dedup.sketch import Sketcher
 
-    def keys(self, batch: pa.Table) -> pa.Table:
-        """(id, key, kind, length, score) rows: one exact key and one key per LSH band per document."""
+        cfg = self.config
+        return Sketcher(num_perm=cfg.num_perm, seed=cfg.seed, ngram=cfg.ngram, unit=cfg.shingle_unit,
+                        hash_function=cfg.hash_function, lowercase=cfg.lowercase,
+                        strip_punctuation=cfg.strip_punctuation, normalize_digits=cfg.normalize_digits,
+                        unicode_form=cfg.unicode_form)
+
+    # ----------------------------------------------------------------- 1. sketch
+
+    def sketch(self, batch: pa.Table) -> pa.Table:
+        """One row per live document: id, facts for the keep policy, its bucket keys, and the
+        verification payload (sorted shingle hashes or the signature, as bytes)."""
         from curate.dedup.lsh import band_hashes
-        from curate.dedup.minhash import MinHasher, normalize_for_dedup, shingles
 
+        cfg = self.config
         batch = batch.filter(alive_mask(batch))
-        ids = batch.column("id").to_pylist()
         texts = batch.column("text").to_pylist()
-        langs = batch.column("lang").to_pylist() if "lang" in batch.column_names else [None] * len(ids)
-        scores = (batch.column("quality_score").to_pylist() if "quality_score" in batch.column_names
-                  else [None] * len(ids))
-        out: dict[str, list[Any]] = {"id": [], "key": [], "length": [], "score": []}
-
-        def add(doc_id: str, key: str, length: int, score) -> None:
-            out["id"].append(doc_id)
-            out["key"].append(key)
-            out["length"].append(length)
-            out["score"].append(score)
-
-        normalized = [normalize_for_dedup(t) for t in texts]
-        if self.config.exact:
-            for doc_id, norm, text, score in zip(ids, normalized, texts, scores):
-                add(doc_id, "x:" + hashlib.sha1(norm.encode()).hexdigest(), len(text), score)
-        if self.config.near and ids:
+        langs = batch.column("lang").to_pylist() if "lang" in batch.column_names else None
+        sketches = self.sketcher().sketch(texts, langs, with_shingle_sets=cfg.near and cfg.verify == "jaccard")
+        has_shingles = sketches.n_shingles > 0
+        keys: list[list[bytes]] = [[] for _ in texts]
+        if cfg.exact:
+            for i in np.flatnonzero(has_shingles):  # an empty normalised text duplicates nothing
+                keys[i].append(b"x" + sketches.content_keys[i])
+        if cfg.near and len(texts):
             bands, rows = self.band_parameters()
-            hasher = MinHasher(num_perm=self.config.num_perm, seed=self.config.seed)
-            grams = [shingles(n, lang, ngram=self.config.ngram, unit=self.config.shingle_unit)
-                     for n, lang in zip(normalized, langs)]
-            hashes = band_hashes(hasher.signatures(grams), bands, rows)
-            for doc_id, row, text, score, g in zip(ids, hashes, texts, scores, grams):
-                if not g:
-                    continue
-                for band, value in enumerate(row.tolist()):
-                    add(doc_id, f"b{band}:{value}", len(text), score)
-        return pa.table({"id": pa.array(out["id"], pa.string()), "key": pa.array(out["key"], pa.string()),
-                         "length": pa.array(out["length"], pa.int64()),
-                         "score": pa.array(out["score"], pa.float64())})
+            hashes = band_hashes(sketches.signatures, bands, rows)
+            for i in np.flatnonzero(has_shingles):
+                keys[i].extend(hashes[i].astype("<u8").view("S8").tolist())
+        if cfg.near and cfg.verify == "jaccard":
+            payload = [s.astype("<u8").tobytes() for s in sketches.shingle_sets]
+        elif cfg.near and cfg.verify == "signature":
+            payload = [row.tobytes() for row in sketches.signatures]
+        else:
+            payload = [b""] * len(texts)
+        score = (batch.column("quality_score").cast(pa.float64()) if "quality_score" in batch.column_names
+                 else pa.nulls(len(texts), pa.float64()))
+        return pa.table({
+            "id": batch.column("id").cast(pa.string()),
+            "length": pa.array([len(t) for t in texts], pa.int64()),
+            "quality_score": score,
+            "fetch_date": batch.column("fetch_date").cast(pa.string()),
+            "keys": pa.array(keys, pa.list_(pa.binary())),
+            "payload": pa.array(payload, pa.binary()),
+        })
+
+    # ----------------------------------------------------------------- 2. bucket
+
+    @staticmethod
+    def explode_keys(sketches: pa.Table) -> pa.Table:
+        """(key, id): one row per bucket key of each document."""
+        keys = sketches.column("keys")
+        parents = pc.list_parent_indices(keys)
+        return pa.table({"key": pc.list_flatten(keys), "id": pc.take(sketches.column("id"), parents)})
+
+    @staticmethod
+    def documents(sketches: pa.Table) -> pa.Table:
+        return sketches.drop_columns(["keys"])
+
+    @staticmethod
+    def bucket_edges(keys: pa.Table) -> pa.Table:
+        """Candidate edges of every bucket in one partition of (key, id) rows."""
+        grouped = keys.group_by("key").aggregate([("id", "distinct")])
+        grouped = grouped.filter(pc.greater(pc.list_value_length(grouped.column("id_distinct")), 1))
+        a: list[str] = []
+        b: list[str] = []
+        exact: list[bool] = []
+        for key, members in zip(grouped.column("key").to_pylist(), grouped.column("id_distinct").to_pylist()):
+            ids = sorted(members)
+            if len(ids) <= ALL_PAIRS_BUCKET:
+                pairs = [(x, y) for i, x in enumerate(ids) for y in ids[i + 1 :]]
+            else:
+                pairs = [(ids[0], y) for y in ids[1:]]
+            a += [x for x, _ in pairs]
+            b += [y for _, y in pairs]
+            exact += [len(key) == 17] * len(pairs)  # b"x" + 16-byte content hash; band keys are 8 bytes
+        return pa.table({"a": a, "b": b, "exact": exact}, schema=_EDGE_SCHEMA)
+
+    # ----------------------------------------------------------------- 3. verify
+
+    @staticmethod
+    def attach_first_end(edges: pa.Table, docs: pa.Table) -> pa.Table:
+        """One partition by ``a``: distinct edges (exact wins) with ``a``'s facts and payload."""
+        edges = edges.group_by(["a", "b"]).aggregate([("exact", "max")]).rename_columns(["a", "b", "exact"])
+        ends = docs.rename_columns([("a" if c == "id" else f"{c}_a") for c in docs.column_names])
+        return edges.join(ends, keys="a", join_type="inner")
+
+    def attach_second_end(self, edges: pa.Table, docs: pa.Table) -> pa.Table:
+        """One partition by ``b``: ``b``'s facts and each edge's similarity; payloads dropped."""
+        ends = docs.rename_columns([("b" if c == "id" else f"{c}_b") for c in docs.column_names])
+        joined = edges.join(ends, keys="b", join_type="inner")
+        exact = np.asarray(joined.column("exact").to_numpy(zero_copy_only=False), dtype=bool)
+        sims = np.ones(joined.num_rows)
+        if self.config.verify != "none":
+            payload_a, payload_b = joined.column("payload_a"), joined.column("payload_b")
+            for i in np.flatnonzero(~exact).tolist():
+                sims[i] = self.similarity(payload_a[i].as_py(), payload_b[i].as_py())
+        joined = joined.append_column("similarity", pa.array(sims))
+        return joined.select(_VERIFIED_SCHEMA.names).cast(_VERIFIED_SCHEMA)
+
+    def similarity(self, payload_a: bytes, payload_b: bytes) -> float:
+        """True Jaccard of two sorted shingle-hash sets, or the share of equal signature values."""
+        if self.config.verify == "jaccard":
+            a, b = np.frombuffer(payload_a, dtype="<u8"), np.frombuffer(payload_b, dtype="<u8")
+            inter = len(np.intersect1d(a, b, assume_unique=True))
+            union = len(a) + len(b) - inter
+            return inter / union if union else 1.0
+        dtype = np.uint32 if len(payload_a) == 4 * self.config.num_perm else np.uint64
+        return float(np.mean(np.frombuffer(payload_a, dtype) == np.frombuffer(payload_b, dtype)))
 
     # ----------------------------------------------------------------- the global step
 
     def run_global(self, ds, stats=None):
-        """Dedup the dataset so far; returns the dataset with duplicates marked rejected."""
+        """Dedup the dataset so far; returns it with duplicates marked rejected."""
         import ray
 
+        from curate.dedup.shuffle import ShuffleInput, shuffle_reduce
+
+        cfg = self.config
+        start = time.time()
+        partitions = cfg.shuffle_partitions or max(2, int(ray.cluster_resources().get("CPU", 2)))
         ds = ds.materialize()
-        keys = ds.map_batches(self.keys, batch_format="pyarrow", batch_size=self.config.resources.batch_size)
+        sketches = ds.map_batches(self.sketch, batch_format="pyarrow", batch_size=cfg.resources.batch_size)
+        blocks = sketches.materialize().to_arrow_refs()
+        if blocks:
+            edges = shuffle_reduce(self.bucket_edges, partitions, ShuffleInput(blocks, "key", self.explode_keys))
+            first = shuffle_reduce(self.attach_first_end, partitions, ShuffleInput(edges, "a"),
+                                   ShuffleInput(blocks, "id", self.documents))
+            second = shuffle_reduce(self.attach_second_end, partitions, ShuffleInput(first, "b"),
+                                    ShuffleInput(blocks, "id", self.documents))
+            verified = pa.concat_tables(ray.get(second))  # the edge list: the only thing on the driver
+        else:
+            verified = None
+        decisions, summary = self._decide(verified)
+        if stats is not None:
+            stats.record.remote(self.key, {"start": start, "end": time.time(), **summary})
+        return ds.map_batches(_mark, batch_format="pyarrow", batch_size=None,
+                              fn_kwargs={"decisions": ray.put(decisions), "key": self.key, "stats": stats})
 
-        def bucket_edges(group: pa.Table) -> pa.Table:
-            ids = sorted(set(group.column("id").to_pylist()))
-            exact = group.column("key")[0].as_py().startswith("x:")
-            if len(ids) < 2:
-                return pa.table({"a": pa.array([], pa.string()), "b": pa.array([], pa.string()),
-                                 "exact": pa.array([], pa.bool_())})
-            return pa.table({"a": [ids[0]] * (len(ids) - 1), "b": ids[1:], "exact": [exact] * (len(ids) - 1)})
-
-        edges = keys.groupby("key").map_groups(bucket_edges, batch_format="pyarrow").take_all()
-        exact_pairs = {(e["a"], e["b"]) for e in edges if e["exact"]}
-        roots = _union_find([(e["a"], e["b"]) for e in edges])
-        members: dict[str, list[str]] = {}
-        for doc_id, root in roots.items():
-            members.setdefault(root, []).append(doc_id)
-        facts: dict[str, tuple[int, float | None]] = {}
-        if members:
-            wanted = set(roots)
-            for row in keys.filter(lambda r: r["id"] in wanted).select_columns(["id", "length", "score"]).take_all():
-                facts[row["id"]] = (row["length"], row["score"])
-        exact_ids = {b for _, b in exact_pairs}
-        decisions: dict[str, tuple[str, int, str | None, str | None]] = {}  # id -> cluster, size, reason, kept
-        for root, ids in members.items():
-            def rank(doc_id: str) -> tuple:
-                length, score = facts.get(doc_id, (0, None))
-                return (-(score if score is not None else -np.inf), -length, doc_id)
-
-            kept = min(ids, key=rank)
-            for doc_id in ids:
-                if doc_id == kept:
-                    decisions[doc_id] = (root, len(ids), None, None)
-                else:
-                    reason = "exact_duplicate" if doc_id in exact_ids or (kept, doc_id) in exact_pairs else "near_duplicate"
-                    decisions[doc_id] = (root, len(ids), reason, kept)
-        if stats is not None:  # the edge list is the only corpus-sized thing on the driver: report it
-            now = time.time()
-            stats.record.remote(self.key, {"start": now, "end": now, "candidate_edges": len(edges),
-                                           "clusters": len(members)})
-        decisions_ref = ray.put(decisions)
-        key = self.key
-
-        def mark(batch: pa.Table) -> pa.Table:
-            from curate.engine import _report
-
-            start = time.time()
-            table = ray.get(decisions_ref) if isinstance(decisions_ref, ray.ObjectRef) else decisions_ref
-            ids = batch.column("id").to_pylist()
-            alive = np.asarray(alive_mask(batch).to_numpy(zero_copy_only=False), dtype=bool)
-            found = [table.get(i) if a else None for i, a in zip(ids, alive)]
-            reject = np.array([f is not None and f[2] is not None for f in found], dtype=bool)
-            batch = reject_rows(batch, reject, key, [f[2] if f else None for f in found],
-                                [f"duplicate of {f[3]}" if f and f[3] else None for f in found])
-            batch = set_column(batch, "dup_cluster", pa.array([f[0] if f else None for f in found], pa.string()))
-            batch = set_column(batch, "dup_cluster_size", pa.array([f[1] if f else None for f in found], pa.int32()))
-            n_alive = int(alive.sum())
-            _report(stats, key, start, docs_in=n_alive, docs_out=n_alive - int(reject.sum()), rejected=int(reject.sum()),
-                    bytes_in=text_bytes(batch.filter(pa.array(alive))),
-                    bytes_out=text_bytes(batch.filter(alive_mask(batch))), seconds=time.time() - start)
-            return batch
-
-        return ds.map_batches(mark, batch_format="pyarrow", batch_size=None)
+    def _decide(self, candidates: pa.Table | None) -> tuple[dict[str, Any], dict[str, int]]:
+        """Union the verified edges on the driver; the keep policy picks one per cluster."""
+        cfg = self.config
+        if candidates is None or candidates.num_rows == 0:
+            return {}, {"candidate_edges": 0, "false_positive_edges": 0, "clusters": 0}
+        rows = candidates.to_pydict()
+        edges: dict[tuple[str, str], bool] = {}
+        checked: set[tuple[str, str]] = set()
+        rejected: set[tuple[str, str]] = set()
+        facts: dict[str, DocFacts] = {}
+        for i, (a, b, exact, sim) in enumerate(zip(rows["a"], rows["b"], rows["exact"], rows["similarity"])):
+            for side, doc_id in (("a", a), ("b", b)):
+                facts[doc_id] = DocFacts(rows[f"length_{side}"][i], rows[f"quality_score_{side}"][i],
+                                         rows[f"fetch_date_{side}"][i])
+            pair = (a, b)
+            if exact:
+                edges[pair] = True
+                continue
+            checked.add(pair)
+            if sim >= cfg.threshold or cfg.verify == "none":
+                edges.setdefault(pair, False)
+            else:
+                rejected.add(pair)
+        decisions = decide([(a, b, exact) for (a, b), exact in edges.items()], facts, cfg.keep_by)
+        table = {doc_id: (d.cluster, d.cluster_size, d.reason, d.kept) for doc_id, d in decisions.items()}
+        summary = {
+            "candidate_edges": len(checked | set(edges)),
+            "false_positive_edges": len(rejected - set(edges)),
+            "clusters": len({d.cluster for d in decisions.values()}),
+        }
+        return table, summary
 
     def process(self, batch: pa.Table) -> pa.Table:  # pragma: no cover - global stage
         raise RuntimeError("dedup is a global stage: the engine calls run_global()")
+
+
+def _mark(batch: pa.Table, decisions, key: str, stats) -> pa.Table:
+    """Pass 5: cluster columns on every clustered live document, rejects for the non-kept."""
+    import ray
+
+    from curate.engine import _report
+
+    start = time.time()
+    table = ray.get(decisions) if isinstance(decisions, ray.ObjectRef) else decisions
+    ids = batch.column("id").to_pylist()
+    alive = np.asarray(alive_mask(batch).to_numpy(zero_copy_only=False), dtype=bool)
+    found = [table.get(i) if a else None for i, a in zip(ids, alive)]
+    reject = np.array([f is not None and f[2] is not None for f in found], dtype=bool)
+    n_alive = int(alive.sum())
+    bytes_in = text_bytes(batch.filter(pa.array(alive)))
+    batch = reject_rows(batch, reject, key, [f[2] if f else None for f in found],
+                        [f"duplicate of {f[3]}" if f and f[2] else None for f in found])
+    batch = set_column(batch, "dup_cluster", pa.array([f[0] if f else None for f in found], pa.string()))
+    batch = set_column(batch, "dup_cluster_size", pa.array([f[1] if f else None for f in found], pa.int32()))
+    _report(stats, key, start, docs_in=n_alive, docs_out=n_alive - int(reject.sum()), rejected=int(reject.sum()),
+            bytes_in=bytes_in, bytes_out=text_bytes(batch.filter(alive_mask(batch))), seconds=time.time() - start)
+    return batch

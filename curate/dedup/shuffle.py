@@ -1,0 +1,85 @@
+"""A small hash shuffle on Ray tasks: co-partition tables by a key, reduce each partition.
+
+Dedup needs "group by band key" and two "join edges with documents" steps. Ray Data has both
+(``groupby().map_groups``, ``join``), but on a small machine its hash shuffle starts aggregator
+actors that cost seconds per call, and ``map_groups`` calls Python once per group (millions of
+LSH buckets). Here each input block is split by a stable hash of its key column into
+``partitions`` pieces (one map task per block), and one reduce task per partition gets its
+piece of every input, so a reducer sees whole groups and joins with vectorised Arrow code.
+Pieces live in Ray's object store (spilled to disk when it fills): no task holds more than
+one block or one partition, and the driver holds only object references.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class ShuffleInput:
+    """Blocks (object refs of Arrow tables) to partition on ``key``, after ``prepare`` if given."""
+
+    blocks: Sequence[Any]
+    key: str
+    prepare: Callable[[pa.Table], pa.Table] | None = None
+
+
+def partition_of(column: pa.ChunkedArray | pa.Array, partitions: int) -> np.ndarray:
+    """Partition number of every value: a hash that is stable across processes and machines
+    (Python's ``hash`` of str is salted per process, so it cannot be used)."""
+    import polars as pl
+
+    hashes = pl.Series(values=column).hash(seed=0).to_numpy()  # stable within one polars version
+    return (hashes % np.uint64(partitions)).astype(np.int64)
+
+
+def _split(block: pa.Table, key: str, partitions: int, prepare) -> list[pa.Table] | pa.Table:
+    if prepare is not None:
+        block = prepare(block)
+    if partitions == 1:  # one return value: Ray stores it as is, not as a list
+        return block
+    part = partition_of(block.column(key), partitions)
+    order = np.argsort(part, kind="stable")
+    bounds = np.searchsorted(part[order], np.arange(partitions + 1))
+    ordered = block.take(pa.array(order))
+    return [ordered.slice(bounds[i], bounds[i + 1] - bounds[i]) for i in range(partitions)]
+
+
+def _reduce(fn, kwargs: dict, sizes: list[int], *pieces: pa.Table) -> pa.Table:
+    tables, at = [], 0
+    for size in sizes:
+        parts = [p for p in pieces[at : at + size] if p.num_rows] or list(pieces[at : at + 1])
+        tables.append(pa.concat_tables(parts) if len(parts) > 1 else parts[0])
+        at += size
+    return fn(*tables, **kwargs)
+
+
+def shuffle_reduce(fn: Callable[..., pa.Table], partitions: int, *inputs: ShuffleInput, **kwargs) -> list[Any]:
+    """``fn(table_1, ..., table_n, **kwargs)`` on each of ``partitions`` co-partitions of the
+    inputs (rows of any input with equal keys meet in one call); object refs of the results.
+
+    Every input needs at least one block (an empty table is fine) so reducers see its schema.
+    """
+    import ray
+
+    split = ray.remote(_split)
+    reduce = ray.remote(_reduce)
+    pieces: list[list[list[Any]]] = []  # input -> block -> partition refs
+    for item in inputs:
+        if not item.blocks:
+            raise ValueError(f"shuffle input on {item.key!r} has no blocks")
+        per_block = []
+        for block in item.blocks:
+            refs = split.options(num_returns=partitions).remote(block, item.key, partitions, item.prepare)
+            per_block.append([refs] if partitions == 1 else list(refs))
+        pieces.append(per_block)
+    sizes = [len(p) for p in pieces]
+    return [
+        reduce.remote(fn, kwargs, sizes, *[block[i] for per_block in pieces for block in per_block])
+        for i in range(partitions)
+    ]
