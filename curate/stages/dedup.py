@@ -59,6 +59,10 @@ class DedupConfig(StageConfig):
     hash_function: Literal["poly64", "sha1"] = Field(
         default="poly64", description="Shingle hash: poly64 (fast span hash) or sha1 (datasketch's default).")
     bands: int | None = Field(default=None, gt=0, description="LSH bands; None: chosen from threshold (printed).")
+    false_positive_weight: float | None = Field(
+        default=None, gt=0, lt=1,
+        description="Weight of LSH false positives when choosing bands/rows (false negatives get 1 - this). "
+                    "Default 0.1 with verification (it removes false positives, so favour recall), 0.5 without.")
     rows: int | None = Field(default=None, gt=0)
     verify: Literal["jaccard", "signature", "none"] = Field(
         default="jaccard", description="Check near candidates: true shingle Jaccard, the signature estimate, or not at all.")
@@ -107,7 +111,8 @@ class Dedup(Stage):
         cfg = self.config
         if cfg.bands and cfg.rows:
             return cfg.bands, cfg.rows
-        return optimal_bands(cfg.threshold, cfg.num_perm)
+        fp_weight = cfg.false_positive_weight or (0.5 if cfg.verify == "none" else 0.1)
+        return optimal_bands(cfg.threshold, cfg.num_perm, fp_weight, 1.0 - fp_weight)
 
     def sketcher(self):
         from curate.dedup.sketch import Sketcher

@@ -1,0 +1,159 @@
+"""End-to-end dedup of a generated corpus through ``python -m curate.run``: wall time, memory.
+
+    python benchmarks/dedup_scale.py [--docs 200000] [--words 200] [--partitions N]
+
+Writes ``--docs`` Zipf-word documents as JSONL shards (5% exact copies with case and
+punctuation changed, 10% near copies with a few words replaced), runs a read -> dedup ->
+write pipeline on a local Ray, samples the memory of the whole process tree (driver, raylet,
+workers) every 0.2 s, and prints wall time, documents/s, peak total and per-process RSS, the
+object-store spill, and how many planted copies were removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_corpus(folder: Path, docs: int, words: int, shards: int, seed: int = 0) -> dict[str, int]:
+    rng = random.Random(seed)
+    vocab = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9))) for _ in range(50000)]
+    cum = list(itertools.accumulate(1 / (rank + 1) ** 0.9 for rank in range(len(vocab))))
+    planted = {"exact": 0, "near": 0}
+    originals: list[str] = []
+    with contextlib.ExitStack() as stack:
+        files = [stack.enter_context(open(folder / f"part-{i:03d}.jsonl", "w", encoding="utf-8"))
+                 for i in range(shards)]
+        for i in range(docs):
+            roll = rng.random()
+            if originals and roll < 0.05:
+                text = rng.choice(originals).upper() + "!"
+                planted["exact"] += 1
+            elif originals and roll < 0.15:
+                tokens = rng.choice(originals).split(" ")
+                for j in rng.sample(range(len(tokens)), 2):
+                    tokens[j] = "zz" + tokens[j]
+                text = " ".join(tokens)
+                planted["near"] += 1
+            else:
+                text = " ".join(rng.choices(vocab, cum_weights=cum, k=words))
+                if len(originals) < 20000:
+                    originals.append(text)
+            files[i % shards].write(json.dumps({"id": f"d{i:07d}", "text": text}) + "\n")
+    return planted
+
+
+def pipeline_yaml(data: Path, out: Path, partitions: int | None) -> str:
+    shuffle = f"\n    shuffle_partitions: {partitions}" if partitions else ""
+    return f"""name: dedup_scale
+output_dir: {out}
+sources:
+  - name: gen
+    paths: ["{data}/*.jsonl"]
+    domain: web
+stages:
+  dedup:
+    threshold: 0.8{shuffle}
+"""
+
+
+class MemorySampler(threading.Thread):
+    """Peak RSS of a process and all its descendants (sum, and the largest single process)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.root = psutil.Process(pid)
+        self.peak_total = 0
+        self.peak_single = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                procs = [self.root, *self.root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            rss = []
+            for proc in procs:
+                with contextlib.suppress(psutil.Error):  # exited between listing and reading
+                    rss.append(proc.memory_info().rss)
+            self.peak_total = max(self.peak_total, sum(rss))
+            self.peak_single = max(self.peak_single, max(rss, default=0))
+            time.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=200_000)
+    parser.add_argument("--words", type=int, default=200)
+    parser.add_argument("--shards", type=int, default=16)
+    parser.add_argument("--partitions", type=int, default=None)
+    args = parser.parse_args()
+
+    console = Console()
+    with tempfile.TemporaryDirectory() as tmp:
+        data, out = Path(tmp) / "data", Path(tmp) / "out"
+        data.mkdir()
+        started = time.perf_counter()
+        planted = write_corpus(data, args.docs, args.words, args.shards)
+        size = sum(p.stat().st_size for p in data.iterdir())
+        console.print(f"generated {args.docs:,} documents ({size / 2**20:,.0f} MiB) in "
+                      f"{time.perf_counter() - started:.0f}s: {planted['exact']:,} exact and "
+                      f"{planted['near']:,} near copies planted")
+        config = Path(tmp) / "dedup_scale.yaml"
+        config.write_text(pipeline_yaml(data, out, args.partitions))
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "curate.run", str(config)], cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        sampler = MemorySampler(proc.pid)
+        sampler.start()
+        output, _ = proc.communicate()
+        wall = time.perf_counter() - started
+        sampler.stop.set()
+        if proc.returncode != 0:
+            console.print(output)
+            raise SystemExit(f"pipeline failed with exit code {proc.returncode}")
+        summary = json.loads((out / "stats" / "summary.json").read_text())
+        dedup = next(s for s in summary["stages"] if s["stage"] == "dedup")
+        reasons = {r["reason"]: r["docs"] for r in summary["rejected_by_reason"] if r["stage"] == "dedup"}
+
+    table = Table(title=f"Dedup end to end: {args.docs:,} documents, {args.words} words each, "
+                        f"{psutil.cpu_count()} cores")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("wall time (read + dedup + write, incl. Ray start)", f"{wall:,.1f} s"),
+        ("documents/s", f"{args.docs / wall:,.0f}"),
+        ("dedup stage wall", f"{dedup.get('wall_seconds', 0):,.1f} s"),
+        ("peak RSS, all processes", f"{sampler.peak_total / 2**30:,.2f} GiB"),
+        ("peak RSS, largest process", f"{sampler.peak_single / 2**30:,.2f} GiB"),
+        ("planted copies (exact + near)", f"{planted['exact'] + planted['near']:,}"),
+        ("removed by dedup", f"{dedup.get('rejected', 0):,}"),
+        ("candidate pairs / false positives removed",
+         f"{dedup.get('candidate_edges', 0):,} / {dedup.get('false_positive_edges', 0):,}"),
+        ("duplicate clusters", f"{dedup.get('clusters', 0):,}"),
+    ]
+    if reasons:
+        rows.append(("rejected by reason", ", ".join(f"{k} {v:,}" for k, v in reasons.items())))
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
