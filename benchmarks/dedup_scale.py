@@ -5,8 +5,8 @@
 Writes ``--docs`` Zipf-word documents as JSONL shards (5% exact copies with case and
 punctuation changed, 10% near copies with a few words replaced), runs a read -> dedup ->
 write pipeline on a local Ray, samples the memory of the whole process tree (driver, raylet,
-workers) every 0.2 s, and prints wall time, documents/s, peak total and per-process RSS, the
-object-store spill, and how many planted copies were removed.
+workers) every 0.5 s, and prints wall time, documents/s, peak private heap in total and of the
+largest process (object-store pages counted apart), and how many planted copies were removed.
 """
 
 from __future__ import annotations
@@ -72,14 +72,31 @@ stages:
 """
 
 
+def private_memory(proc: psutil.Process) -> tuple[int, int]:
+    """(heap, object store): the process's private pages outside and inside Ray's shared-memory
+    object store. Pages a worker wrote into the store count as its private memory until another
+    process maps them, but they are the store's (bounded by object_store_memory, spilled to
+    disk), not the worker's heap."""
+    heap = store = 0
+    for region in proc.memory_maps(grouped=True):
+        private = region.private_clean + region.private_dirty
+        if "plasma" in region.path:
+            store += private
+        else:
+            heap += private
+    return heap, store
+
+
 class MemorySampler(threading.Thread):
-    """Peak RSS of a process and all its descendants (sum, and the largest single process)."""
+    """Peak memory of a process and all its descendants (driver, raylet, workers), sampled."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.root = psutil.Process(pid)
-        self.peak_total = 0
-        self.peak_single = 0
+        self.peak_heap_total = 0
+        self.peak_heap_single = 0
+        self.peak_heap_name = ""
+        self.peak_store = 0
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -88,20 +105,26 @@ class MemorySampler(threading.Thread):
                 procs = [self.root, *self.root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 return
-            rss = []
+            heaps, store = [], 0
             for proc in procs:
                 with contextlib.suppress(psutil.Error):  # exited between listing and reading
-                    rss.append(proc.memory_info().rss)
-            self.peak_total = max(self.peak_total, sum(rss))
-            self.peak_single = max(self.peak_single, max(rss, default=0))
-            time.sleep(0.2)
+                    heap, in_store = private_memory(proc)
+                    heaps.append((heap, proc.name()))
+                    store += in_store
+            self.peak_heap_total = max(self.peak_heap_total, sum(h for h, _ in heaps))
+            self.peak_store = max(self.peak_store, store)
+            largest = max(heaps, default=(0, ""))
+            if largest[0] > self.peak_heap_single:
+                self.peak_heap_single, self.peak_heap_name = largest
+            time.sleep(0.5)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=200_000)
     parser.add_argument("--words", type=int, default=200)
-    parser.add_argument("--shards", type=int, default=16)
+    parser.add_argument("--docs-per-shard", type=int, default=12_500,
+                        help="input file size is fixed, so more documents means more files, as in real corpora")
     parser.add_argument("--partitions", type=int, default=None)
     args = parser.parse_args()
 
@@ -110,7 +133,7 @@ def main() -> None:
         data, out = Path(tmp) / "data", Path(tmp) / "out"
         data.mkdir()
         started = time.perf_counter()
-        planted = write_corpus(data, args.docs, args.words, args.shards)
+        planted = write_corpus(data, args.docs, args.words, max(1, -(-args.docs // args.docs_per_shard)))
         size = sum(p.stat().st_size for p in data.iterdir())
         console.print(f"generated {args.docs:,} documents ({size / 2**20:,.0f} MiB) in "
                       f"{time.perf_counter() - started:.0f}s: {planted['exact']:,} exact and "
@@ -140,8 +163,10 @@ def main() -> None:
         ("wall time (read + dedup + write, incl. Ray start)", f"{wall:,.1f} s"),
         ("documents/s", f"{args.docs / wall:,.0f}"),
         ("dedup stage wall", f"{dedup.get('wall_seconds', 0):,.1f} s"),
-        ("peak RSS, all processes", f"{sampler.peak_total / 2**30:,.2f} GiB"),
-        ("peak RSS, largest process", f"{sampler.peak_single / 2**30:,.2f} GiB"),
+        ("peak private heap, all processes", f"{sampler.peak_heap_total / 2**30:,.2f} GiB"),
+        ("peak private heap, largest process", f"{sampler.peak_heap_single / 2**30:,.2f} GiB ({sampler.peak_heap_name})"),
+        ("peak object-store pages held by workers", f"{sampler.peak_store / 2**30:,.2f} GiB"),
+        ("shuffle partitions", f"{dedup.get('shuffle_partitions', 0):,}"),
         ("planted copies (exact + near)", f"{planted['exact'] + planted['near']:,}"),
         ("removed by dedup", f"{dedup.get('rejected', 0):,}"),
         ("candidate pairs / false positives removed",

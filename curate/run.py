@@ -60,7 +60,7 @@ def preflight(loaded: LoadedConfig) -> list:
 
 
 #: Stage-specific counters shown in the summary when a stage reports them.
-STAGE_EXTRA_METRICS = ("candidate_edges", "false_positive_edges", "clusters")
+STAGE_EXTRA_METRICS = ("candidate_edges", "false_positive_edges", "clusters", "shuffle_partitions")
 
 
 def _stage_rows(loaded: LoadedConfig, metrics: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
