@@ -15,6 +15,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "langid": "curate.stages.langid:LanguageID",
     "filter": "curate.stages.filter:FilterStage",
     "dedup": "curate.stages.dedup:Dedup",
+    "quality": "curate.stages.quality:QualityJudge",
     "tokenize": "curate.stages.tokenize:Tokenize",
 }
 

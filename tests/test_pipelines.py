@@ -26,6 +26,15 @@ def test_remote_example_names_each_kind_of_source() -> None:
     assert sources["requests_src"].format == "archive"
 
 
+def test_production_example_names_a_real_qwen_judge() -> None:
+    from curate.models.__main__ import models_named
+
+    named = dict(models_named(str(REPO / "pipelines" / "web_remote.yaml")))
+    assert named["quality"].id == "Qwen/Qwen2.5-0.5B-Instruct" and not named["quality"].trust_remote_code
+    quickstart = dict(models_named(str(REPO / "pipelines" / "code_math.yaml")))
+    assert quickstart["quality"].id == "curate/qwen2-standin"
+
+
 def test_credentials_are_refused_in_yaml() -> None:
     with pytest.raises(ValueError, match="credentials never go in the YAML"):
         SourceConfig(name="s", paths=["s3://b/x.jsonl"], storage_options={"secret": "abc"})

@@ -138,6 +138,20 @@ def test_planted_duplicates_leave_one_per_group(documents: pl.DataFrame, rejecte
     assert sizes == {g: sum(1 for v in groups.values() if v == g) for g in sizes}
 
 
+def test_quality_judge_scored_every_kept_document(documents: pl.DataFrame, rejected: pl.DataFrame) -> None:
+    """The quickstart's judge is the offline stand-in: scores are real numbers from a real
+    Qwen2-architecture forward pass, but not meaningful; no thresholds, so nothing is dropped."""
+    scores = documents["quality_score"]
+    assert scores.null_count() == 0 and scores.is_between(0, 5).all()
+    assert documents["quality_label"].is_between(0, 5).all()
+    assert documents["quality_confidence"].is_between(0, 1, closed="right").all()
+    assert documents.filter(pl.col("text").str.len_chars() > 0)["quality_nll"].null_count() == 0
+    assert rejected.filter(pl.col("reject_stage") == "quality").height == 0
+    # judged after dedup: duplicates were never scored
+    assert rejected.filter(pl.col("reject_stage") == "dedup")["quality_score"].null_count() == \
+        rejected.filter(pl.col("reject_stage") == "dedup").height
+
+
 def test_tokens_decode_to_text_plus_eos(out: Path, documents: pl.DataFrame) -> None:
     tokenizer = QwenTokenizer.load()
     tokens = pl.read_parquet(out / "tokens" / "*.parquet")

@@ -1,0 +1,122 @@
+"""Loading causal language models (Qwen and friends) through transformers, with clear failures.
+
+A model is named by a Hugging Face hub id (``Qwen/Qwen2.5-0.5B-Instruct``), a local directory,
+or :data:`~curate.models.standin.STANDIN_ID`, the small offline Qwen2-architecture checkpoint
+this project builds for tests and the quickstart. Remote code never runs unless the config says
+``trust_remote_code: true``. Offline and not cached, loading fails before any work with the
+model's name and the command that fetches it ahead of time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from curate.config import StrictModel
+
+Dtype = Literal["auto", "float32", "bfloat16", "float16"]
+Device = Literal["auto", "cpu", "cuda"]
+
+
+class ModelSpec(StrictModel):
+    """Which model to load and how (the ``model:`` block of a model stage)."""
+
+    id: str = Field(description="Hub id, local directory, or curate/qwen2-standin (built offline).")
+    revision: str | None = Field(default=None, description="Hub revision (branch, tag or commit) to pin.")
+    dtype: Dtype = Field(default="auto", description="auto: bfloat16 on GPU, float32 on CPU.")
+    device: Device = "auto"
+    trust_remote_code: bool = False
+
+
+class ModelUnavailable(RuntimeError):
+    """The model is neither a local directory nor in the Hugging Face cache, and we cannot fetch it."""
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    spec: ModelSpec
+    path: str  # what transformers loaded from (a directory)
+    device: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.id if self.spec.revision is None else f"{self.spec.id}@{self.spec.revision}"
+
+
+def fetch_hint(spec: ModelSpec) -> str:
+    revision = f" --revision {spec.revision}" if spec.revision else ""
+    return (f"fetch it ahead of time on a machine with internet: `hf download {spec.id}{revision}` "
+            f"(or `python -m curate.models fetch <pipeline.yaml>` for every model a pipeline names), "
+            "then copy the Hugging Face cache, or point `id:` at a local directory")
+
+
+def resolve(spec: ModelSpec) -> str:
+    """A local directory holding the model: the directory named, the built stand-in, or the
+    Hugging Face cache snapshot (downloaded when online). Raises :class:`ModelUnavailable`."""
+    from curate.models.standin import STANDIN_ID, ensure_standin
+
+    if spec.id == STANDIN_ID:
+        return str(ensure_standin())
+    local = Path(spec.id).expanduser()
+    if local.is_dir():
+        if not (local / "config.json").is_file():
+            raise ModelUnavailable(f"model directory {local} has no config.json")
+        return str(local)
+    if spec.id.startswith((".", "/", "~")):
+        raise ModelUnavailable(f"model directory {spec.id} does not exist")
+    from huggingface_hub import snapshot_download
+
+    patterns = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "*.jinja"]
+    try:  # the cache first: no network round trip when it is there
+        return snapshot_download(spec.id, revision=spec.revision, allow_patterns=patterns, local_files_only=True)
+    except Exception:
+        pass
+    if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "True"):
+        raise ModelUnavailable(f"model {spec.id!r} is not in the Hugging Face cache and HF_HUB_OFFLINE is set: "
+                               + fetch_hint(spec))
+    try:
+        return snapshot_download(spec.id, revision=spec.revision, allow_patterns=patterns)
+    except Exception as exc:
+        raise ModelUnavailable(f"cannot load model {spec.id!r}: {type(exc).__name__}: {exc}. " + fetch_hint(spec)) from exc
+
+
+def pick_device(spec: ModelSpec) -> str:
+    import torch
+
+    if spec.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if spec.device == "cuda" and not torch.cuda.is_available():
+        raise ModelUnavailable(f"model {spec.id!r} asks for device cuda, but torch sees no GPU")
+    return spec.device
+
+
+def pick_dtype(spec: ModelSpec, device: str):
+    import torch
+
+    if spec.dtype == "auto":
+        return torch.bfloat16 if device == "cuda" else torch.float32
+    return getattr(torch, spec.dtype)
+
+
+def load_causal_lm(spec: ModelSpec) -> LoadedModel:
+    """The model (eval mode, on its device) and its tokenizer, from :func:`resolve`'s directory."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ModelUnavailable("model stages need torch: pip install -e '.[models]'") from exc
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve(spec)
+    device = pick_device(spec)
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=spec.trust_remote_code)
+    model = AutoModelForCausalLM.from_pretrained(
+        path, dtype=pick_dtype(spec, device), trust_remote_code=spec.trust_remote_code)
+    model.to(device)
+    model.eval()
+    return LoadedModel(model, tokenizer, spec, path, device)

@@ -1,0 +1,90 @@
+"""Quality stage: a Qwen model judges every document (score, label, confidence, perplexity).
+
+Runs as an actor pool: each actor loads the model once in ``setup()``; with ``resources.gpus``
+the engine gives every actor its GPU share. Documents below their domain's ``thresholds`` go to
+``rejected/`` as ``low_quality`` with the score and the threshold.
+
+Columns: ``quality_score`` (expected score digit, 0-5), ``quality_label`` (most likely digit),
+``quality_confidence`` (probability mass on the digits), ``quality_nll`` (mean token negative
+log-likelihood of the document given the rubric prefix; with ``perplexity: true``).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import pyarrow as pa
+from pydantic import Field
+
+from curate.config import ConfigError
+from curate.models.loading import ModelSpec, ModelUnavailable
+from curate.schema import reject_rows, set_column
+from curate.stage import Resources, Stage, StageConfig
+
+
+class QualityConfig(StageConfig):
+    model: ModelSpec = Field(description="The judge: a hub id, a local directory or curate/qwen2-standin.")
+    rubrics: dict[str, str] = Field(
+        default_factory=dict, description="Rubric per domain, overriding the built-in ones; must contain {document}.")
+    max_doc_tokens: int = Field(default=512, gt=0, description="Tokens of each document the judge reads (its opening).")
+    token_budget: int = Field(default=8192, gt=0, description="Padded tokens per forward pass.")
+    max_batch: int = Field(default=32, gt=0)
+    perplexity: bool = Field(default=True, description="Also compute quality_nll (costs a vocabulary projection per token).")
+    thresholds: dict[str, float] = Field(
+        default_factory=dict, description="Minimum quality_score per domain ('*' for any other domain).")
+    resources: Resources = Resources(batch_size=64)
+
+
+class QualityJudge(Stage):
+    name: ClassVar[str] = "quality"
+    Config = QualityConfig
+    stateful = True
+
+    def output_columns(self) -> dict[str, pa.DataType]:
+        return {"quality_score": pa.float64(), "quality_label": pa.int8(), "quality_confidence": pa.float64(),
+                "quality_nll": pa.float64()}
+
+    def describe(self) -> str:
+        cfg = self.config
+        limits = ", ".join(f"{d} >= {t:g}" for d, t in cfg.thresholds.items()) or "score only"
+        return f"judge {cfg.model.id}, first {cfg.max_doc_tokens} tokens, {limits}"
+
+    def preflight(self) -> None:
+        """Find the model before any work: offline and missing fails here, naming it."""
+        from curate.models.loading import resolve
+
+        for domain, rubric in self.config.rubrics.items():
+            if rubric.count("{document}") != 1:
+                raise ConfigError(f"stages.{self.key}.rubrics.{domain}: must contain {{document}} exactly once")
+        try:
+            resolve(self.config.model)
+        except ModelUnavailable as exc:
+            raise ConfigError(f"stages.{self.key}.model.id: {exc}") from None
+
+    def setup(self) -> None:
+        from curate.models.loading import load_causal_lm
+        from curate.quality.judge import QwenJudge
+
+        cfg = self.config
+        self.judge = QwenJudge(load_causal_lm(cfg.model), cfg.rubrics, max_doc_tokens=cfg.max_doc_tokens,
+                               token_budget=cfg.token_budget, max_batch=cfg.max_batch, perplexity=cfg.perplexity)
+
+    def threshold(self, domain: str) -> float | None:
+        return self.config.thresholds.get(domain, self.config.thresholds.get("*"))
+
+    def process(self, batch: pa.Table) -> pa.Table:
+        texts = batch.column("text").to_pylist()
+        domains = batch.column("domain").to_pylist()
+        judged = self.judge.judge(texts, domains) if texts else []
+        scores = np.array([j.score for j in judged], dtype=np.float64)
+        batch = set_column(batch, "quality_score", pa.array(scores, pa.float64()))
+        batch = set_column(batch, "quality_label", pa.array([j.label for j in judged], pa.int8()))
+        batch = set_column(batch, "quality_confidence", pa.array([j.confidence for j in judged], pa.float64()))
+        nll = [j.nll if self.config.perplexity and j.nll == j.nll else None for j in judged]  # NaN -> null
+        batch = set_column(batch, "quality_nll", pa.array(nll, pa.float64()))
+        limits = [self.threshold(d) for d in domains]
+        low = np.array([t is not None and not s >= t for s, t in zip(scores, limits)], dtype=bool)
+        details = [f"judge score {s:.3f} < {t:g} ({d})" if t is not None else None
+                   for s, t, d in zip(scores, limits, domains)]
+        return reject_rows(batch, low, self.key, "low_quality", details)
