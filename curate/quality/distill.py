@@ -1,0 +1,104 @@
+"""Distil the judge into a fastText scorer that is cheap enough for the whole corpus.
+
+FineWeb-Edu's recipe: the LLM judges a sample, a small classifier learns its judgement and scores
+everything. Here the classifier is fastText (supervised, word n-grams), trained on the judge's
+rounded score digits as labels; its score for a document is the expected digit under its
+predicted label distribution, on the same 0-5 scale as ``quality_score``. Held-out agreement
+with the judge (F1 of "score >= threshold", Spearman rank correlation) says how far to trust it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+LABEL_PREFIX = "__label__"
+
+
+def sample_mask(ids: Sequence[str], groups: Sequence[str], per_group: int, seed: int = 0) -> np.ndarray:
+    """True for up to ``per_group`` documents of each group (e.g. domain/lang), chosen by a
+    seeded hash of the id: the same documents on every run and every partitioning."""
+    keyed = sorted(range(len(ids)), key=lambda i: hashlib.blake2b(f"{seed}:{ids[i]}".encode(), digest_size=8).digest())
+    taken: dict[str, int] = {}
+    mask = np.zeros(len(ids), dtype=bool)
+    for i in keyed:
+        if taken.get(groups[i], 0) < per_group:
+            taken[groups[i]] = taken.get(groups[i], 0) + 1
+            mask[i] = True
+    return mask
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True)
+class Agreement:
+    f1: float  # of "score >= threshold", judge as truth
+    spearman: float
+    n: int
+
+
+def agreement(judge_scores: Sequence[float], predicted: Sequence[float], threshold: float) -> Agreement:
+    from scipy.stats import spearmanr
+
+    truth = np.asarray(judge_scores, dtype=float) >= threshold
+    guess = np.asarray(predicted, dtype=float) >= threshold
+    tp = int((truth & guess).sum())
+    f1 = 2 * tp / (int(truth.sum()) + int(guess.sum())) if truth.any() or guess.any() else 1.0
+    rho = float(spearmanr(judge_scores, predicted).statistic) if len(judge_scores) > 2 else float("nan")
+    return Agreement(f1, rho, len(judge_scores))
+
+
+class DistilledScorer:
+    """A fastText classifier over score digits; ``score`` gives the expected digit."""
+
+    def __init__(self, model, path: str | None = None) -> None:
+        self.model = model
+        self.path = path
+        self.digits = {label: int(label[len(LABEL_PREFIX):]) for label in model.get_labels()}
+
+    @classmethod
+    def load(cls, path: str | Path) -> DistilledScorer:
+        import fasttext
+
+        return cls(fasttext.load_model(str(path)), str(path))
+
+    @classmethod
+    def train(cls, texts: Sequence[str], scores: Sequence[float], *, epoch: int = 20, lr: float = 0.5,
+              word_ngrams: int = 2, dim: int = 32, min_count: int = 1, seed: int = 0, threads: int = 1) -> DistilledScorer:
+        """Train on judged documents; ``scores`` are judge scores (0-5), rounded to labels.
+        One thread by default, so the same inputs give the same model."""
+        import fasttext
+
+        if len(texts) != len(scores) or not len(texts):
+            raise ValueError("need one score per text, and at least one text")
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as f:
+            for text, score in zip(texts, scores):
+                f.write(f"{LABEL_PREFIX}{int(np.clip(np.rint(score), 0, 5))} {_one_line(text)}\n")
+            train_file = f.name
+        try:
+            model = fasttext.train_supervised(input=train_file, epoch=epoch, lr=lr, wordNgrams=word_ngrams, dim=dim,
+                                              minCount=min_count, seed=seed, thread=threads, verbose=0)
+        finally:
+            Path(train_file).unlink(missing_ok=True)
+        return cls(model)
+
+    def save(self, path: str | Path) -> str:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.model.save_model(str(path))
+        self.path = str(path)
+        return self.path
+
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        if not len(texts):
+            return np.zeros(0)
+        # The list form of predict works with numpy 2 (the single-string form does not).
+        labels, probs = self.model.predict([_one_line(t) for t in texts], k=-1)
+        return np.array([sum(self.digits[lab] * p for lab, p in zip(ls, ps)) / max(sum(ps), 1e-12)
+                         for ls, ps in zip(labels, probs)])
