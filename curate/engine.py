@@ -369,7 +369,10 @@ def build_dataset(
         args = dict(stage.ray_args)
         batch_size = args.pop("batch_size", None)
         if stage.mode == "global":
-            ds = stage.spec.stage_cls(stage.spec.options, key=stage.spec.key).run_global(ds, stats)
+            instance = stage.spec.stage_cls(stage.spec.options, key=stage.spec.key)
+            if "staging" in sink_kwargs:  # files a global stage makes (a trained scorer) are run outputs
+                instance.artifacts_dir = Path(sink_kwargs["staging"]) / "artifacts" / stage.spec.key
+            ds = instance.run_global(ds, stats)
         elif stage.mode == "actors":
             low, high = args.pop("pool")
             ds = ds.map_batches(

@@ -16,6 +16,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "filter": "curate.stages.filter:FilterStage",
     "dedup": "curate.stages.dedup:Dedup",
     "quality": "curate.stages.quality:QualityJudge",
+    "distilled_quality": "curate.stages.distilled_quality:DistilledQuality",
     "tokenize": "curate.stages.tokenize:Tokenize",
 }
 

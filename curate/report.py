@@ -89,6 +89,11 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
             console.print(f"{row['stage']}: {row['candidate_edges']:,} candidate pairs, "
                           f"{row.get('false_positive_edges', 0):,} removed by verification, "
                           f"{row['clusters']:,} duplicate clusters (the edge list is all the driver holds)")
+        if "judged_docs" in row:
+            agreement = (f"; held-out agreement with the judge on {row['heldout_docs']:,}: F1 {row['heldout_f1']:.3f}, "
+                         f"Spearman {row['heldout_spearman']:.3f}" if "heldout_f1" in row else "")
+            console.print(f"{row['stage']}: judged {row['judged_docs']:,} documents, trained a fastText scorer "
+                          f"(artifacts/{row['stage']}/scorer.bin){agreement}")
     if summary["rejected_by_reason"]:
         console.print(rejected_table(summary["rejected_by_reason"]))
     console.print(totals_table("Tokens per language", "language", summary["kept_by_language_domain"]))

@@ -59,8 +59,9 @@ def preflight(loaded: LoadedConfig) -> list:
     return tasks
 
 
-#: Stage-specific counters shown in the summary when a stage reports them.
-STAGE_EXTRA_METRICS = ("candidate_edges", "false_positive_edges", "clusters", "shuffle_partitions")
+#: Stage-specific numbers shown in the summary when a stage reports them (counts and ratios).
+STAGE_EXTRA_METRICS = {"candidate_edges": int, "false_positive_edges": int, "clusters": int, "shuffle_partitions": int,
+                       "judged_docs": int, "heldout_docs": int, "heldout_f1": float, "heldout_spearman": float}
 
 
 def _stage_rows(loaded: LoadedConfig, metrics: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
@@ -77,7 +78,7 @@ def _stage_rows(loaded: LoadedConfig, metrics: dict[str, dict[str, float]]) -> l
             "busy_seconds": float(m.get("seconds", 0.0)),
             "wall_seconds": float(m.get("last_end", 0.0) - m.get("first_start", 0.0)),
             "batches": int(m.get("batches", 0)),
-            **{k: int(v) for k, v in m.items() if k in STAGE_EXTRA_METRICS},
+            **{k: STAGE_EXTRA_METRICS[k](v) for k, v in m.items() if k in STAGE_EXTRA_METRICS},
             **({"files": int(m.get("files", 0)), "downloaded_bytes": int(m.get("downloaded_bytes", 0)),
                 "cached_files": int(m.get("cached_files", 0)), "fetch_attempts": int(m.get("fetch_attempts", 0))}
                if key == "read" else {}),

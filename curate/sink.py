@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from curate.schema import alive_mask
 
-OUTPUT_FOLDERS = ("documents", "tokens", "rejected", "stats")
+OUTPUT_FOLDERS = ("documents", "tokens", "rejected", "stats", "artifacts")
 SUCCESS_MARKER = "_SUCCESS"
 TOKEN_COLUMNS = ("id", "domain", "lang", "input_ids")
 #: Rows per Parquet row group: small enough to stream, large enough to compress well.

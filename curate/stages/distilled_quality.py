@@ -1,0 +1,249 @@
+"""Distilled quality (a global stage): Qwen judges a sample, fastText learns it, scores everything.
+
+1. **Sample**: up to ``sample_per_group`` documents per group (``group_by``: domain, language,
+   source), chosen by a seeded hash of the id, so the same documents on every run. Each block
+   proposes its own best candidates; the driver keeps the top ones per group.
+2. **Judge** the sample with the Qwen judge (:mod:`curate.quality.judge`) on an actor pool,
+   the model loaded once per actor (``resources.gpus`` per actor when there are GPUs).
+3. **Train** a fastText scorer on the judge's digits (:mod:`curate.quality.distill`), holding out
+   ``heldout`` of the sample to report agreement (F1 at ``agreement_threshold``, Spearman) in the
+   run stats. The scorer is saved as ``artifacts/<stage>/scorer.bin`` in the output.
+4. **Score** every document: ``quality_score`` is the scorer's expected digit (0-5) for all,
+   ``quality_judge_score`` the judge's own score on the sampled ones. Below ``thresholds`` goes to
+   ``rejected/`` as ``low_quality`` with the score and the threshold.
+
+``scorer: path/to/scorer.bin`` reuses a saved scorer: no sample, no judge, no model load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import numpy as np
+import pyarrow as pa
+from pydantic import Field, model_validator
+
+from curate.config import ConfigError
+from curate.models.loading import ModelSpec, ModelUnavailable
+from curate.schema import alive_mask, reject_rows, set_column, text_bytes
+from curate.stage import Resources, Stage, StageConfig
+
+GroupKey = Literal["domain", "lang", "source"]
+
+
+class DistilledQualityConfig(StageConfig):
+    model: ModelSpec | None = Field(default=None, description="The judge (needed unless scorer is given).")
+    scorer: str | None = Field(default=None, description="A saved scorer.bin to reuse: skips sampling and the judge.")
+    sample_per_group: int = Field(default=200, gt=0, description="Documents the judge reads per group.")
+    group_by: list[GroupKey] = Field(default_factory=lambda: ["domain", "lang"])
+    heldout: float = Field(default=0.2, ge=0, lt=1, description="Share of the judged sample kept out of training.")
+    agreement_threshold: float = Field(default=2.5, description="Score that counts as 'good' for the held-out F1.")
+    seed: int = 0
+    rubrics: dict[str, str] = Field(default_factory=dict)
+    max_doc_tokens: int = Field(default=512, gt=0)
+    token_budget: int = Field(default=8192, gt=0)
+    epoch: int = Field(default=20, gt=0, description="fastText training epochs.")
+    word_ngrams: int = Field(default=2, gt=0)
+    thresholds: dict[str, float] = Field(default_factory=dict, description="Minimum quality_score per domain ('*': others).")
+    resources: Resources = Resources(batch_size=32)
+
+    @model_validator(mode="after")
+    def _model_or_scorer(self) -> DistilledQualityConfig:
+        if self.model is None and self.scorer is None:
+            raise ValueError("set model (to judge and train a scorer) or scorer (to reuse a saved one)")
+        return self
+
+
+def _hash_key(seed: int, doc_id: str) -> bytes:
+    return hashlib.blake2b(f"{seed}:{doc_id}".encode(), digest_size=8).digest()
+
+
+class _JudgeActor:
+    """Ray actor: the judge stage, its model loaded once."""
+
+    def __init__(self, options: dict) -> None:
+        from curate.stages.quality import QualityConfig, QualityJudge
+
+        self.stage = QualityJudge(QualityConfig(**options), key="judge")
+        self.stage.setup()
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        scored = self.stage.process(batch)
+        return pa.table({"id": scored.column("id"), "text": scored.column("text"),
+                         "score": scored.column("quality_score")})
+
+
+_SCORERS: dict[str, object] = {}
+
+
+def _scorer_from_bytes(blob: bytes):
+    """The scorer for these model bytes, loaded once per worker process."""
+    from curate.quality.distill import DistilledScorer
+
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest not in _SCORERS:
+        path = Path(tempfile.gettempdir()) / f"curate-scorer-{digest[:16]}-{os.getpid()}.bin"
+        path.write_bytes(blob)
+        _SCORERS[digest] = DistilledScorer.load(path)
+        path.unlink(missing_ok=True)
+    return _SCORERS[digest]
+
+
+class DistilledQuality(Stage):
+    name: ClassVar[str] = "distilled_quality"
+    Config = DistilledQualityConfig
+    global_stage: ClassVar[bool] = True
+    #: Where run artifacts go (set by the engine to the run's staging folder); None: a temp dir.
+    artifacts_dir: Path | None = None
+
+    def output_columns(self) -> dict[str, pa.DataType]:
+        return {"quality_score": pa.float64(), "quality_judge_score": pa.float64()}
+
+    def describe(self) -> str:
+        cfg = self.config
+        if cfg.scorer:
+            return f"saved scorer {cfg.scorer}"
+        return (f"judge {cfg.sample_per_group}/group by {'+'.join(cfg.group_by)} with {cfg.model.id}, "
+                "fastText scorer for all")
+
+    def preflight(self) -> None:
+        cfg = self.config
+        if cfg.scorer:
+            if not Path(cfg.scorer).is_file():
+                raise ConfigError(f"stages.{self.key}.scorer: {cfg.scorer} does not exist")
+            return
+        from curate.models.loading import resolve
+
+        try:
+            resolve(cfg.model)
+        except ModelUnavailable as exc:
+            raise ConfigError(f"stages.{self.key}.model.id: {exc}") from None
+
+    def threshold(self, domain: str) -> float | None:
+        return self.config.thresholds.get(domain, self.config.thresholds.get("*"))
+
+    # ----------------------------------------------------------------- 1. sample
+
+    def candidates(self, batch: pa.Table) -> pa.Table:
+        """This block's best ``sample_per_group`` (group, hash, id) rows per group."""
+        from curate.quality.distill import sample_mask
+
+        cfg = self.config
+        batch = batch.filter(alive_mask(batch))
+        ids = batch.column("id").to_pylist()
+        groups = self._groups(batch)
+        chosen = np.flatnonzero(sample_mask(ids, groups, cfg.sample_per_group, cfg.seed))
+        return pa.table({"group": [groups[i] for i in chosen], "hash": [_hash_key(cfg.seed, ids[i]) for i in chosen],
+                         "id": [ids[i] for i in chosen]})
+
+    def _groups(self, batch: pa.Table) -> list[str]:
+        columns = [batch.column(c).to_pylist() if c in batch.column_names else [None] * batch.num_rows
+                   for c in self.config.group_by]
+        return ["/".join(str(v) for v in values) for values in zip(*columns)] if columns else [""] * batch.num_rows
+
+    # ----------------------------------------------------------------- the global step
+
+    def run_global(self, ds, stats=None):
+        import ray
+
+        from curate.quality.distill import DistilledScorer, agreement
+
+        cfg = self.config
+        start = time.time()
+        ds = ds.materialize()
+        summary: dict[str, float] = {}
+        judged_scores: dict[str, float] = {}
+        if cfg.scorer:
+            blob = Path(cfg.scorer).read_bytes()
+        else:
+            proposals = pa.concat_tables(ray.get(ds.map_batches(self.candidates, batch_format="pyarrow",
+                                                                batch_size=None).to_arrow_refs()) or
+                                         [pa.table({"group": [], "hash": pa.array([], pa.binary()), "id": []})])
+            best: dict[str, list[tuple[bytes, str]]] = {}
+            for group, key, doc_id in zip(*(proposals.column(c).to_pylist() for c in ("group", "hash", "id"))):
+                best.setdefault(group, []).append((key, doc_id))
+            chosen = {doc_id for rows in best.values() for _, doc_id in sorted(rows)[: cfg.sample_per_group]}
+            judged = self._judge(ds, chosen)
+            judged_scores = dict(zip(judged["id"], judged["score"]))
+            order = sorted(range(len(judged["id"])), key=lambda i: _hash_key(cfg.seed + 1, judged["id"][i]))
+            cut = int(round(len(order) * (1 - cfg.heldout)))
+            train, held = order[:cut] or order, order[cut:]
+            scorer = DistilledScorer.train([judged["text"][i] for i in train], [judged["score"][i] for i in train],
+                                           epoch=cfg.epoch, word_ngrams=cfg.word_ngrams, seed=cfg.seed)
+            target = (self.artifacts_dir or Path(tempfile.mkdtemp())) / "scorer.bin"
+            blob = Path(scorer.save(target)).read_bytes()
+            summary["judged_docs"] = len(judged["id"])
+            if held:
+                result = agreement([judged["score"][i] for i in held],
+                                   scorer.score([judged["text"][i] for i in held]), cfg.agreement_threshold)
+                summary.update(heldout_docs=result.n, heldout_f1=result.f1, heldout_spearman=result.spearman)
+        if stats is not None:
+            stats.record.remote(self.key, {"start": start, "end": time.time(), **summary})
+        return ds.map_batches(_score, batch_format="pyarrow", batch_size=None, fn_kwargs={
+            "scorer": ray.put(blob), "judged": ray.put(judged_scores), "stage": self, "stats": stats})
+
+    def _judge(self, ds, chosen: set[str]) -> dict[str, list]:
+        import ray
+
+        cfg = self.config
+        options = {"model": cfg.model.model_dump(), "rubrics": cfg.rubrics, "max_doc_tokens": cfg.max_doc_tokens,
+                   "token_budget": cfg.token_budget, "perplexity": False}
+        sample = ds.map_batches(_select, fn_kwargs={"wanted": ray.put(chosen)}, batch_format="pyarrow", batch_size=None)
+        ray_args = {"num_cpus": cfg.resources.cpus}
+        if cfg.resources.gpus:
+            ray_args["num_gpus"] = cfg.resources.gpus
+        judged = sample.map_batches(_JudgeActor, fn_constructor_kwargs={"options": options}, batch_format="pyarrow",
+                                    batch_size=cfg.resources.batch_size,
+                                    compute=ray.data.ActorPoolStrategy(size=cfg.resources.concurrency or 1), **ray_args)
+        tables = ray.get(judged.to_arrow_refs())
+        table = pa.concat_tables(tables) if tables else pa.table({"id": [], "text": [], "score": []})
+        return table.to_pydict()
+
+    def process(self, batch: pa.Table) -> pa.Table:  # pragma: no cover - global stage
+        raise RuntimeError("distilled_quality is a global stage: the engine calls run_global()")
+
+
+def _select(batch: pa.Table, wanted) -> pa.Table:
+    """The live rows whose id is in ``wanted`` (an object ref of a set, fetched once per batch)."""
+    import ray
+
+    wanted = ray.get(wanted) if isinstance(wanted, ray.ObjectRef) else wanted
+    ids = batch.column("id").to_pylist()
+    alive = alive_mask(batch).to_pylist()
+    return batch.filter(pa.array([a and i in wanted for i, a in zip(ids, alive)], pa.bool_()))
+
+
+def _score(batch: pa.Table, scorer, judged, stage: DistilledQuality, stats) -> pa.Table:
+    """Every live document's distilled score; the judge's score where it judged; thresholds."""
+    import ray
+
+    from curate.engine import _report
+
+    start = time.time()
+    model = _scorer_from_bytes(ray.get(scorer) if isinstance(scorer, ray.ObjectRef) else scorer)
+    judged = ray.get(judged) if isinstance(judged, ray.ObjectRef) else judged
+    alive = np.asarray(alive_mask(batch).to_numpy(zero_copy_only=False), dtype=bool)
+    live = np.flatnonzero(alive)
+    texts = batch.column("text").to_pylist()
+    scores = np.full(batch.num_rows, np.nan)
+    scores[live] = model.score([texts[i] for i in live])
+    ids = batch.column("id").to_pylist()
+    domains = batch.column("domain").to_pylist()
+    bytes_in = text_bytes(batch.filter(pa.array(alive)))
+    batch = set_column(batch, "quality_score", pa.array([s if a else None for s, a in zip(scores, alive)], pa.float64()))
+    batch = set_column(batch, "quality_judge_score", pa.array([judged.get(i) if a else None for i, a in zip(ids, alive)],
+                                                              pa.float64()))
+    limits = [stage.threshold(d) for d in domains]
+    low = np.array([a and t is not None and not s >= t for a, s, t in zip(alive, scores, limits)], dtype=bool)
+    details = [f"distilled score {s:.3f} < {t:g} ({d})" if t is not None else None
+               for s, t, d in zip(scores, limits, domains)]
+    batch = reject_rows(batch, low, stage.key, "low_quality", details)
+    n_alive = int(alive.sum())
+    _report(stats, stage.key, start, docs_in=n_alive, docs_out=n_alive - int(low.sum()), rejected=int(low.sum()),
+            bytes_in=bytes_in, bytes_out=text_bytes(batch.filter(alive_mask(batch))), seconds=time.time() - start)
+    return batch
