@@ -122,12 +122,28 @@ class QwenJudge:
         return self._frames[rubric_domain]
 
     def prompt(self, text: str, domain: str) -> _Prompt:
-        before, after = self.frame(domain)
+        return self.prompts([text], [domain])[0]
+
+    def prompts(self, texts: Sequence[str], domains: Sequence[str]) -> list[_Prompt]:
+        """Prompt token ids for each document, tokenised in one batch call.
+
+        Only an opening of each text is tokenised (``max_doc_tokens * 16`` characters: more
+        than that many tokens in practice), so a 200 MB document costs what a page costs; when
+        an opening yields too few tokens the whole text is tokenised.
+        """
+        window = self.max_doc_tokens * 16
+        heads = [t[:window] for t in texts]
         # Special-token strings inside a document are text, never control tokens.
-        doc = self.tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
-        truncated = len(doc) > self.max_doc_tokens
-        doc = doc[: self.max_doc_tokens]
-        return _Prompt(before + doc + after, len(before), len(before) + len(doc), truncated)
+        encoded = self.tokenizer(heads, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+        out = []
+        for text, head, doc, domain in zip(texts, heads, encoded, domains):
+            if len(head) < len(text) and len(doc) <= self.max_doc_tokens:  # a dense opening: read it all
+                doc = self.tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+            truncated = len(doc) > self.max_doc_tokens
+            doc = doc[: self.max_doc_tokens]
+            before, after = self.frame(domain)
+            out.append(_Prompt(before + doc + after, len(before), len(before) + len(doc), truncated))
+        return out
 
     def batches(self, prompts: Sequence[_Prompt]) -> list[list[int]]:
         """Indices of ``prompts`` grouped into length-sorted batches within the token budget."""
@@ -145,7 +161,7 @@ class QwenJudge:
         return groups
 
     def judge(self, texts: Sequence[str], domains: Sequence[str]) -> list[Judgement]:
-        prompts = [self.prompt(t, d) for t, d in zip(texts, domains)]
+        prompts = self.prompts(texts, domains)
         out: list[Judgement | None] = [None] * len(prompts)
         for group in self.batches(prompts):
             for i, judgement in zip(group, self._forward([prompts[i] for i in group])):
