@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from curate.models.loading import ModelSpec, load_causal_lm
+from curate.models.prompting import left_padded
 from curate.quality.judge import QwenJudge
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -43,18 +44,7 @@ def sample_documents(n: int) -> tuple[list[str], list[str]]:
 
 
 def padded_batches(judge: QwenJudge, prompts, groups):
-    import torch
-
-    out = []
-    for group in groups:
-        width = max(len(prompts[i].ids) for i in group)
-        ids = torch.full((len(group), width), judge.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(group), width), dtype=torch.long)
-        for row, i in enumerate(group):
-            ids[row, width - len(prompts[i].ids):] = torch.tensor(prompts[i].ids)
-            mask[row, width - len(prompts[i].ids):] = 1
-        out.append((ids, mask, (mask.cumsum(1) - 1).clamp(min=0)))
-    return out
+    return [left_padded([prompts[i].ids for i in group], judge.pad_id) for group in groups]
 
 
 def padding_waste(prompts, groups) -> float:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from curate.models.loading import LoadedModel
+from curate.models.prompting import ChatPrompt, ChatPrompter, left_padded, length_batches
 
 SYSTEM_PROMPT = "You are a careful annotator of training data for language models."
 
@@ -72,14 +73,6 @@ class Judgement:
     truncated: bool
 
 
-@dataclass(frozen=True)
-class _Prompt:
-    ids: list[int]
-    doc_start: int
-    doc_end: int
-    truncated: bool
-
-
 class QwenJudge:
     """Scores documents with a loaded causal LM (see :func:`curate.models.loading.load_causal_lm`)."""
 
@@ -92,6 +85,7 @@ class QwenJudge:
         for domain, rubric in self.rubrics.items():
             if rubric.count("{document}") != 1:
                 raise ValueError(f"rubric for {domain!r} must contain {{document}} exactly once")
+        self.prompter = ChatPrompter(self.tokenizer, system_prompt)
         self.max_doc_tokens = max_doc_tokens
         self.token_budget = token_budget
         self.max_batch = max_batch
@@ -99,7 +93,6 @@ class QwenJudge:
         self.system_prompt = system_prompt
         self.digit_ids = [self._single_token(str(d)) for d in SCORE_DIGITS]
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
-        self._frames: dict[str, tuple[list[int], list[int]]] = {}
 
     def _single_token(self, text: str) -> int:
         ids = self.tokenizer.encode(text, add_special_tokens=False)
@@ -108,57 +101,22 @@ class QwenJudge:
                              "score digits must be single tokens")
         return ids[0]
 
+    def rubric(self, domain: str) -> str:
+        return self.rubrics[domain if domain in self.rubrics else "web"]
+
     def frame(self, domain: str) -> tuple[list[int], list[int]]:
         """Token ids before and after the document in ``domain``'s rubric, in the chat template."""
-        rubric_domain = domain if domain in self.rubrics else "web"
-        if rubric_domain not in self._frames:
-            marker = "\x00DOCUMENT\x00"
-            messages = [{"role": "system", "content": self.system_prompt},
-                        {"role": "user", "content": self.rubrics[rubric_domain].replace("{document}", marker)}]
-            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            before, after = text.split(marker)
-            self._frames[rubric_domain] = (self.tokenizer.encode(before, add_special_tokens=False),
-                                           self.tokenizer.encode(after, add_special_tokens=False))
-        return self._frames[rubric_domain]
+        return self.prompter.frame(self.rubric(domain))
 
-    def prompt(self, text: str, domain: str) -> _Prompt:
+    def prompt(self, text: str, domain: str) -> ChatPrompt:
         return self.prompts([text], [domain])[0]
 
-    def prompts(self, texts: Sequence[str], domains: Sequence[str]) -> list[_Prompt]:
-        """Prompt token ids for each document, tokenised in one batch call.
+    def prompts(self, texts: Sequence[str], domains: Sequence[str]) -> list[ChatPrompt]:
+        return self.prompter.prompts(texts, [self.rubric(d) for d in domains], self.max_doc_tokens)
 
-        Only an opening of each text is tokenised (``max_doc_tokens * 16`` characters: more
-        than that many tokens in practice), so a 200 MB document costs what a page costs; when
-        an opening yields too few tokens the whole text is tokenised.
-        """
-        window = self.max_doc_tokens * 16
-        heads = [t[:window] for t in texts]
-        # Special-token strings inside a document are text, never control tokens.
-        encoded = self.tokenizer(heads, add_special_tokens=False, split_special_tokens=True)["input_ids"]
-        out = []
-        for text, head, doc, domain in zip(texts, heads, encoded, domains):
-            if len(head) < len(text) and len(doc) <= self.max_doc_tokens:  # a dense opening: read it all
-                doc = self.tokenizer(text, add_special_tokens=False, split_special_tokens=True)["input_ids"]
-            truncated = len(doc) > self.max_doc_tokens
-            doc = doc[: self.max_doc_tokens]
-            before, after = self.frame(domain)
-            out.append(_Prompt(before + doc + after, len(before), len(before) + len(doc), truncated))
-        return out
-
-    def batches(self, prompts: Sequence[_Prompt]) -> list[list[int]]:
+    def batches(self, prompts: Sequence[ChatPrompt]) -> list[list[int]]:
         """Indices of ``prompts`` grouped into length-sorted batches within the token budget."""
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i].ids))
-        groups: list[list[int]] = []
-        current: list[int] = []
-        for i in order:
-            longest = len(prompts[i].ids)  # sorted ascending: the newest is the longest
-            if current and (longest * (len(current) + 1) > self.token_budget or len(current) >= self.max_batch):
-                groups.append(current)
-                current = []
-            current.append(i)
-        if current:
-            groups.append(current)
-        return groups
+        return length_batches([len(p.ids) for p in prompts], self.token_budget, self.max_batch)
 
     def judge(self, texts: Sequence[str], domains: Sequence[str]) -> list[Judgement]:
         prompts = self.prompts(texts, domains)
@@ -168,16 +126,11 @@ class QwenJudge:
                 out[i] = judgement
         return out  # type: ignore[return-value]
 
-    def _forward(self, prompts: Sequence[_Prompt]) -> list[Judgement]:
+    def _forward(self, prompts: Sequence[ChatPrompt]) -> list[Judgement]:
         import torch
 
-        width = max(len(p.ids) for p in prompts)
-        ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for row, p in enumerate(prompts):  # left padding: every row ends at the last column
-            ids[row, width - len(p.ids):] = torch.tensor(p.ids)
-            mask[row, width - len(p.ids):] = 1
-        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+        ids, mask, positions = left_padded([p.ids for p in prompts], self.pad_id)
+        width = ids.shape[1]
         device = self.loaded.device
         model = self.loaded.model
         with torch.inference_mode():
