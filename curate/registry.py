@@ -17,6 +17,7 @@ BUILTIN_STAGES: dict[str, str] = {
     "dedup": "curate.stages.dedup:Dedup",
     "quality": "curate.stages.quality:QualityJudge",
     "distilled_quality": "curate.stages.distilled_quality:DistilledQuality",
+    "synthesize": "curate.stages.synthesize:Synthesize",
     "tokenize": "curate.stages.tokenize:Tokenize",
 }
 

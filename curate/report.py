@@ -94,6 +94,9 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
                          f"Spearman {row['heldout_spearman']:.3f}" if "heldout_f1" in row else "")
             console.print(f"{row['stage']}: judged {row['judged_docs']:,} documents, trained a fastText scorer "
                           f"(artifacts/{row['stage']}/scorer.bin){agreement}")
+        if "synthetic_generated" in row:
+            console.print(f"{row['stage']}: {row['docs_in']:,} synthetic documents ({row['synthetic_generated']:,} "
+                          f"generated now, {row['synthetic_reused']:,} from the checkpoint), {row['docs_out']:,} kept")
     if summary["rejected_by_reason"]:
         console.print(rejected_table(summary["rejected_by_reason"]))
     console.print(totals_table("Tokens per language", "language", summary["kept_by_language_domain"]))

@@ -61,7 +61,8 @@ def preflight(loaded: LoadedConfig) -> list:
 
 #: Stage-specific numbers shown in the summary when a stage reports them (counts and ratios).
 STAGE_EXTRA_METRICS = {"candidate_edges": int, "false_positive_edges": int, "clusters": int, "shuffle_partitions": int,
-                       "judged_docs": int, "heldout_docs": int, "heldout_f1": float, "heldout_spearman": float}
+                       "judged_docs": int, "heldout_docs": int, "heldout_f1": float, "heldout_spearman": float,
+                       "synthetic_generated": int, "synthetic_reused": int}
 
 
 def _stage_rows(loaded: LoadedConfig, metrics: dict[str, dict[str, float]]) -> list[dict[str, Any]]:

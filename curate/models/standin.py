@@ -3,7 +3,8 @@
 There is no internet on our build machines, so real Qwen weights cannot be fetched there. The
 stand-in has Qwen2's architecture (``Qwen2ForCausalLM``: RMSNorm, rotary attention with grouped
 KV heads, SwiGLU, tied embeddings), the real Qwen2.5 tokenizer and chat template, and random
-weights from a fixed seed. It exercises every code path of the model stages (loading, chat
+weights from a fixed seed (std 0.2, ten times training's init, so greedy decoding depends on the
+prompt instead of repeating one token). It exercises every code path of the model stages (loading, chat
 templates, batching, logits, generation) with exact, reproducible numbers; its judgements and
 generations mean nothing. Point ``model.id`` at ``Qwen/Qwen2.5-0.5B-Instruct`` (or a local copy)
 for real ones.
@@ -18,7 +19,7 @@ from pathlib import Path
 #: The model id a config uses to ask for the stand-in.
 STANDIN_ID = "curate/qwen2-standin"
 #: Bump when the recipe changes, so cached copies are rebuilt.
-STANDIN_VERSION = 1
+STANDIN_VERSION = 2
 
 
 def standin_dir() -> Path:
@@ -28,7 +29,7 @@ def standin_dir() -> Path:
 
 
 def make_standin(target: str | Path, *, seed: int = 0, hidden_size: int = 64, layers: int = 2,
-                 heads: int = 4, kv_heads: int = 2, intermediate_size: int = 128) -> Path:
+                 heads: int = 4, kv_heads: int = 2, intermediate_size: int = 128, init_std: float = 0.2) -> Path:
     """Write a random-weight Qwen2 checkpoint with the Qwen2.5 tokenizer into ``target``."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
@@ -42,7 +43,7 @@ def make_standin(target: str | Path, *, seed: int = 0, hidden_size: int = 64, la
         hidden_size=hidden_size, intermediate_size=intermediate_size, num_hidden_layers=layers,
         num_attention_heads=heads, num_key_value_heads=kv_heads, max_position_embeddings=32768,
         tie_word_embeddings=True, bos_token_id=None, eos_token_id=tokenizer.special_tokens["<|im_end|>"],
-        pad_token_id=tokenizer.eos_id, rms_norm_eps=1e-6,
+        pad_token_id=tokenizer.eos_id, rms_norm_eps=1e-6, initializer_range=init_std,
     )
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config)

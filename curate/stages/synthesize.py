@@ -1,0 +1,343 @@
+"""Synthetic data with a Qwen model (a global stage): rephrasings, QA, solutions, explanations,
+translations of the run's best documents, filtered like any data, with provenance.
+
+1. **Select**: for each task, live documents of its domains (and languages), best
+   ``quality_score`` first (a seeded hash of the id breaks ties and orders unscored ones), at
+   most ``max_documents`` per task and ``per_language`` per language. Each block proposes its
+   best; the driver keeps the top ones.
+2. **Generate** on ``resources.concurrency`` Ray actors holding the model, in chunks, until the
+   stage's ``max_documents`` / ``max_new_tokens`` budget is spent. Every generation is
+   checkpointed (``checkpoint_dir``) under a key of model, revision, template, sampling and
+   source text: a rerun with the same config generates nothing again.
+3. **Filter** what was generated: empty or unfinished, every filter of ``filters`` (same specs
+   as the filter stage: length, repetition, decontamination, ...), the wrong language (fastText
+   LID against the source's or the target language), a near copy of its source (shingle
+   Jaccard). Failures go to ``rejected/`` with the reason.
+4. **Provenance** on every synthetic document: ``synthetic``, ``synth_source_id``, ``synth_task``,
+   ``synth_template_hash``, ``synth_model``, ``synth_model_revision``, ``synth_sampling`` (JSON,
+   seed included), ``synth_generated_at``. Synthetic documents get domain ``synthetic`` and flow
+   into the stages after this one (dedup, tokenize) like the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Union
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pydantic import Field
+
+from curate.config import ConfigError
+from curate.models.loading import ModelSpec, ModelUnavailable
+from curate.schema import BASE_SCHEMA, alive_mask, reject_rows
+from curate.stage import Resources, Stage, StageConfig
+from curate.synth.generator import SamplingConfig
+from curate.synth.tasks import TaskConfig
+from filters import FILTERS
+
+FilterSpec = Annotated[Union[tuple(FILTERS.values())], Field(discriminator="name")]  # noqa: UP007
+
+SYNTHETIC_DOMAIN = "synthetic"
+PROVENANCE: dict[str, pa.DataType] = {
+    "synthetic": pa.bool_(), "synth_source_id": pa.string(), "synth_task": pa.string(),
+    "synth_template_hash": pa.string(), "synth_model": pa.string(), "synth_model_revision": pa.string(),
+    "synth_sampling": pa.string(), "synth_generated_at": pa.string(),
+}
+
+
+class SynthesizeConfig(StageConfig):
+    model: ModelSpec
+    sampling: SamplingConfig = SamplingConfig()
+    tasks: list[TaskConfig] = Field(min_length=1)
+    max_documents: int = Field(default=1000, gt=0, description="Generations in all (the document budget).")
+    max_new_tokens: int | None = Field(default=None, gt=0, description="Generated tokens in all (the token budget).")
+    max_doc_tokens: int = Field(default=1024, gt=0, description="Tokens of each source document in the prompt.")
+    min_lang_score: float = Field(default=0.5, ge=0, le=1, description="LID confidence the output language needs.")
+    max_copy_similarity: float = Field(default=0.8, gt=0, le=1, description="Shingle Jaccard with the source above which an output is a copy.")
+    reject_unfinished: bool = Field(default=False, description="Reject outputs cut by max_new_tokens.")
+    filters: list[FilterSpec] = Field(default_factory=list, description="Filter-stage filters applied to outputs.")
+    checkpoint_dir: str | None = Field(default=None, description="Where generations are kept for reruns (default: the curate cache).")
+    chunk_size: int = Field(default=32, gt=0, description="Generations per actor call (budget checked between chunks).")
+    seed: int = 0
+    resources: Resources = Resources()
+
+
+def _hash(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+class _GeneratorActor:
+    """Ray actor: the model, loaded once, generating chunks of prompts."""
+
+    def __init__(self, model: dict, sampling: dict, max_doc_tokens: int) -> None:
+        from curate.models.loading import ModelSpec, load_causal_lm
+        from curate.models.prompting import ChatPrompter
+        from curate.synth.generator import Generator, SamplingConfig
+
+        loaded = load_causal_lm(ModelSpec(**model))
+        self.generator = Generator(loaded, SamplingConfig(**sampling))
+        self.prompter = ChatPrompter(loaded.tokenizer)
+        self.max_doc_tokens = max_doc_tokens
+
+    def generate(self, jobs: list[dict]) -> list[dict]:
+        prompts = self.prompter.prompts([j["source_text"] for j in jobs], [j["template"] for j in jobs],
+                                        self.max_doc_tokens, [j["system_prompt"] for j in jobs])
+        made = self.generator.generate([p.ids for p in prompts])
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        return [{"key": j["key"], "text": g.text, "new_tokens": g.new_tokens, "finish_reason": g.finish_reason,
+                 "generated_at": now} for j, g in zip(jobs, made)]
+
+
+class Synthesize(Stage):
+    name: ClassVar[str] = "synthesize"
+    Config = SynthesizeConfig
+    global_stage: ClassVar[bool] = True
+    artifacts_dir: Path | None = None
+
+    def output_columns(self) -> dict[str, pa.DataType]:
+        return dict(PROVENANCE)
+
+    def describe(self) -> str:
+        cfg = self.config
+        tasks = ", ".join(t.name for t in cfg.tasks)
+        return f"{cfg.model.id}: {tasks}; budget {cfg.max_documents} documents" + (
+            f", {cfg.max_new_tokens} tokens" if cfg.max_new_tokens else "")
+
+    def preflight(self) -> None:
+        from curate.models.loading import resolve
+
+        try:
+            resolve(self.config.model)
+        except ModelUnavailable as exc:
+            raise ConfigError(f"stages.{self.key}.model.id: {exc}") from None
+        for index, flt in enumerate(self.config.filters):
+            try:
+                flt.setup()
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"stages.{self.key}.filters.{index} ({flt.name}): {exc}") from None
+
+    def checkpoint_dir(self) -> Path:
+        if self.config.checkpoint_dir:
+            return Path(self.config.checkpoint_dir)
+        from curate.tokenizer import cache_dir
+
+        return cache_dir() / "synth"
+
+    def sampling_json(self) -> str:
+        return json.dumps(self.config.sampling.model_dump(), sort_keys=True)
+
+    def generation_key(self, task: TaskConfig, target: str | None, source_text: str) -> str:
+        m = self.config.model
+        return _hash(m.id, m.revision or "", task.template_hash(), target or "", self.sampling_json(),
+                     str(self.config.max_doc_tokens), hashlib.sha256(source_text.encode()).hexdigest())
+
+    # ----------------------------------------------------------------- 1. select
+
+    def proposals(self, batch: pa.Table) -> pa.Table:
+        """This block's best candidate sources per task (and language): (task, lang, rank, id)."""
+        batch = batch.filter(alive_mask(batch))
+        out: dict[str, list] = {"task": [], "lang": [], "rank": [], "id": []}
+        ids = batch.column("id").to_pylist()
+        domains = batch.column("domain").to_pylist()
+        langs = batch.column("lang").to_pylist() if "lang" in batch.column_names else [None] * len(ids)
+        scores = (batch.column("quality_score").to_pylist() if "quality_score" in batch.column_names
+                  else [None] * len(ids))
+        for t, task in enumerate(self.config.tasks):
+            rows = [i for i in range(len(ids)) if domains[i] in task.domains
+                    and (task.languages is None or langs[i] in task.languages)
+                    and (task.min_quality is None or (scores[i] is not None and scores[i] >= task.min_quality))]
+            for i in rows:
+                out["task"].append(t)
+                out["lang"].append(langs[i])
+                out["rank"].append(self._rank(ids[i], scores[i]))
+                out["id"].append(ids[i])
+        return pa.table({"task": pa.array(out["task"], pa.int32()), "lang": pa.array(out["lang"], pa.string()),
+                         "rank": pa.array(out["rank"], pa.string()), "id": pa.array(out["id"], pa.string())})
+
+    def _rank(self, doc_id: str, score: float | None) -> str:
+        """Sorts ascending: higher quality first, then a seeded hash (stable across runs)."""
+        quality = 0.0 if score is None or score != score else float(score)
+        return f"{1e6 - quality * 1e3:014.3f}:{_hash(str(self.config.seed), doc_id)[:16]}"
+
+    def select(self, proposals: pa.Table) -> dict[int, list[str]]:
+        chosen: dict[int, list[str]] = {}
+        order = pc.sort_indices(proposals, [("task", "ascending"), ("rank", "ascending")])
+        taken: dict[tuple[int, Any], int] = {}
+        for row in proposals.take(order).to_pylist():
+            task = self.config.tasks[row["task"]]
+            picked = chosen.setdefault(row["task"], [])
+            if len(picked) >= task.max_documents:
+                continue
+            if task.per_language is not None and taken.get((row["task"], row["lang"]), 0) >= task.per_language:
+                continue
+            taken[(row["task"], row["lang"])] = taken.get((row["task"], row["lang"]), 0) + 1
+            picked.append(row["id"])
+        return chosen
+
+    # ----------------------------------------------------------------- the global step
+
+    def run_global(self, ds, stats=None):
+        import ray
+
+        cfg = self.config
+        start = time.time()
+        ds = ds.materialize()
+        refs = ds.map_batches(self.proposals, batch_format="pyarrow", batch_size=None).to_arrow_refs()
+        tables = [t for t in ray.get(refs) if t.num_rows]
+        chosen = self.select(pa.concat_tables(tables)) if tables else {}
+        wanted = {doc_id for ids in chosen.values() for doc_id in ids}
+        sources = {r["id"]: r for r in ds.filter(lambda r, w=wanted: r["id"] in w).take_all()} if wanted else {}
+        jobs = []
+        for t, ids in sorted(chosen.items()):
+            task = cfg.tasks[t]
+            for doc_id in ids:
+                src = sources[doc_id]
+                for target in (task.target_languages or [None]):
+                    jobs.append({"task": t, "target": target, "source_id": doc_id, "source_text": src["text"],
+                                 "source_lang": src.get("lang"), "template": task.render(target),
+                                 "system_prompt": task.system_prompt,
+                                 "key": self.generation_key(task, target, src["text"])})
+        jobs = jobs[: cfg.max_documents]
+        done, generated, reused = self._generate(jobs)
+        table = self._synthetic_table(jobs, done)
+        rejected = int(pc.sum(pc.is_valid(table.column("reject_stage"))).as_py() or 0)
+        summary = {"synthetic_generated": generated, "synthetic_reused": reused,
+                   "docs_in": table.num_rows, "docs_out": table.num_rows - rejected, "rejected": rejected}
+        if stats is not None:
+            stats.record.remote(self.key, {"start": start, "end": time.time(), **summary})
+        columns = dict(PROVENANCE)
+        original = ds.map_batches(_with_columns, batch_format="pyarrow", batch_size=None, fn_kwargs={"columns": columns})
+        schema = original.schema().base_schema if hasattr(original.schema(), "base_schema") else None
+        synthetic = ray.data.from_arrow(_conform(table, schema) if schema is not None else table)
+        return original.union(synthetic) if table.num_rows else original
+
+    def _generate(self, jobs: list[dict]) -> tuple[dict[str, dict], int, int]:
+        """Generations for every job, from the checkpoint when there, else from the actors (budget
+        checked between chunks); returns (by key, newly generated, reused)."""
+        import ray
+
+        cfg = self.config
+        folder = self.checkpoint_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        done: dict[str, dict] = {}
+        for path in sorted(folder.glob("*.parquet")):
+            for row in pq.read_table(path).to_pylist():
+                done[row["key"]] = row
+        todo = [j for j in jobs if j["key"] not in done]
+        reused = len(jobs) - len(todo)
+        tokens = sum(done[j["key"]]["new_tokens"] for j in jobs if j["key"] in done)
+        generated = 0
+        if todo and (cfg.max_new_tokens is None or tokens < cfg.max_new_tokens):
+            ray_args: dict[str, Any] = {"num_cpus": cfg.resources.cpus}
+            if cfg.resources.gpus:
+                ray_args["num_gpus"] = cfg.resources.gpus
+            actor_class = ray.remote(**ray_args)(_GeneratorActor)
+            actors = [actor_class.remote(cfg.model.model_dump(), cfg.sampling.model_dump(), cfg.max_doc_tokens)
+                      for _ in range(cfg.resources.concurrency or 1)]
+            chunks = [todo[i : i + cfg.chunk_size] for i in range(0, len(todo), cfg.chunk_size)]
+            while chunks and (cfg.max_new_tokens is None or tokens < cfg.max_new_tokens):
+                wave = [actors[k].generate.remote(chunks.pop(0)) for k in range(min(len(actors), len(chunks)))]
+                for rows in ray.get(wave):
+                    stamp = _hash(*(r["key"] for r in rows))[:16]
+                    pq.write_table(pa.Table.from_pylist(rows), folder / f"{stamp}.parquet.tmp")
+                    (folder / f"{stamp}.parquet.tmp").replace(folder / f"{stamp}.parquet")  # checkpoint
+                    for r in rows:
+                        done[r["key"]] = r
+                        tokens += r["new_tokens"]
+                        generated += 1
+            for actor in actors:
+                ray.kill(actor)
+        return done, generated, reused
+
+    def _synthetic_table(self, jobs: list[dict], done: dict[str, dict]) -> pa.Table:
+        """Rows for every job that has a generation (budget permitting), checked and rejected."""
+        cfg = self.config
+        rows = []
+        for job in jobs:
+            made = done.get(job["key"])
+            if made is None:  # the token budget ran out first
+                continue
+            task = cfg.tasks[job["task"]]
+            suffix = f"/{job['target']}" if job["target"] else ""
+            rows.append({
+                "id": f"synthetic/{task.name}/{job['source_id']}{suffix}", "text": made["text"], "source": self.key,
+                "domain": SYNTHETIC_DOMAIN, "synthetic": True, "synth_source_id": job["source_id"],
+                "synth_task": task.name, "synth_template_hash": task.template_hash(), "synth_model": cfg.model.id,
+                "synth_model_revision": cfg.model.revision, "synth_sampling": self.sampling_json(),
+                "synth_generated_at": made["generated_at"], "_finish": made["finish_reason"],
+                "_expected_lang": (job["target"] if task.language_rule == "target"
+                                   else job["source_lang"] if task.language_rule == "source" else None),
+                "_source_text": job["source_text"],
+            })
+        schema = BASE_SCHEMA
+        for name, dtype in PROVENANCE.items():
+            schema = schema.append(pa.field(name, dtype))
+        table = pa.Table.from_pylist([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows], schema=schema)
+        if not rows:
+            return table.append_column("lang", pa.array([], pa.string())).append_column("lang_score", pa.array([], pa.float32()))
+        table = self._language(table)
+        langs = table.column("lang").to_pylist()
+        lang_scores = table.column("lang_score").to_pylist()
+        reasons: list[str | None] = [None] * len(rows)
+        details: list[str | None] = [None] * len(rows)
+        for i, r in enumerate(rows):
+            reasons[i], details[i] = self._verdict(r, langs[i], lang_scores[i] or 0.0)
+        mask = np.array([r is not None for r in reasons], dtype=bool)
+        return reject_rows(table, mask, self.key, reasons, details)
+
+    def _verdict(self, row: dict, lang: str | None, lang_score: float) -> tuple[str | None, str | None]:
+        """Why a generation is rejected (reason, detail), checked cheapest first; (None, None) keeps it."""
+        from curate.dedup.minhash import jaccard, normalize_for_dedup, shingles
+
+        cfg = self.config
+        text = row["text"]
+        if not text.strip():
+            return "empty_generation", "the model produced no text"
+        if cfg.reject_unfinished and row["_finish"] == "length":
+            return "unfinished_generation", f"stopped at max_new_tokens={cfg.sampling.max_new_tokens}"
+        for flt in cfg.filters:
+            if flt.applies_to(SYNTHETIC_DOMAIN, lang):
+                _, _, verdict = flt.check(text, lang)
+                if verdict is not None:
+                    return f"{flt.name}.{verdict.reason}", verdict.detail
+        expected = row["_expected_lang"]
+        if expected and (lang != expected or lang_score < cfg.min_lang_score):
+            return "wrong_language", f"expected {expected}, got {lang} ({lang_score:.2f})"
+        similarity = jaccard(shingles(normalize_for_dedup(text)), shingles(normalize_for_dedup(row["_source_text"])))
+        if similarity > cfg.max_copy_similarity:
+            return "copy_of_source", f"Jaccard {similarity:.2f} with {row['synth_source_id']}"
+        return None, None
+
+    def _language(self, table: pa.Table) -> pa.Table:
+        """lang / lang_score of each generation, from the same fastText LID as the langid stage."""
+        from curate.stages.langid import LangIDConfig, LanguageID
+
+        lid = LanguageID(LangIDConfig(below_threshold="keep_as_und", threshold=0.0), key="synth_lid")
+        lid.setup()
+        scored = lid.process(table)
+        return table.append_column("lang", scored.column("lang")).append_column(
+            "lang_score", scored.column("lang_score").cast(pa.float32()))
+
+    def process(self, batch: pa.Table) -> pa.Table:  # pragma: no cover - global stage
+        raise RuntimeError("synthesize is a global stage: the engine calls run_global()")
+
+
+def _with_columns(batch: pa.Table, columns: dict[str, pa.DataType]) -> pa.Table:
+    """The original documents with the provenance columns (synthetic = false)."""
+    for name, dtype in columns.items():
+        if name not in batch.column_names:
+            values = pa.array([False] * batch.num_rows, dtype) if name == "synthetic" else pa.nulls(batch.num_rows, dtype)
+            batch = batch.append_column(name, values)
+    return batch
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with exactly ``schema``'s columns (missing ones null), so it unions with the run."""
+    return pa.table([table.column(f.name).cast(f.type) if f.name in table.column_names
+                     else pa.nulls(table.num_rows, f.type) for f in schema], schema=schema)
