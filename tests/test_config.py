@@ -25,7 +25,7 @@ def _write(tmp_path: Path, mutate) -> Path:
 
 def test_quickstart_config_is_valid() -> None:
     loaded = load_config(QUICKSTART)
-    assert [s.key for s in loaded.stages] == ["langid", "filter", "dedup", "quality", "tokenize"]
+    assert [s.key for s in loaded.stages] == ["langid", "filter", "quality", "synthesize", "dedup", "tokenize"]
     assert loaded.stages[0].options.threshold is None  # the measured per-language defaults
 
 

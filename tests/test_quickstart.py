@@ -63,7 +63,7 @@ def test_every_sample_language_identified(documents: pl.DataFrame, rejected: pl.
     assert not missing, rejected.filter(pl.col("id").is_in(missing)).select("id", "reject_reason", "reject_detail")
     wrong = {doc_id: (lang, got[doc_id]) for doc_id, lang in expected.items() if got[doc_id] != lang}
     assert not wrong
-    assert documents.filter(pl.col("lang").is_not_null())["lang_score"].min() >= 0.5
+    assert documents.filter(pl.col("lang").is_not_null() & ~pl.col("synthetic"))["lang_score"].min() >= 0.5
     top = documents.filter(pl.col("id") == "web/web-a-fr-1")["lang_top"][0].to_list()
     assert top[0]["lang"] == "fra_Latn" and len(top) == 3
 
@@ -106,7 +106,9 @@ def test_nothing_lost(documents: pl.DataFrame, rejected: pl.DataFrame, out: Path
     inputs = [p for folder in ("web", "math", "junk") for p in (SAMPLES / folder).glob("*.jsonl")]
     n_records = sum(len(read_jsonl(p)) for p in inputs)
     n_code = sum(1 for p in (SAMPLES / "code").rglob("*") if p.is_file())
-    assert documents.height + rejected.height == n_records + n_code
+    n_synthetic = int(documents["synthetic"].sum()) + int(rejected["synthetic"].fill_null(False).sum())
+    assert n_synthetic > 0
+    assert documents.height + rejected.height == n_records + n_code + n_synthetic
     assert documents["id"].n_unique() == documents.height
     summary = json.loads((out / "stats" / "summary.json").read_text())
     assert summary["documents"] == documents.height
@@ -116,7 +118,9 @@ def test_nothing_lost(documents: pl.DataFrame, rejected: pl.DataFrame, out: Path
     assert stages["tokenize"]["docs_out"] == documents.height
     assert stages["langid"]["docs_in"] == stages["read"]["docs_out"]
     assert stages["filter"]["docs_in"] == stages["langid"]["docs_out"]
-    assert stages["dedup"]["docs_in"] == stages["filter"]["docs_out"]
+    assert stages["quality"]["docs_in"] == stages["filter"]["docs_out"]
+    assert stages["synthesize"]["docs_in"] == n_synthetic
+    assert stages["dedup"]["docs_in"] == stages["quality"]["docs_out"] + stages["synthesize"]["docs_out"]
     assert stages["tokenize"]["docs_in"] == stages["dedup"]["docs_out"]
     assert stages["dedup"]["clusters"] == 4 and stages["dedup"]["candidate_edges"] >= 10
 
@@ -141,15 +145,32 @@ def test_planted_duplicates_leave_one_per_group(documents: pl.DataFrame, rejecte
 def test_quality_judge_scored_every_kept_document(documents: pl.DataFrame, rejected: pl.DataFrame) -> None:
     """The quickstart's judge is the offline stand-in: scores are real numbers from a real
     Qwen2-architecture forward pass, but not meaningful; no thresholds, so nothing is dropped."""
-    scores = documents["quality_score"]
+    judged = documents.filter(~pl.col("synthetic"))  # synthetic documents are made after the judge
+    scores = judged["quality_score"]
     assert scores.null_count() == 0 and scores.is_between(0, 5).all()
-    assert documents["quality_label"].is_between(0, 5).all()
-    assert documents["quality_confidence"].is_between(0, 1, closed="right").all()
-    assert documents.filter(pl.col("text").str.len_chars() > 0)["quality_nll"].null_count() == 0
+    assert judged["quality_label"].is_between(0, 5).all()
+    assert judged["quality_confidence"].is_between(0, 1, closed="right").all()
+    assert judged.filter(pl.col("text").str.len_chars() > 0)["quality_nll"].null_count() == 0
     assert rejected.filter(pl.col("reject_stage") == "quality").height == 0
-    # judged after dedup: duplicates were never scored
-    assert rejected.filter(pl.col("reject_stage") == "dedup")["quality_score"].null_count() == \
-        rejected.filter(pl.col("reject_stage") == "dedup").height
+    # judged before dedup: duplicates carry their scores into rejected/
+    assert rejected.filter(pl.col("reject_stage") == "dedup")["quality_score"].null_count() == 0
+
+
+def test_synthetic_documents_with_provenance(documents: pl.DataFrame, rejected: pl.DataFrame, out: Path) -> None:
+    """The stand-in writes gibberish, so most generations fail the language check; those that
+    pass (math and code tasks need no particular language) are kept with full provenance."""
+    made = pl.concat([documents, rejected], how="diagonal").filter(pl.col("synthetic").fill_null(False))
+    assert set(made["synth_task"]) == {"math_solution", "code_explain", "rephrase", "translate", "glossary"}
+    assert (made["domain"] == "synthetic").all() and (made["synth_model"] == "curate/qwen2-standin").all()
+    assert made["synth_source_id"].is_in(pl.concat([documents["id"], rejected["id"]])).all()
+    assert made.filter(pl.col("synth_task") == "translate")["id"].str.ends_with("/fra_Latn").sum() == 1
+    kept = documents.filter(pl.col("synthetic"))
+    assert kept.height > 0 and kept["n_tokens"].min() > 0  # tokenized like the rest
+    bad = made.filter(pl.col("reject_stage") == "synthesize")
+    assert bad["reject_reason"].is_in(["wrong_language", "empty_generation", "copy_of_source"]).all() or \
+        bad["reject_reason"].str.contains(r"^(length|decontamination)\.").all()
+    summary = json.loads((out / "stats" / "summary.json").read_text())
+    assert any(row["domain"] == "synthetic" for row in summary["kept_by_language_domain"])
 
 
 def test_tokens_decode_to_text_plus_eos(out: Path, documents: pl.DataFrame) -> None:

@@ -86,6 +86,16 @@ def resolve(spec: ModelSpec) -> str:
         raise ModelUnavailable(f"cannot load model {spec.id!r}: {type(exc).__name__}: {exc}. " + fetch_hint(spec)) from exc
 
 
+def check_available(spec: ModelSpec, where: str) -> None:
+    """For a stage's ``preflight``: a ConfigError naming the config key when the model is missing."""
+    from curate.config import ConfigError
+
+    try:
+        resolve(spec)
+    except ModelUnavailable as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
 def pick_device(spec: ModelSpec) -> str:
     import torch
 

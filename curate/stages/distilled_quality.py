@@ -29,7 +29,7 @@ import pyarrow as pa
 from pydantic import Field, model_validator
 
 from curate.config import ConfigError
-from curate.models.loading import ModelSpec, ModelUnavailable
+from curate.models.loading import ModelSpec, check_available
 from curate.schema import alive_mask, reject_rows, set_column, text_bytes
 from curate.stage import Resources, Stage, StageConfig
 
@@ -117,12 +117,7 @@ class DistilledQuality(Stage):
             if not Path(cfg.scorer).is_file():
                 raise ConfigError(f"stages.{self.key}.scorer: {cfg.scorer} does not exist")
             return
-        from curate.models.loading import resolve
-
-        try:
-            resolve(cfg.model)
-        except ModelUnavailable as exc:
-            raise ConfigError(f"stages.{self.key}.model.id: {exc}") from None
+        check_available(self.config.model, f"stages.{self.key}.model.id")
 
     def threshold(self, domain: str) -> float | None:
         return self.config.thresholds.get(domain, self.config.thresholds.get("*"))

@@ -18,7 +18,7 @@ import pyarrow as pa
 from pydantic import Field
 
 from curate.config import ConfigError
-from curate.models.loading import ModelSpec, ModelUnavailable
+from curate.models.loading import ModelSpec, check_available
 from curate.schema import reject_rows, set_column
 from curate.stage import Resources, Stage, StageConfig
 
@@ -52,15 +52,10 @@ class QualityJudge(Stage):
 
     def preflight(self) -> None:
         """Find the model before any work: offline and missing fails here, naming it."""
-        from curate.models.loading import resolve
-
         for domain, rubric in self.config.rubrics.items():
             if rubric.count("{document}") != 1:
                 raise ConfigError(f"stages.{self.key}.rubrics.{domain}: must contain {{document}} exactly once")
-        try:
-            resolve(self.config.model)
-        except ModelUnavailable as exc:
-            raise ConfigError(f"stages.{self.key}.model.id: {exc}") from None
+        check_available(self.config.model, f"stages.{self.key}.model.id")
 
     def setup(self) -> None:
         from curate.models.loading import load_causal_lm

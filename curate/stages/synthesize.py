@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from pydantic import Field
 
 from curate.config import ConfigError
-from curate.models.loading import ModelSpec, ModelUnavailable
+from curate.models.loading import ModelSpec, check_available
 from curate.schema import BASE_SCHEMA, alive_mask, reject_rows
 from curate.stage import Resources, Stage, StageConfig
 from curate.synth.generator import SamplingConfig
@@ -110,12 +110,7 @@ class Synthesize(Stage):
             f", {cfg.max_new_tokens} tokens" if cfg.max_new_tokens else "")
 
     def preflight(self) -> None:
-        from curate.models.loading import resolve
-
-        try:
-            resolve(self.config.model)
-        except ModelUnavailable as exc:
-            raise ConfigError(f"stages.{self.key}.model.id: {exc}") from None
+        check_available(self.config.model, f"stages.{self.key}.model.id")
         for index, flt in enumerate(self.config.filters):
             try:
                 flt.setup()
