@@ -155,10 +155,17 @@ def test_token_budget_stops_generation(tmp_path) -> None:
 def test_each_post_filter_rejects_a_crafted_output(tmp_path) -> None:
     """Crafted generations are put in the checkpoint under the keys the stage will look up, so
     the real selection, filtering and writing run on outputs we chose."""
+    from curate.quality.distill import DistilledScorer
+    from tests.test_distill import judged_corpus
+
+    texts, scores = judged_corpus()  # prose high, boilerplate low
+    scorer = DistilledScorer.train(texts, scores).save(tmp_path / "scorer.bin")
     stage = f"""    sampling: {{max_new_tokens: 16}}
     reject_unfinished: true
+    quality_scorer: {scorer}
+    min_quality: 2.5
     tasks:
-      - {{name: rephrase, domains: [web], languages: [eng_Latn, deu_Latn, fra_Latn, spa_Latn, ita_Latn, por_Latn], max_documents: 6}}
+      - {{name: rephrase, domains: [web], languages: [eng_Latn, deu_Latn, fra_Latn, spa_Latn, ita_Latn, por_Latn, nld_Latn], max_documents: 7, per_language: 1}}
       - {{name: math_solution, domains: [math], max_documents: 1}}
     filters:
       - {{name: length, min_chars: 40}}
@@ -173,13 +180,13 @@ def test_each_post_filter_rejects_a_crafted_output(tmp_path) -> None:
     documents, rejected, _ = outputs(tmp_path / "crafted")
     chosen = pl.concat([documents, rejected], how="diagonal").filter(pl.col("synthetic"))
     by_task = {t: chosen.filter(pl.col("synth_task") == t)["synth_source_id"].sort().to_list() for t in ("rephrase", "math_solution")}
-    assert len(by_task["rephrase"]) == 6 and len(by_task["math_solution"]) == 1
+    assert len(by_task["rephrase"]) == 7 and len(by_task["math_solution"]) == 1
     originals = pl.concat([documents, rejected], how="diagonal").filter(~pl.col("synthetic"))
     text_of = dict(zip(originals["id"], originals["text"]))
     lang_of = dict(zip(originals["id"], originals["lang"]))
     eng = [i for i in by_task["rephrase"] if lang_of[i] == "eng_Latn"]
     others = [i for i in by_task["rephrase"] if lang_of[i] != "eng_Latn"]
-    assert eng and len(others) >= 4
+    assert eng and len(others) >= 5
     gsm = json.loads((REPO / "samples/benchmarks/gsm8k_mini.jsonl").read_text().splitlines()[0])
     rephrase = spec.options.tasks[0]
     crafted = {  # source id -> (output, finish reason, expected rejection)
@@ -188,6 +195,7 @@ def test_each_post_filter_rejects_a_crafted_output(tmp_path) -> None:
         others[1]: ("", "stop", "empty_generation"),
         others[2]: ("short", "stop", None),  # the length filter names itself
         others[3]: (text_of[others[3]][: len(text_of[others[3]]) // 2][::-1], "length", "unfinished_generation"),
+        others[4]: ("Home | About | Contact | Login Click here to win a free prize now!!! 42", "stop", "low_quality"),
     }
     rows = []
     for source_id, (text, finish, _) in crafted.items():

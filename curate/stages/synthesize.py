@@ -10,7 +10,8 @@ translations of the run's best documents, filtered like any data, with provenanc
    checkpointed (``checkpoint_dir``) under a key of model, revision, template, sampling and
    source text: a rerun with the same config generates nothing again.
 3. **Filter** what was generated: empty or unfinished, every filter of ``filters`` (same specs
-   as the filter stage: length, repetition, decontamination, ...), the wrong language (fastText
+   as the filter stage: length, repetition, decontamination, ...), a distilled quality score
+   below ``min_quality`` (``quality_scorer``: a distilled_quality scorer.bin), the wrong language (fastText
    LID against the source's or the target language), a near copy of its source (shingle
    Jaccard). Failures go to ``rejected/`` with the reason.
 4. **Provenance** on every synthetic document: ``synthetic``, ``synth_source_id``, ``synth_task``,
@@ -31,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from curate.config import ConfigError
 from curate.models.loading import ModelSpec, check_available
@@ -62,6 +63,9 @@ class SynthesizeConfig(StageConfig):
     max_copy_similarity: float = Field(default=0.8, gt=0, le=1, description="Shingle Jaccard with the source above which an output is a copy.")
     reject_unfinished: bool = Field(default=False, description="Reject outputs cut by max_new_tokens.")
     filters: list[FilterSpec] = Field(default_factory=list, description="Filter-stage filters applied to outputs.")
+    quality_scorer: str | None = Field(
+        default=None, description="A distilled scorer.bin (see distilled_quality) to score outputs with.")
+    min_quality: float | None = Field(default=None, description="Outputs the scorer rates lower are rejected.")
     checkpoint_dir: str | None = Field(default=None, description="Where generations are kept for reruns (default: the curate cache).")
     chunk_size: int = Field(default=32, gt=0, description="Generations per actor call (budget checked between chunks).")
     seed: int = 0
@@ -70,6 +74,13 @@ class SynthesizeConfig(StageConfig):
 
 def _hash(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+    @model_validator(mode="after")
+    def _scorer_for_threshold(self) -> SynthesizeConfig:
+        if self.min_quality is not None and self.quality_scorer is None:
+            raise ValueError("min_quality needs quality_scorer (a scorer.bin from a distilled_quality run)")
+        return self
 
 
 class _GeneratorActor:
@@ -111,6 +122,8 @@ class Synthesize(Stage):
 
     def preflight(self) -> None:
         check_available(self.config.model, f"stages.{self.key}.model.id")
+        if self.config.quality_scorer and not Path(self.config.quality_scorer).is_file():
+            raise ConfigError(f"stages.{self.key}.quality_scorer: {self.config.quality_scorer} does not exist")
         for index, flt in enumerate(self.config.filters):
             try:
                 flt.setup()
@@ -301,6 +314,10 @@ class Synthesize(Stage):
                 _, _, verdict = flt.check(text, lang)
                 if verdict is not None:
                     return f"{flt.name}.{verdict.reason}", verdict.detail
+        if cfg.min_quality is not None:
+            score = float(self._scorer().score([text])[0])
+            if score < cfg.min_quality:
+                return "low_quality", f"distilled score {score:.3f} < {cfg.min_quality:g}"
         expected = row["_expected_lang"]
         if expected and (lang != expected or lang_score < cfg.min_lang_score):
             return "wrong_language", f"expected {expected}, got {lang} ({lang_score:.2f})"
@@ -308,6 +325,13 @@ class Synthesize(Stage):
         if similarity > cfg.max_copy_similarity:
             return "copy_of_source", f"Jaccard {similarity:.2f} with {row['synth_source_id']}"
         return None, None
+
+    def _scorer(self):
+        if getattr(self, "_quality_scorer", None) is None:
+            from curate.quality.distill import DistilledScorer
+
+            self._quality_scorer = DistilledScorer.load(self.config.quality_scorer)
+        return self._quality_scorer
 
     def _language(self, table: pa.Table) -> pa.Table:
         """lang / lang_score of each generation, from the same fastText LID as the langid stage."""
