@@ -1,0 +1,118 @@
+"""Check a ``tokens/`` folder against its manifest before a trainer reads it.
+
+    python -m curate.verify out/code_math/tokens [--sample 3]
+
+Checks: every shard the manifest lists exists with its sha256 and no other shard is there;
+rows and tokens per shard and in total match; every id is below ``vocab_size``; each row ends
+with ``eos_id`` and holds no other EOS (one document per row); ``n_tokens`` equals the row length
+where present. Decodes a few rows with the named tokenizer so a person can look. Exits 1 and
+lists every mismatch when anything is off, 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_tokens(folder: str | Path) -> tuple[list[str], dict]:
+    """(problems, facts): an empty problem list means the folder matches its manifest."""
+    folder = Path(folder)
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.is_file():
+        return [f"{manifest_path}: missing"], {}
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    problems: list[str] = []
+    vocab, eos = int(manifest["vocab_size"]), int(manifest["eos_id"])
+    listed = {s["file"] for s in manifest["shards"]}
+    present = {p.name for p in folder.glob("*.parquet")}
+    problems += [f"{name}: on disk but not in the manifest" for name in sorted(present - listed)]
+    total_rows = total_tokens = 0
+    for shard in manifest["shards"]:
+        path = folder / shard["file"]
+        if not path.is_file():
+            problems.append(f"{shard['file']}: listed in the manifest but missing")
+            continue
+        if _sha256(path) != shard["sha256"]:
+            problems.append(f"{shard['file']}: sha256 differs from the manifest")
+        try:
+            table = pq.read_table(path)
+        except Exception as exc:  # a corrupt file is a finding, not a crash
+            problems.append(f"{shard['file']}: unreadable ({type(exc).__name__}: {exc})")
+            continue
+        ids = table.column("input_ids")
+        lengths = pc.list_value_length(ids).to_numpy(zero_copy_only=False)
+        flat = pc.list_flatten(ids).to_numpy(zero_copy_only=False).astype(np.int64)
+        if table.num_rows != shard["documents"]:
+            problems.append(f"{shard['file']}: {table.num_rows} rows, manifest says {shard['documents']}")
+        if len(flat) != shard["tokens"]:
+            problems.append(f"{shard['file']}: {len(flat)} tokens, manifest says {shard['tokens']}")
+        if len(flat) and (flat.max() >= vocab or flat.min() < 0):
+            problems.append(f"{shard['file']}: token id {int(flat.max())} is not below vocab_size {vocab}")
+        ends = np.cumsum(lengths) - 1
+        if len(ends) and ((lengths == 0).any() or (flat[ends[lengths > 0]] != eos).any()):
+            problems.append(f"{shard['file']}: {int(((lengths == 0) | (flat[np.maximum(ends, 0)] != eos)).sum())} "
+                            f"rows do not end with EOS {eos}")
+        if int((flat == eos).sum()) != table.num_rows:
+            problems.append(f"{shard['file']}: {int((flat == eos).sum())} EOS tokens for {table.num_rows} documents")
+        if "n_tokens" in table.column_names and not np.array_equal(
+                table.column("n_tokens").to_numpy(zero_copy_only=False), lengths):
+            problems.append(f"{shard['file']}: n_tokens differs from the row lengths")
+        total_rows += table.num_rows
+        total_tokens += len(flat)
+    if total_rows != manifest["total_documents"]:
+        problems.append(f"total: {total_rows} documents, manifest says {manifest['total_documents']}")
+    if total_tokens != manifest["total_tokens"]:
+        problems.append(f"total: {total_tokens} tokens, manifest says {manifest['total_tokens']}")
+    return problems, manifest
+
+
+def sample_decodes(folder: str | Path, manifest: dict, n: int) -> list[str]:
+    from curate.tokenizer import load_tokenizer
+
+    if not manifest.get("shards") or n <= 0:
+        return []
+    tokenizer = load_tokenizer(manifest["tokenizer"]["name"])
+    if tokenizer.fingerprint != manifest["tokenizer"]["fingerprint"]:
+        return [f"(tokenizer {tokenizer.name} here has fingerprint {tokenizer.fingerprint[:12]}, "
+                f"the manifest {manifest['tokenizer']['fingerprint'][:12]}: not decoding)"]
+    table = pq.read_table(Path(folder) / manifest["shards"][0]["file"], columns=["input_ids"]).slice(0, n)
+    return [tokenizer.decode(row)[:300] for row in table.column("input_ids").to_pylist()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m curate.verify", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("tokens", help="a tokens/ folder with manifest.json")
+    parser.add_argument("--sample", type=int, default=2, help="rows to decode and print")
+    args = parser.parse_args(argv)
+    problems, manifest = verify_tokens(args.tokens)
+    if problems:
+        print(f"{args.tokens}: {len(problems)} problem(s)")
+        for problem in problems:
+            print(f"  - {problem}")
+        return 1
+    print(f"{args.tokens}: OK, {manifest['total_documents']:,} documents, {manifest['total_tokens']:,} tokens "
+          f"in {len(manifest['shards'])} shard(s), tokenizer {manifest['tokenizer']['name']}")
+    for text in sample_decodes(args.tokens, manifest, args.sample):
+        print("  ---\n  " + text.replace("\n", "\n  "))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
