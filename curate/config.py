@@ -135,6 +135,19 @@ class ReadConfig(StrictModel):
     batch_rows: int = Field(default=2000, gt=0, description="Documents per batch a reader emits.")
 
 
+class ShardsConfig(StrictModel):
+    """``shards:`` in the YAML: how ``tokens/`` becomes ``train/`` and ``validation/`` shards."""
+
+    seq_len: int | None = Field(default=None, gt=0, description="Pack into seq_len + 1 token rows; None: one row per document.")
+    last: Literal["drop", "pad", "keep"] = Field(default="drop", description="The last partial packed row.")
+    mixture: dict[str, float] = Field(default_factory=dict, description="Weight per domain or domain/lang ('*': the rest).")
+    target_tokens: int | None = Field(default=None, gt=0, description="Tokens to produce in all (default: the natural total).")
+    validation: float = Field(default=0.0, ge=0, lt=1, description="Share of documents held out for validation.")
+    seed: int = 0
+    tokens_per_shard: int = Field(default=100_000_000, gt=0)
+    row_group_rows: int = Field(default=1024, gt=0, description="Rows per Parquet row group (the loader's unit).")
+
+
 class PipelineConfig(StrictModel):
     """A whole run as written in the YAML (stage options stay raw here; see :func:`load_config`)."""
 
@@ -145,6 +158,7 @@ class PipelineConfig(StrictModel):
     read: ReadConfig = ReadConfig()
     download: DownloadConfig = DownloadConfig()
     ray: RayConfig = RayConfig()
+    shards: ShardsConfig | None = Field(default=None, description="Trainer shards from tokens/ (needs a tokenize stage).")
 
 
 @dataclass(frozen=True)
@@ -269,4 +283,6 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         except ValidationError as exc:
             raise ConfigError(_format_validation_error(path, exc, prefix=f"stages.{key}")) from None
         specs.append(StageSpec(key=key, stage_cls=stage_cls, options=validated))
+    if pipeline.shards is not None and not any(spec.stage_cls.name == "tokenize" for spec in specs):
+        raise ConfigError(f"{path}: shards: trainer shards are built from tokens/; add a tokenize stage")
     return LoadedConfig(path=path, pipeline=pipeline, stages=specs, raw=raw)

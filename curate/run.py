@@ -185,7 +185,14 @@ def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path,
     summary = summarize(loaded, records, metrics, time.time() - start,
                         {"name": tokenizer.name, "fingerprint": tokenizer.fingerprint} if tokenizer else None)
     if tokenizer is not None:
-        sink.write_json(staging / "tokens" / "manifest.json", tokens_manifest(loaded, summary["files"], tokenizer))
+        manifest = tokens_manifest(loaded, summary["files"], tokenizer)
+        sink.write_json(staging / "tokens" / "manifest.json", manifest)
+        if loaded.pipeline.shards is not None:
+            from curate.data.shards import build_shards
+
+            trainer = build_shards(staging / "tokens", staging / "trainer", loaded.pipeline.shards, manifest)
+            summary["trainer"] = {split: {k: v for k, v in info.items() if k != "shards"}
+                                  for split, info in trainer["splits"].items()} | {"mixture": trainer["mixture"]}
     sink.write_json(staging / "stats" / "summary.json", summary)
     sink.commit(staging, Path(loaded.pipeline.output_dir))
     return summary

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from curate.schema import alive_mask
 
-OUTPUT_FOLDERS = ("documents", "tokens", "rejected", "stats", "artifacts")
+OUTPUT_FOLDERS = ("documents", "tokens", "rejected", "stats", "artifacts", "trainer")
 SUCCESS_MARKER = "_SUCCESS"
 TOKEN_COLUMNS = ("id", "domain", "lang", "input_ids")
 #: Rows per Parquet row group: small enough to stream, large enough to compress well.
@@ -87,7 +87,8 @@ def write_batch(batch: pa.Table, staging: str) -> pa.Table:
     if kept.num_rows:
         records.append(_write(kept.select(doc_columns), staging_path, "documents", part))
         if "input_ids" in kept.column_names:
-            records.append(_write(kept.select(list(TOKEN_COLUMNS)), staging_path, "tokens", part))
+            token_columns = [c for c in TOKEN_COLUMNS if c in kept.column_names]  # no lang without langid
+            records.append(_write(kept.select(token_columns), staging_path, "tokens", part))
         keys = ["lang", "domain"] if "lang" in kept.column_names else ["domain"]
         records.extend(_group_counts(kept, keys, "kept"))
     if rejected.num_rows:
