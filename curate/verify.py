@@ -1,6 +1,7 @@
 """Check a ``tokens/`` folder against its manifest before a trainer reads it.
 
     python -m curate.verify out/code_math/tokens [--sample 3]
+    python -m curate.verify out/run/trainer
 
 Checks: every shard the manifest lists exists with its sha256 and no other shard is there;
 rows and tokens per shard and in total match; every id is below ``vocab_size``; each row ends
@@ -30,13 +31,50 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def verify_trainer(folder: Path, manifest: dict) -> list[str]:
+    """Problems in a ``trainer/`` folder (curate.trainer-shards/1) against its manifest."""
+    problems: list[str] = []
+    vocab, seq_len, last = int(manifest["vocab_size"]), manifest.get("seq_len"), manifest["config"].get("last")
+    for split, info in manifest["splits"].items():
+        listed = {s["file"] for s in info["shards"]}
+        present = {p.name for p in (folder / split).glob("*.parquet")}
+        problems += [f"{split}/{name}: on disk but not in the manifest" for name in sorted(present - listed)]
+        for shard in info["shards"]:
+            path = folder / split / shard["file"]
+            name = f"{split}/{shard['file']}"
+            if not path.is_file():
+                problems.append(f"{name}: listed in the manifest but missing")
+                continue
+            if _sha256(path) != shard["sha256"]:
+                problems.append(f"{name}: sha256 differs from the manifest")
+            table = pq.read_table(path)
+            lengths = pc.list_value_length(table.column("input_ids")).to_numpy(zero_copy_only=False)
+            flat = pc.list_flatten(table.column("input_ids")).to_numpy(zero_copy_only=False).astype(np.int64)
+            if table.num_rows != shard["rows"] or len(flat) != shard["tokens"]:
+                problems.append(f"{name}: {table.num_rows} rows / {len(flat)} tokens, manifest says "
+                                f"{shard['rows']} / {shard['tokens']}")
+            if len(flat) and flat.max() >= vocab:
+                problems.append(f"{name}: token id {int(flat.max())} is not below vocab_size {vocab}")
+            pieces = pc.list_value_length(table.column("doc_lens")).to_numpy(zero_copy_only=False)
+            sums = np.add.reduceat(pc.list_flatten(table.column("doc_lens")).to_numpy(zero_copy_only=False),
+                                   np.concatenate([[0], np.cumsum(pieces)[:-1]])) if len(pieces) else pieces
+            if (sums != lengths).any():
+                problems.append(f"{name}: doc_lens do not add up to the row length in {int((sums != lengths).sum())} rows")
+            if seq_len and last != "keep" and (lengths != seq_len + 1).any():
+                problems.append(f"{name}: rows of other than seq_len + 1 = {seq_len + 1} tokens")
+    return problems
+
+
 def verify_tokens(folder: str | Path) -> tuple[list[str], dict]:
-    """(problems, facts): an empty problem list means the folder matches its manifest."""
+    """(problems, facts): an empty problem list means the folder matches its manifest. Reads a
+    ``tokens/`` folder (one row per document) or a ``trainer/`` folder (packed or not)."""
     folder = Path(folder)
     manifest_path = folder / "manifest.json"
     if not manifest_path.is_file():
         return [f"{manifest_path}: missing"], {}
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    if manifest.get("format", "").startswith("curate.trainer-shards/"):
+        return verify_trainer(folder, manifest), manifest
     problems: list[str] = []
     vocab, eos = int(manifest["vocab_size"]), int(manifest["eos_id"])
     listed = {s["file"] for s in manifest["shards"]}
@@ -107,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems:
             print(f"  - {problem}")
         return 1
+    if "splits" in manifest:
+        splits = ", ".join(f"{k} {v['rows']:,} rows / {v['tokens']:,} tokens" for k, v in manifest["splits"].items())
+        print(f"{args.tokens}: OK, {splits}, seq_len {manifest.get('seq_len')}")
+        return 0
     print(f"{args.tokens}: OK, {manifest['total_documents']:,} documents, {manifest['total_tokens']:,} tokens "
           f"in {len(manifest['shards'])} shard(s), tokenizer {manifest['tokenizer']['name']}")
     for text in sample_decodes(args.tokens, manifest, args.sample):

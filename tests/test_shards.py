@@ -120,3 +120,23 @@ shards: {{seq_len: 128}}
 """)
     result = run_cli(str(path))
     assert result.returncode == 2 and "add a tokenize stage" in result.stdout + result.stderr
+
+
+def test_verify_checks_trainer_shards(mixed, tmp_path) -> None:
+    import shutil
+
+    import pyarrow as pa
+
+    from curate.verify import main, verify_tokens
+
+    trainer = tmp_path / "trainer"
+    shutil.copytree(mixed / "a" / "trainer", trainer)
+    assert verify_tokens(trainer)[0] == [] and main([str(trainer)]) == 0
+    shard = sorted((trainer / "train").glob("*.parquet"))[0]
+    table = pq.read_table(shard)
+    lens = table.column("doc_lens").to_pylist()
+    lens[0] = lens[0][:-1] if len(lens[0]) > 1 else [lens[0][0] - 1]
+    pq.write_table(table.set_column(1, "doc_lens", pa.array(lens, pa.list_(pa.int32()))), shard)
+    problems, _ = verify_tokens(trainer)
+    assert any("sha256" in p for p in problems) and any("doc_lens do not add up" in p for p in problems)
+    assert main([str(trainer)]) == 1
