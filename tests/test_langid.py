@@ -64,10 +64,13 @@ def tiny_glotlid_model(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny_lid")
     train = folder / "train.txt"
     train.write_text("\n".join(lines * 3) + "\n", encoding="utf-8")
-    # One thread and a seed: training is deterministic (several threads train Hogwild-style and
-    # the accuracy below varied between runs: it failed CI once at 26/30).
+    # Deterministic training needs one thread (several train Hogwild-style: accuracy varied, CI
+    # failed once at 26/30). But fasttext 0.9.3 initialises the input matrix in tenths, one per
+    # thread, so with one thread 90% of it is whatever malloc returned (CI hit NaN). A matrix
+    # over glibc's largest mmap threshold (32 MiB) is always fresh zeroed pages: 1M buckets x 10
+    # dims x 4 bytes = 40 MB.
     model = fasttext.train_supervised(input=str(train), dim=10, epoch=25, lr=0.5, minn=1, maxn=3,
-                                      bucket=20000, thread=1, seed=0, verbose=0)
+                                      bucket=1_000_000, thread=1, seed=0, verbose=0)
     path = folder / "tiny_glotlid.bin"
     model.save_model(str(path))
     return path

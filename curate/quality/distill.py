@@ -73,18 +73,26 @@ class DistilledScorer:
     def train(cls, texts: Sequence[str], scores: Sequence[float], *, epoch: int = 20, lr: float = 0.5,
               word_ngrams: int = 2, dim: int = 32, min_count: int = 1, seed: int = 0, threads: int = 1) -> DistilledScorer:
         """Train on judged documents; ``scores`` are judge scores (0-5), rounded to labels.
-        One thread by default, so the same inputs give the same model."""
+
+        One thread by default, so the same inputs give the same model. fasttext 0.9.3 then
+        initialises only a tenth of the input matrix and leaves the rest as malloc returned it;
+        the matrix (2M buckets with word n-grams) is far above glibc's mmap threshold, so that
+        rest is fresh zeroed pages: deterministic. Keep ``bucket`` large if you change it.
+        """
         import fasttext
 
         if len(texts) != len(scores) or not len(texts):
             raise ValueError("need one score per text, and at least one text")
+        if word_ngrams < 2:  # fastText drops the hash buckets then: a small matrix, see above
+            raise ValueError("word_ngrams must be at least 2")
         with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as f:
             for text, score in zip(texts, scores):
                 f.write(f"{LABEL_PREFIX}{int(np.clip(np.rint(score), 0, 5))} {_one_line(text)}\n")
             train_file = f.name
         try:
             model = fasttext.train_supervised(input=train_file, epoch=epoch, lr=lr, wordNgrams=word_ngrams, dim=dim,
-                                              minCount=min_count, seed=seed, thread=threads, verbose=0)
+                                              minCount=min_count, seed=seed, thread=threads, bucket=2_000_000,
+                                              verbose=0)
         finally:
             Path(train_file).unlink(missing_ok=True)
         return cls(model)

@@ -48,7 +48,7 @@ class DistilledQualityConfig(StageConfig):
     max_doc_tokens: int = Field(default=512, gt=0)
     token_budget: int = Field(default=8192, gt=0)
     epoch: int = Field(default=20, gt=0, description="fastText training epochs.")
-    word_ngrams: int = Field(default=2, gt=0)
+    word_ngrams: int = Field(default=2, ge=2)
     thresholds: dict[str, float] = Field(default_factory=dict, description="Minimum quality_score per domain ('*': others).")
     resources: Resources = Resources(batch_size=32)
 
