@@ -46,11 +46,20 @@ SINK_RECORD_SCHEMA = pa.schema(
 )
 
 
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB chunks (shards can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _write(table: pa.Table, staging: Path, folder: str, part: str) -> dict[str, Any]:
     target = staging / folder / f"part-{part}.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, target, compression="zstd", row_group_size=ROW_GROUP_ROWS)
-    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    digest = file_sha256(target)
     tokens = int(pc.sum(table.column("n_tokens")).as_py() or 0) if "n_tokens" in table.column_names else 0
     if folder == "tokens":
         tokens = int(pc.sum(pc.list_value_length(table.column("input_ids"))).as_py() or 0)

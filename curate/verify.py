@@ -13,7 +13,6 @@ lists every mismatch when anything is off, 0 otherwise.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -22,13 +21,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+from curate.sink import file_sha256
 
 
 def verify_trainer(folder: Path, manifest: dict) -> list[str]:
@@ -45,7 +38,7 @@ def verify_trainer(folder: Path, manifest: dict) -> list[str]:
             if not path.is_file():
                 problems.append(f"{name}: listed in the manifest but missing")
                 continue
-            if _sha256(path) != shard["sha256"]:
+            if file_sha256(path) != shard["sha256"]:
                 problems.append(f"{name}: sha256 differs from the manifest")
             table = pq.read_table(path)
             lengths = pc.list_value_length(table.column("input_ids")).to_numpy(zero_copy_only=False)
@@ -86,7 +79,7 @@ def verify_tokens(folder: str | Path) -> tuple[list[str], dict]:
         if not path.is_file():
             problems.append(f"{shard['file']}: listed in the manifest but missing")
             continue
-        if _sha256(path) != shard["sha256"]:
+        if file_sha256(path) != shard["sha256"]:
             problems.append(f"{shard['file']}: sha256 differs from the manifest")
         try:
             table = pq.read_table(path)

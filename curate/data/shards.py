@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from curate.config import ShardsConfig
 from curate.data.packing import pack
+from curate.sink import file_sha256
 
 
 def _unit(seed: int, *parts: object) -> float:
@@ -92,10 +93,6 @@ def plan(ids: list[str], groups: list[str], lengths: np.ndarray, cfg: ShardsConf
     return [(i, k) for _, i, k in picks], mixture
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def build_shards(tokens_dir: Path, out_dir: Path, cfg: ShardsConfig, token_manifest: dict) -> dict:
     """Write ``out_dir/{train,validation}/part-*.parquet`` and ``out_dir/manifest.json``; returns the manifest."""
     files = sorted(tokens_dir.glob("*.parquet"))
@@ -154,7 +151,7 @@ def _write(records, folder: Path, cfg: ShardsConfig) -> list[dict]:
         if "id" in batch[0]:
             columns["id"] = pa.array([r["id"] for r in batch], pa.string())
         pq.write_table(pa.table(columns), path, compression="zstd", row_group_size=cfg.row_group_rows)
-        shards.append({"file": path.name, "rows": len(batch), "tokens": tokens, "sha256": _sha256(path)})
+        shards.append({"file": path.name, "rows": len(batch), "tokens": tokens, "sha256": file_sha256(path)})
         batch, tokens = [], 0
 
     for record in records:

@@ -20,10 +20,15 @@ import numpy as np
 LABEL_PREFIX = "__label__"
 
 
+def sample_key(seed: int, doc_id: str) -> bytes:
+    """The seeded hash that orders documents for sampling (smallest first)."""
+    return hashlib.blake2b(f"{seed}:{doc_id}".encode(), digest_size=8).digest()
+
+
 def sample_mask(ids: Sequence[str], groups: Sequence[str], per_group: int, seed: int = 0) -> np.ndarray:
     """True for up to ``per_group`` documents of each group (e.g. domain/lang), chosen by a
     seeded hash of the id: the same documents on every run and every partitioning."""
-    keyed = sorted(range(len(ids)), key=lambda i: hashlib.blake2b(f"{seed}:{ids[i]}".encode(), digest_size=8).digest())
+    keyed = sorted(range(len(ids)), key=lambda i: sample_key(seed, ids[i]))
     taken: dict[str, int] = {}
     mask = np.zeros(len(ids), dtype=bool)
     for i in keyed:

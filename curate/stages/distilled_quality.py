@@ -30,6 +30,7 @@ from pydantic import Field, model_validator
 
 from curate.config import ConfigError
 from curate.models.loading import ModelSpec, check_available
+from curate.quality.distill import sample_key
 from curate.schema import alive_mask, reject_rows, set_column, text_bytes
 from curate.stage import Resources, Stage, StageConfig
 
@@ -57,10 +58,6 @@ class DistilledQualityConfig(StageConfig):
         if self.model is None and self.scorer is None:
             raise ValueError("set model (to judge and train a scorer) or scorer (to reuse a saved one)")
         return self
-
-
-def _hash_key(seed: int, doc_id: str) -> bytes:
-    return hashlib.blake2b(f"{seed}:{doc_id}".encode(), digest_size=8).digest()
 
 
 class _JudgeActor:
@@ -133,7 +130,7 @@ class DistilledQuality(Stage):
         ids = batch.column("id").to_pylist()
         groups = self._groups(batch)
         chosen = np.flatnonzero(sample_mask(ids, groups, cfg.sample_per_group, cfg.seed))
-        return pa.table({"group": [groups[i] for i in chosen], "hash": [_hash_key(cfg.seed, ids[i]) for i in chosen],
+        return pa.table({"group": [groups[i] for i in chosen], "hash": [sample_key(cfg.seed, ids[i]) for i in chosen],
                          "id": [ids[i] for i in chosen]})
 
     def _groups(self, batch: pa.Table) -> list[str]:
@@ -165,7 +162,7 @@ class DistilledQuality(Stage):
             chosen = {doc_id for rows in best.values() for _, doc_id in sorted(rows)[: cfg.sample_per_group]}
             judged = self._judge(ds, chosen)
             judged_scores = dict(zip(judged["id"], judged["score"]))
-            order = sorted(range(len(judged["id"])), key=lambda i: _hash_key(cfg.seed + 1, judged["id"][i]))
+            order = sorted(range(len(judged["id"])), key=lambda i: sample_key(cfg.seed + 1, judged["id"][i]))
             cut = int(round(len(order) * (1 - cfg.heldout)))
             train, held = order[:cut] or order, order[cut:]
             scorer = DistilledScorer.train([judged["text"][i] for i in train], [judged["score"][i] for i in train],

@@ -26,6 +26,16 @@ from filters import FILTERS
 FilterSpec = Annotated[Union[tuple(FILTERS.values())], Field(discriminator="name")]  # noqa: UP007
 
 
+def setup_filters(filters: list, where: str) -> None:
+    """Build each filter's state once on the driver so a missing benchmark file fails up front,
+    naming the filter's place in the config (``where`` is the list's dotted key)."""
+    for index, flt in enumerate(filters):
+        try:
+            flt.setup()
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{where}.{index} ({flt.name}): {exc}") from None
+
+
 class FilterConfig(StageConfig):
     filters: list[FilterSpec] = Field(min_length=1)
     keep_signals: bool = False
@@ -56,12 +66,7 @@ class FilterStage(Stage):
                 **{name: pa.string() for name in self.flag_columns()}}
 
     def preflight(self) -> None:
-        """Build each filter's state once on the driver so a missing benchmark file fails up front."""
-        for index, flt in enumerate(self.config.filters):
-            try:
-                flt.setup()
-            except (OSError, ValueError) as exc:
-                raise ConfigError(f"stages.{self.key}.filters.{index} ({flt.name}): {exc}") from None
+        setup_filters(self.config.filters, f"stages.{self.key}.filters")
 
     def setup(self) -> None:
         for flt in self.config.filters:

@@ -26,7 +26,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Union
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -38,11 +38,9 @@ from curate.config import ConfigError
 from curate.models.loading import ModelSpec, check_available
 from curate.schema import BASE_SCHEMA, alive_mask, reject_rows
 from curate.stage import Resources, Stage, StageConfig
+from curate.stages.filter import FilterSpec, setup_filters
 from curate.synth.generator import SamplingConfig
 from curate.synth.tasks import TaskConfig
-from filters import FILTERS
-
-FilterSpec = Annotated[Union[tuple(FILTERS.values())], Field(discriminator="name")]  # noqa: UP007
 
 SYNTHETIC_DOMAIN = "synthetic"
 PROVENANCE: dict[str, pa.DataType] = {
@@ -124,11 +122,7 @@ class Synthesize(Stage):
         check_available(self.config.model, f"stages.{self.key}.model.id")
         if self.config.quality_scorer and not Path(self.config.quality_scorer).is_file():
             raise ConfigError(f"stages.{self.key}.quality_scorer: {self.config.quality_scorer} does not exist")
-        for index, flt in enumerate(self.config.filters):
-            try:
-                flt.setup()
-            except (OSError, ValueError) as exc:
-                raise ConfigError(f"stages.{self.key}.filters.{index} ({flt.name}): {exc}") from None
+        setup_filters(self.config.filters, f"stages.{self.key}.filters")
 
     def checkpoint_dir(self) -> Path:
         if self.config.checkpoint_dir:
