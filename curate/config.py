@@ -133,6 +133,7 @@ class ReadConfig(StrictModel):
     """How input files are turned into batches."""
 
     batch_rows: int = Field(default=2000, gt=0, description="Documents per batch a reader emits.")
+    max_retries: int = Field(default=3, ge=0, description="Times Ray reruns a read task whose worker process died.")
 
 
 class ShardsConfig(StrictModel):
@@ -148,6 +149,17 @@ class ShardsConfig(StrictModel):
     row_group_rows: int = Field(default=1024, gt=0, description="Rows per Parquet row group (the loader's unit).")
 
 
+class CheckpointConfig(StrictModel):
+    """Where a run materialises its stage boundaries so that a killed run resumes (curate.checkpoint)."""
+
+    enabled: bool = True
+    dir: str | None = Field(default=None, description="Default: OUTPUT_DIR/_checkpoints (shared storage on a cluster).")
+    after: Literal["auto"] | list[str] = Field(
+        default="auto",
+        description="'auto': after reading (per file), global stages and model stages; or a list of stage keys ('read' too).",
+    )
+
+
 class PipelineConfig(StrictModel):
     """A whole run as written in the YAML (stage options stay raw here; see :func:`load_config`)."""
 
@@ -159,6 +171,7 @@ class PipelineConfig(StrictModel):
     download: DownloadConfig = DownloadConfig()
     ray: RayConfig = RayConfig()
     shards: ShardsConfig | None = Field(default=None, description="Trainer shards from tokens/ (needs a tokenize stage).")
+    checkpoint: CheckpointConfig = CheckpointConfig()
 
 
 @dataclass(frozen=True)
@@ -283,6 +296,12 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         except ValidationError as exc:
             raise ConfigError(_format_validation_error(path, exc, prefix=f"stages.{key}")) from None
         specs.append(StageSpec(key=key, stage_cls=stage_cls, options=validated))
+    after = pipeline.checkpoint.after
+    if after != "auto":
+        unknown = [name for name in after if name != "read" and name not in pipeline.stages]
+        if unknown:
+            raise ConfigError(f"{path}: checkpoint.after: {unknown} are not stages of this pipeline "
+                              f"(stages: {['read', *pipeline.stages]})")
     if pipeline.shards is not None and not any(spec.stage_cls.name == "tokenize" for spec in specs):
         raise ConfigError(f"{path}: shards: trainer shards are built from tokens/; add a tokenize stage")
     return LoadedConfig(path=path, pipeline=pipeline, stages=specs, raw=raw)

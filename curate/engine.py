@@ -69,6 +69,48 @@ def find_stage_failure(exc: BaseException) -> StageFailed | str | None:
     return found.group(1).strip() if found else None
 
 
+def memory_hint(stage: str) -> str:
+    return (f"lower stages.{stage}.resources.batch_size or .concurrency, or set stages.{stage}.resources.memory_gb "
+            "so Ray places fewer of its workers on a node")
+
+
+def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def worker_death(exc: BaseException, stats=None) -> StageFailed | None:
+    """A worker process that died (killed, crashed, out of memory) after Ray's retries, as a StageFailed.
+
+    Ray's error does not say which of our stages the process was running; the stats actor does:
+    every batch is announced before it starts and cleared when it reports.
+    """
+    import ray
+    from ray import exceptions as rex
+
+    kinds = [e for e in _exception_chain(exc)
+             if isinstance(e, rex.OutOfMemoryError | rex.WorkerCrashedError | rex.RayActorError | rex.NodeDiedError)]
+    if not kinds:
+        return None
+    unfinished: list[tuple[str, str]] = []
+    if stats is not None:
+        with contextlib.suppress(Exception):
+            unfinished = ray.get(stats.unfinished.remote(), timeout=10)
+    stage, where = unfinished[0] if unfinished else ("unknown", "")
+    detail = str(kinds[0]).strip().splitlines()[0]
+    if isinstance(kinds[0], rex.OutOfMemoryError):
+        cause = f"out of memory: Ray's memory monitor killed its worker ({detail}); {memory_hint(stage)}"
+    else:
+        cause = (f"its worker process died ({type(kinds[0]).__name__}: {detail}) and Ray's retries "
+                 f"(stages.{stage}.resources.max_retries) are used up; if the node ran out of memory: "
+                 f"{memory_hint(stage)}")
+    return StageFailed(stage, cause, where)
+
+
 # --------------------------------------------------------------------------- ray session
 
 
@@ -126,7 +168,10 @@ def init_ray(loaded: LoadedConfig, verbose: bool = False) -> dict[str, Any]:
             kwargs["num_cpus"] = (ray_cfg.num_cpus or os.cpu_count() or 1) + actor_cpus(loaded)
             if ray_cfg.object_store_memory_gb:
                 kwargs["object_store_memory"] = int(ray_cfg.object_store_memory_gb * 1024**3)
-        ray.init(**{k: v for k, v in kwargs.items() if v is not None})
+        context = ray.init(**{k: v for k, v in kwargs.items() if v is not None})
+        dashboard_url = getattr(context, "dashboard_url", None)
+    else:
+        dashboard_url = None
     ctx = ray.data.DataContext.get_current()
     if not verbose:
         _quiet_ray_logging()  # again: importing ray.data installs its own logging config
@@ -141,7 +186,8 @@ def init_ray(loaded: LoadedConfig, verbose: bool = False) -> dict[str, Any]:
             "nothing would be left for the other stages. Lower stages.<name>.resources.cpus or add nodes."
         )
     return {"address": address or "local", "cpus": cpus, "gpus": resources.get("GPU", 0),
-            "actor_cpus": actor_cpus(loaded)}
+            "actor_cpus": actor_cpus(loaded),
+            "dashboard_url": f"http://{dashboard_url}" if dashboard_url and "://" not in dashboard_url else dashboard_url}
 
 
 def actor_cpus(loaded: LoadedConfig) -> float:
@@ -152,33 +198,73 @@ def actor_cpus(loaded: LoadedConfig) -> float:
 # --------------------------------------------------------------------------- metrics
 
 
+#: Metrics merged by maximum instead of sum.
+MAX_METRICS = ("peak_rss_mb",)
+
+
 def _stats_actor_class():
     import ray
 
     @ray.remote(num_cpus=0)
     class StatsCollector:
-        """Sums per-batch metrics from every worker, keyed by stage."""
+        """Sums per-batch metrics from every worker, keyed by stage, and knows what is in flight.
+
+        ``started`` / ``record`` bracket each batch, so when a worker process dies (killed, out of
+        memory) the driver can still say which stage and which input it was working on.
+        """
 
         def __init__(self) -> None:
             self.stages: dict[str, dict[str, float]] = {}
+            self.in_flight: dict[tuple[str, int], tuple[str, float]] = {}
 
-        def record(self, stage: str, metrics: dict[str, float]) -> None:
+        def started(self, stage: str, where: str, pid: int) -> None:
+            self.in_flight[(stage, pid)] = (where, time.time())
+
+        def record(self, stage: str, metrics: dict[str, float], pid: int | None = None) -> None:
+            self.in_flight.pop((stage, pid), None)
             total = self.stages.setdefault(stage, {"first_start": metrics["start"], "last_end": metrics["end"]})
             total["first_start"] = min(total["first_start"], metrics["start"])
             total["last_end"] = max(total["last_end"], metrics["end"])
             for key, value in metrics.items():
-                if key not in ("start", "end"):
+                if key in MAX_METRICS:
+                    total[key] = max(total.get(key, 0), value)
+                elif key not in ("start", "end"):
                     total[key] = total.get(key, 0) + value
+
+        def finished(self, stage: str, pid: int) -> None:
+            self.in_flight.pop((stage, pid), None)
+
+        def restore(self, stages: dict[str, dict[str, float]]) -> None:
+            """Metrics of stages a resumed run skipped, as the checkpoint recorded them."""
+            self.stages.update(stages)
 
         def snapshot(self) -> dict[str, dict[str, float]]:
             return self.stages
 
+        def unfinished(self) -> list[tuple[str, str]]:
+            """(stage, input) of batches started and never reported, oldest first."""
+            return [(stage, where) for (stage, _), (where, _) in sorted(self.in_flight.items(), key=lambda kv: kv[1][1])]
+
     return StatsCollector
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (Linux reports KiB, macOS bytes)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
+
+
+def _started(stats, stage: str, where: str) -> None:
+    if stats is not None:
+        stats.started.remote(stage, where, os.getpid())
 
 
 def _report(stats, stage: str, start: float, **metrics: float) -> None:
     if stats is not None:
-        stats.record.remote(stage, {"start": start, "end": time.time(), "batches": 1, **metrics})
+        stats.record.remote(stage, {"start": start, "end": time.time(), "batches": 1, "peak_rss_mb": peak_rss_mb(),
+                                    **metrics}, os.getpid())
 
 
 # --------------------------------------------------------------------------- reading
@@ -201,24 +287,53 @@ def fetch_for_read(task: FileTask, source: SourceConfig, download: DownloadConfi
 
 
 def read_tasks(
-    batch: pa.Table, sources: dict[str, SourceConfig], download: DownloadConfig, batch_rows: int, stats=None
+    batch: pa.Table, sources: dict[str, SourceConfig], download: DownloadConfig, batch_rows: int, stats=None,
+    read_dir: str | None = None,
 ) -> Iterator[pa.Table]:
-    """Ray UDF: each input row is a JSON list of FileTasks; yields document batches.
+    """Ray UDF: each input row is a JSON list of FileTasks (a read group); yields document batches.
 
     A file that cannot be fetched fails the run (StageFailed naming the URL) unless its source
-    says ``on_error: skip``, in which case one rejected row records it.
+    says ``on_error: skip``, in which case one rejected row records it. With ``read_dir`` every
+    finished group is also kept as one Parquet file there, and a group found there is served from
+    it (a resumed run does not fetch or parse it again).
     """
-    from curate.download import DownloadError
-    from curate.readers import read_file
-    from curate.readers.context import ReadContext
+    from curate import checkpoint
 
     pending: list[pa.Table] = []
     pending_rows = 0
     for encoded in batch.column("tasks").to_pylist():
+        cache_dir = Path(read_dir) if read_dir else None
+        key = checkpoint.group_key(encoded) if cache_dir else ""
+        hit = checkpoint.cached_group(cache_dir, key) if cache_dir else None
+        if hit is not None:
+            tables = _replay_group(hit, batch_rows, stats)
+            writer = None
+        else:
+            writer = checkpoint.GroupWriter(cache_dir, key) if cache_dir else None
+            tables = _read_group(encoded, sources, download, batch_rows, stats, writer)
+        for table in tables:
+            pending.append(table)
+            pending_rows += table.num_rows
+            if pending_rows >= batch_rows:
+                yield pa.concat_tables(pending)
+                pending, pending_rows = [], 0
+    if pending:
+        yield pa.concat_tables(pending)
+
+
+def _read_group(encoded: str, sources: dict[str, SourceConfig], download: DownloadConfig, batch_rows: int,
+                stats, writer) -> Iterator[pa.Table]:
+    from curate.download import DownloadError
+    from curate.readers import read_file
+    from curate.readers.context import ReadContext
+
+    group_metrics: dict[str, float] = {}
+    try:
         for task_dict in json.loads(encoded):
             task = FileTask(**task_dict)
             source = sources[task.source]
             start = time.time()
+            _started(stats, "read", task.path)
             rows = alive = nbytes = 0
             fetched: dict[str, float] = {}
             try:
@@ -234,17 +349,36 @@ def read_tasks(
                     rows += table.num_rows
                     alive += int(pc.sum(alive_mask(table)).as_py() or 0)
                     nbytes += text_bytes(table)
-                    pending.append(table)
-                    pending_rows += table.num_rows
-                    if pending_rows >= batch_rows:
-                        yield pa.concat_tables(pending)
-                        pending, pending_rows = [], 0
+                    if writer is not None:
+                        writer.write(table)
+                    yield table
             except Exception as exc:
                 raise StageFailed("read", f"{type(exc).__name__}: {exc}", where=task.path) from exc
-            _report(stats, "read", start, files=1, docs_in=rows, docs_out=alive, rejected=rows - alive,
-                    bytes_in=0, bytes_out=nbytes, seconds=time.time() - start, **fetched)
-    if pending:
-        yield pa.concat_tables(pending)
+            metrics = {"files": 1, "docs_in": rows, "docs_out": alive, "rejected": rows - alive, "bytes_in": 0,
+                       "bytes_out": nbytes, "seconds": time.time() - start, **fetched}
+            for name, value in metrics.items():
+                group_metrics[name] = group_metrics.get(name, 0) + value
+            _report(stats, "read", start, **metrics)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    if writer is not None:
+        writer.commit(group_metrics)
+
+
+def _replay_group(path: Path, batch_rows: int, stats) -> Iterator[pa.Table]:
+    """A group finished by an earlier attempt: its documents and its read metrics, from the cache."""
+    import pyarrow.parquet as pq
+
+    from curate.checkpoint import cached_metrics
+
+    start = time.time()
+    metrics = cached_metrics(path)
+    for record_batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+        yield pa.Table.from_batches([record_batch])
+    metrics.pop("seconds", None)
+    _report(stats, "read", start, **metrics, resumed_files=metrics.get("files", 0), seconds=time.time() - start)
 
 
 def group_tasks(tasks: list[FileTask]) -> list[dict[str, str]]:
@@ -291,13 +425,15 @@ class StageRunner:
         dead = batch.filter(pc.invert(mask))
         bytes_in = text_bytes(alive)
         if alive.num_rows:
+            where = f"a batch of {alive.num_rows} documents from {alive.column('id')[0].as_py()!r}"
+            _started(self.stats, self.key, where)
             try:
                 processed = self.stage.process(alive)
+            except MemoryError as exc:
+                raise StageFailed(self.key, f"out of memory (MemoryError: {exc}); {memory_hint(self.key)}",
+                                  where=where) from exc
             except Exception as exc:
-                first = alive.column("id")[0].as_py()
-                raise StageFailed(
-                    self.key, f"{type(exc).__name__}: {exc}", where=f"a batch of {alive.num_rows} documents from {first!r}"
-                ) from exc
+                raise StageFailed(self.key, f"{type(exc).__name__}: {exc}", where=where) from exc
             if processed.num_rows != alive.num_rows:
                 raise StageFailed(self.key, f"process() returned {processed.num_rows} rows for {alive.num_rows}; "
                                   "stages must mark rejects, not drop rows")
@@ -333,6 +469,12 @@ class PlannedStage:
 def plan_stage(spec: StageSpec, cluster_cpus: float) -> PlannedStage:
     res = spec.options.resources
     ray_args: dict[str, Any] = {"num_cpus": res.cpus}
+    # A batch whose worker process died (killed, node lost) runs again elsewhere, a bounded number
+    # of times: Ray Data's default is to retry forever, which hangs a run on a poison batch.
+    if spec.stage_cls.stateful:
+        ray_args.update(max_restarts=res.max_retries, max_task_retries=res.max_retries)
+    else:
+        ray_args["max_retries"] = res.max_retries
     if res.gpus:
         ray_args["num_gpus"] = res.gpus
     if res.memory_gb:
@@ -348,50 +490,112 @@ def plan_stage(spec: StageSpec, cluster_cpus: float) -> PlannedStage:
 
 
 def build_dataset(
-    loaded: LoadedConfig, tasks: list[FileTask], planned: list[PlannedStage], sink_fn, sink_kwargs: dict, stats
+    loaded: LoadedConfig, tasks: list[FileTask], planned: list[PlannedStage], sink_fn, sink_kwargs: dict, stats,
+    checkpoints=None,
 ):
-    """The lazy Ray Dataset for the whole run (executed by iterating it)."""
+    """The lazy Ray Dataset for the whole run (executed by iterating it).
+
+    With ``checkpoints`` (:class:`curate.checkpoint.Checkpoints`) the run starts after the last
+    complete boundary of its chain, and materialises every boundary it passes.
+    """
+    import ray
+
+    staging = Path(sink_kwargs["staging"]) if "staging" in sink_kwargs else None
+    resume = checkpoints.latest_complete() if checkpoints is not None else None
+    if resume is not None:
+        ds = checkpoints.load(resume)
+        if stats is not None:
+            ray.get(stats.restore.remote(resume.info()["metrics"]))
+        if staging is not None:
+            checkpoints.restore_artifacts(resume, staging / "artifacts")
+        remaining = planned[resume.index + 1:]
+    else:
+        ds = _read_dataset(loaded, tasks, stats, checkpoints.read_dir if checkpoints is not None else None)
+        remaining = planned
+    for stage in remaining:
+        ds = _apply_stage(ds, stage, stats, staging)
+        boundary = checkpoints.after(planned.index(stage)) if checkpoints is not None else None
+        if boundary is not None:
+            upstream = {"read", *(p.spec.key for p in planned[: planned.index(stage) + 1])}
+            ds = _save_boundary(ds, checkpoints, boundary, stats, upstream, staging)
+    return ds.map_batches(sink_fn, fn_kwargs=sink_kwargs, batch_size=None, batch_format="pyarrow")
+
+
+def _read_dataset(loaded: LoadedConfig, tasks: list[FileTask], stats, read_dir: Path | None):
     import ray
 
     sources = {s.name: s for s in loaded.pipeline.sources}
     rows = group_tasks(tasks)
     ds = ray.data.from_items(rows, override_num_blocks=len(rows))
     download = loaded.pipeline.download
-    ds = ds.map_batches(
+    return ds.map_batches(
         read_tasks,
         batch_size=1,
         batch_format="pyarrow",
         compute=ray.data.TaskPoolStrategy(size=download.max_parallel),
+        max_retries=loaded.pipeline.read.max_retries,
         fn_kwargs={"sources": sources, "download": download, "batch_rows": loaded.pipeline.read.batch_rows,
-                   "stats": stats},
+                   "stats": stats, "read_dir": str(read_dir) if read_dir else None},
     )
-    for stage in planned:
-        args = dict(stage.ray_args)
-        batch_size = args.pop("batch_size", None)
-        if stage.mode == "global":
-            instance = stage.spec.stage_cls(stage.spec.options, key=stage.spec.key)
-            if "staging" in sink_kwargs:  # files a global stage makes (a trained scorer) are run outputs
-                instance.artifacts_dir = Path(sink_kwargs["staging"]) / "artifacts" / stage.spec.key
+
+
+def _apply_stage(ds, stage: PlannedStage, stats, staging: Path | None):
+    import ray
+
+    args = dict(stage.ray_args)
+    batch_size = args.pop("batch_size", None)
+    key = stage.spec.key
+    if stage.mode == "global":
+        instance = stage.spec.stage_cls(stage.spec.options, key=key)
+        if staging is not None:  # files a global stage makes (a trained scorer) are run outputs
+            instance.artifacts_dir = staging / "artifacts" / key
+        _started(stats, key, "its global step")
+        try:
             ds = instance.run_global(ds, stats)
-        elif stage.mode == "actors":
-            low, high = args.pop("pool")
-            ds = ds.map_batches(
-                StageRunner,
-                fn_constructor_kwargs={"spec": stage.spec, "stats": stats},
-                compute=ray.data.ActorPoolStrategy(min_size=low, max_size=high),
-                batch_size=batch_size,
-                batch_format="pyarrow",
-                **args,
-            )
-        else:
-            ds = ds.map_batches(
-                run_stateless,
-                fn_kwargs={"spec": stage.spec, "stats": stats},
-                batch_size=batch_size,
-                batch_format="pyarrow",
-                **args,
-            )
-    return ds.map_batches(sink_fn, fn_kwargs=sink_kwargs, batch_size=None, batch_format="pyarrow")
+        except Exception as exc:
+            if find_stage_failure(exc) is not None:
+                raise  # an upstream stage failed while this one gathered its input
+            raise worker_death(exc, stats) or StageFailed(key, f"{type(exc).__name__}: {exc}") from exc
+        if stats is not None:
+            stats.finished.remote(key, os.getpid())
+        return ds
+    if stage.mode == "actors":
+        low, high = args.pop("pool")
+        return ds.map_batches(
+            StageRunner,
+            fn_constructor_kwargs={"spec": stage.spec, "stats": stats},
+            compute=ray.data.ActorPoolStrategy(min_size=low, max_size=high),
+            batch_size=batch_size,
+            batch_format="pyarrow",
+            **args,
+        )
+    return ds.map_batches(
+        run_stateless,
+        fn_kwargs={"spec": stage.spec, "stats": stats},
+        batch_size=batch_size,
+        batch_format="pyarrow",
+        **args,
+    )
+
+
+def _save_boundary(ds, checkpoints, boundary, stats, upstream: set[str], staging: Path | None):
+    """Materialise the dataset at a checkpoint boundary (this runs every stage before it)."""
+    import ray
+
+    def metrics() -> dict[str, dict[str, float]]:
+        if stats is None:
+            return {}
+        return {k: v for k, v in ray.get(stats.snapshot.remote()).items() if k in upstream}
+
+    try:
+        return checkpoints.save(ds, boundary, metrics, staging / "artifacts" if staging is not None else None)
+    except Exception as exc:
+        if isinstance(exc, StageFailed) or find_stage_failure(exc) is not None:
+            raise
+        death = worker_death(exc, stats)
+        if death is None:
+            raise
+        raise death from exc
 
 
 def make_stats_actor():

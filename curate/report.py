@@ -12,12 +12,18 @@ from curate.config import LoadedConfig
 from curate.sources import FileTask
 
 
-def print_plan(console: Console, loaded: LoadedConfig, tasks: list[FileTask], planned: list, cluster: dict) -> None:
+def print_plan(console: Console, loaded: LoadedConfig, tasks: list[FileTask], planned: list, cluster: dict,
+               resumed: str | None = None) -> None:
     p = loaded.pipeline
     console.print(f"[bold]curate[/bold] · pipeline [bold]{p.name}[/bold] · config {loaded.path} "
                   f"(hash {loaded.config_hash})")
     console.print(f"Ray: {cluster['address']} · {cluster['cpus']:g} CPUs ({cluster['actor_cpus']:g} held by actor pools) "
                   f"· {cluster['gpus']:g} GPUs")
+    if cluster.get("dashboard_url"):
+        console.print(f"Ray dashboard: {cluster['dashboard_url']}")
+    if resumed:
+        console.print(f"[bold]resuming[/bold]: read … {resumed} are done (checkpoint in "
+                      f"{p.checkpoint.dir or str(p.output_dir) + '/_checkpoints'}); running the rest")
     per_source = Counter(t.source for t in tasks)
     table = Table(title="Plan", title_justify="left", show_edge=False)
     table.add_column("step")

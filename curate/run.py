@@ -28,6 +28,7 @@ examples:
 
 Overrides are dotted keys into the YAML; values are read as YAML (0.7, true, [a, b]).
 Outputs: OUTPUT_DIR/documents, tokens (+ manifest.json), rejected, stats, and _SUCCESS when complete.
+A killed run resumes from OUTPUT_DIR/_checkpoints when run again with the same config (--fresh: start over).
 """
 
 
@@ -42,6 +43,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="dotted config overrides")
     parser.add_argument("--dry-run", action="store_true", help="validate the config and print the plan, run nothing")
     parser.add_argument("-v", "--verbose", action="store_true", help="show Ray's own logs and progress bars")
+    parser.add_argument("--fresh", action="store_true",
+                        help="ignore and delete the checkpoints of earlier runs into this output dir")
     return parser.parse_args(argv)
 
 
@@ -79,9 +82,12 @@ def _stage_rows(loaded: LoadedConfig, metrics: dict[str, dict[str, float]]) -> l
             "busy_seconds": float(m.get("seconds", 0.0)),
             "wall_seconds": float(m.get("last_end", 0.0) - m.get("first_start", 0.0)),
             "batches": int(m.get("batches", 0)),
+            "docs_per_second": (float(m.get("docs_in", 0)) / m["seconds"]) if m.get("seconds") else None,
+            "peak_rss_mb": round(float(m["peak_rss_mb"]), 1) if "peak_rss_mb" in m else None,
             **{k: STAGE_EXTRA_METRICS[k](v) for k, v in m.items() if k in STAGE_EXTRA_METRICS},
             **({"files": int(m.get("files", 0)), "downloaded_bytes": int(m.get("downloaded_bytes", 0)),
-                "cached_files": int(m.get("cached_files", 0)), "fetch_attempts": int(m.get("fetch_attempts", 0))}
+                "cached_files": int(m.get("cached_files", 0)), "fetch_attempts": int(m.get("fetch_attempts", 0)),
+                "resumed_files": int(m.get("resumed_files", 0))}
                if key == "read" else {}),
         })
     return rows
@@ -136,21 +142,32 @@ def tokens_manifest(loaded: LoadedConfig, files: list[dict], tokenizer) -> dict[
     }
 
 
-def execute(loaded: LoadedConfig, tasks: list, console: Console, verbose: bool = False) -> dict[str, Any]:
+def execute(loaded: LoadedConfig, tasks: list, console: Console, verbose: bool = False,
+            fresh: bool = False) -> dict[str, Any]:
     """Run on Ray and commit the outputs; returns the summary. Raises on failure (nothing committed)."""
     from curate import engine, sink
+    from curate.checkpoint import Checkpoints
 
     start = time.time()
     output_dir = Path(loaded.pipeline.output_dir)
+    checkpoints = Checkpoints(loaded) if loaded.pipeline.checkpoint.enabled else None
+    if fresh and checkpoints is not None:
+        checkpoints.clear()
+    sink.remove_stale_staging(output_dir)
     staging = sink.new_staging_dir(output_dir)
     log_path = output_dir / "_logs" / f"{staging.name}.log"
     try:
         with engine.stderr_to_file(None if verbose else log_path):
-            return _execute(loaded, tasks, console, staging, start, verbose)
+            summary = _execute(loaded, tasks, console, staging, start, verbose, checkpoints)
     except BaseException as exc:
         sink.discard(staging)
         exc.add_note(f"Ray's own messages for this run: {log_path}")
+        if checkpoints is not None and checkpoints.has_progress():
+            exc.add_note("Finished work is kept in checkpoints: run the same command again to resume.")
         raise
+    if checkpoints is not None:
+        checkpoints.prune()
+    return summary
 
 
 def _stream_results(ds, console: Console, total_files: int, stats) -> list[dict]:
@@ -166,7 +183,8 @@ def _stream_results(ds, console: Console, total_files: int, stats) -> list[dict]
     return records
 
 
-def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path, start: float, verbose: bool):
+def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path, start: float, verbose: bool,
+             checkpoints=None):
     import ray
 
     from curate import engine, sink
@@ -175,15 +193,26 @@ def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path,
 
     cluster = engine.init_ray(loaded, verbose=verbose)
     planned = [engine.plan_stage(spec, cluster["cpus"]) for spec in loaded.stages]
-    print_plan(console, loaded, tasks, planned, cluster)
+    resumed = checkpoints.latest_complete() if checkpoints is not None else None
+    print_plan(console, loaded, tasks, planned, cluster, resumed=resumed.stage if resumed else None)
     stats = engine.make_stats_actor()
-    ds = engine.build_dataset(loaded, tasks, planned, sink.write_batch, {"staging": str(staging)}, stats)
-    records = _stream_results(ds, console, len(tasks), stats)
+    try:
+        ds = engine.build_dataset(loaded, tasks, planned, sink.write_batch, {"staging": str(staging)}, stats,
+                                  checkpoints)
+        records = _stream_results(ds, console, len(tasks), stats)
+    except Exception as exc:
+        if not isinstance(exc, engine.StageFailed) and engine.find_stage_failure(exc) is None:
+            death = engine.worker_death(exc, stats)
+            if death is not None:
+                raise death from exc
+        raise
     metrics = ray.get(stats.snapshot.remote())
     tokenize = [spec for spec in loaded.stages if spec.stage_cls.name == "tokenize"]
     tokenizer = load_tokenizer(tokenize[-1].options.tokenizer) if tokenize else None
     summary = summarize(loaded, records, metrics, time.time() - start,
                         {"name": tokenizer.name, "fingerprint": tokenizer.fingerprint} if tokenizer else None)
+    summary["resumed_after"] = resumed.stage if resumed else None
+    summary["ray"] = {k: v for k, v in cluster.items() if k in ("address", "cpus", "gpus", "dashboard_url")}
     if tokenizer is not None:
         manifest = tokens_manifest(loaded, summary["files"], tokenizer)
         sink.write_json(staging / "tokens" / "manifest.json", manifest)
@@ -215,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     from curate.engine import find_stage_failure
 
     try:
-        summary = execute(loaded, tasks, console, verbose=args.verbose)
+        summary = execute(loaded, tasks, console, verbose=args.verbose, fresh=args.fresh)
     except KeyboardInterrupt:
         errors.print("[bold red]interrupted[/bold red]: nothing was committed")
         return 130

@@ -110,6 +110,14 @@ def write_batch(batch: pa.Table, staging: str) -> pa.Table:
     return pa.Table.from_pylist(records, schema=SINK_RECORD_SCHEMA)
 
 
+def remove_stale_staging(output_dir: Path) -> None:
+    """Delete staging folders of runs that died before committing (one run per output dir at a time)."""
+    root = output_dir / "_staging"
+    if root.is_dir():
+        for child in root.iterdir():
+            shutil.rmtree(child, ignore_errors=True)
+
+
 def new_staging_dir(output_dir: Path) -> Path:
     run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
     staging = output_dir / "_staging" / run_id

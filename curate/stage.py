@@ -25,6 +25,7 @@ class Resources(StrictModel):
     memory_gb: float | None = Field(default=None, gt=0)
     concurrency: int | None = Field(default=None, gt=0, description="Actors in the pool (stateful stages).")
     batch_size: int | None = Field(default=None, gt=0, description="Documents per call; None keeps reader batches.")
+    max_retries: int = Field(default=3, ge=0, description="Times Ray reruns a batch whose worker process died.")
 
 
 class StageConfig(StrictModel):
@@ -42,6 +43,9 @@ class Stage:
     stateful: ClassVar[bool] = False
     #: True: needs every document before deciding (dedup); the engine calls ``run_global(ds, stats)``.
     global_stage: ClassVar[bool] = False
+    #: True: costly per document (a model); a resumable run materialises its output (curate.checkpoint).
+    expensive: ClassVar[bool] = False
+
     def __init__(self, config: StageConfig, key: str | None = None) -> None:
         self.config = config
         self.key = key or self.name

@@ -40,6 +40,7 @@ class QualityJudge(Stage):
     name: ClassVar[str] = "quality"
     Config = QualityConfig
     stateful = True
+    expensive = True
 
     def output_columns(self) -> dict[str, pa.DataType]:
         return {"quality_score": pa.float64(), "quality_label": pa.int8(), "quality_confidence": pa.float64(),

@@ -1,0 +1,209 @@
+"""Resume a killed run: materialised stage boundaries, keyed by the config that produced them.
+
+A run is a chain read -> stage 1 -> ... -> stage n -> write. Where redoing work is expensive the
+chain is cut and the documents so far (kept and rejected alike) are written as Parquet under the
+checkpoint folder (default ``OUTPUT_DIR/_checkpoints``):
+
+``read-<hash>/<group>.parquet``
+    one file per input file (or chunk of code files), written whole or not at all: a run killed
+    while downloading re-reads only the files it had not finished.
+``<n>-<stage>-<hash>/``
+    everything after stage ``n``, with ``_COMPLETE`` (written last) holding the metrics of every
+    stage up to here and, in ``_artifacts/``, the files upstream stages made (a trained scorer).
+
+Each hash covers the stage's options and everything upstream (sources, read options, earlier
+stages; not ``resources``, which change how work is spread, not what it produces), plus the
+curate version. A rerun starts after the last complete boundary of the current chain, so changing
+one stage's options reruns that stage and what follows, nothing before it. Boundaries go after
+the stages where work is expensive: global stages (dedup, synthesis, distillation) and model
+stages (``Stage.expensive``), unless the YAML lists them (``checkpoint.after``).
+
+Folders of other chains are pruned when a run commits; ``--fresh`` removes them all first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import curate
+from curate.config import LoadedConfig, StageSpec
+
+COMPLETE_MARKER = "_COMPLETE"
+ARTIFACTS = "_artifacts"
+
+
+def _digest(*parts: Any) -> str:
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def read_key(loaded: LoadedConfig) -> str:
+    """What determines the documents read: sources, read options and the code reading them."""
+    pipeline = loaded.pipeline
+    return _digest(curate.__version__, [s.model_dump(mode="json") for s in pipeline.sources],
+                   pipeline.read.model_dump(mode="json"))
+
+
+def stage_key(upstream: str, spec: StageSpec) -> str:
+    options = spec.options.model_dump(mode="json", exclude={"resources"})
+    return _digest(upstream, spec.key, f"{spec.stage_cls.__module__}.{spec.stage_cls.__qualname__}", options)
+
+
+def wants_boundary(spec: StageSpec) -> bool:
+    return bool(spec.stage_cls.global_stage or getattr(spec.stage_cls, "expensive", False))
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """The dataset after stage ``index`` (0-based in ``loaded.stages``)."""
+
+    index: int
+    stage: str
+    path: Path
+
+    @property
+    def complete(self) -> bool:
+        return (self.path / COMPLETE_MARKER).is_file()
+
+    def info(self) -> dict[str, Any]:
+        return json.loads((self.path / COMPLETE_MARKER).read_text(encoding="utf-8"))
+
+
+class Checkpoints:
+    """The boundaries of one run's chain and the per-file read cache."""
+
+    def __init__(self, loaded: LoadedConfig) -> None:
+        cfg = loaded.pipeline.checkpoint
+        self.root = Path(cfg.dir) if cfg.dir else Path(loaded.pipeline.output_dir) / "_checkpoints"
+        self.read_dir: Path | None = None
+        self.boundaries: list[Boundary] = []
+        chain = read_key(loaded)
+        if cfg.after == "auto" or "read" in cfg.after:
+            self.read_dir = self.root / f"read-{chain}"
+        for index, spec in enumerate(loaded.stages):
+            chain = stage_key(chain, spec)
+            chosen = wants_boundary(spec) if cfg.after == "auto" else spec.key in cfg.after
+            if chosen:
+                self.boundaries.append(Boundary(index, spec.key, self.root / f"{index:02d}-{spec.key}-{chain}"))
+
+    def latest_complete(self) -> Boundary | None:
+        done = [b for b in self.boundaries if b.complete]
+        return done[-1] if done else None
+
+    def after(self, index: int) -> Boundary | None:
+        return next((b for b in self.boundaries if b.index == index), None)
+
+    def save(self, ds, boundary: Boundary, metrics: Callable[[], dict], artifacts: Path | None):
+        """Write ``ds`` to the boundary (temp folder, then rename) and return it read back.
+
+        ``metrics`` is called once the data is written: the stats of every stage up to here.
+        """
+        tmp = boundary.path.with_name(f"{boundary.path.name}.tmp-{uuid.uuid4().hex[:8]}")
+        ds.write_parquet(str(tmp))
+        tmp.mkdir(parents=True, exist_ok=True)  # an empty dataset writes no files
+        if artifacts is not None and artifacts.is_dir() and any(artifacts.iterdir()):
+            shutil.copytree(artifacts, tmp / ARTIFACTS)
+        (tmp / COMPLETE_MARKER).write_text(json.dumps({"stage": boundary.stage, "metrics": metrics()}, indent=1),
+                                           encoding="utf-8")
+        shutil.rmtree(boundary.path, ignore_errors=True)
+        os.replace(tmp, boundary.path)
+        return self.load(boundary)
+
+    def load(self, boundary: Boundary):
+        import ray
+
+        from curate.schema import BASE_SCHEMA
+
+        files = sorted(str(p) for p in boundary.path.glob("*.parquet"))
+        if not files:
+            return ray.data.from_arrow(BASE_SCHEMA.empty_table())
+        return ray.data.read_parquet(files)
+
+    def restore_artifacts(self, boundary: Boundary, artifacts: Path) -> None:
+        saved = boundary.path / ARTIFACTS
+        if saved.is_dir():
+            shutil.copytree(saved, artifacts, dirs_exist_ok=True)
+
+    def has_progress(self) -> bool:
+        """Anything a rerun would not redo: a complete boundary or a finished read group."""
+        return self.latest_complete() is not None or bool(self.read_dir and any(self.read_dir.glob("*.parquet")))
+
+    def clear(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def prune(self) -> None:
+        """Remove folders of other chains (and unfinished temp folders) after a committed run."""
+        keep = {b.path.name for b in self.boundaries} | ({self.read_dir.name} if self.read_dir else set())
+        if not self.root.is_dir():
+            return
+        for child in self.root.iterdir():
+            if child.name not in keep:
+                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- per-file read cache
+
+
+def group_key(encoded_tasks: str) -> str:
+    """A read group's identity: its tasks, plus size and mtime of local files (edited = new)."""
+    facts = []
+    for task in json.loads(encoded_tasks):
+        path = task.get("path", "")
+        try:
+            st = os.stat(path)
+            facts.append([path, st.st_size, st.st_mtime_ns])
+        except OSError:
+            facts.append([path])
+    return _digest(encoded_tasks, facts)
+
+
+class GroupWriter:
+    """Streams one read group's tables into ``<key>.parquet``; the file appears only when complete."""
+
+    def __init__(self, read_dir: Path, key: str) -> None:
+        read_dir.mkdir(parents=True, exist_ok=True)
+        self.final = read_dir / f"{key}.parquet"
+        self.tmp = read_dir / f".{key}.{uuid.uuid4().hex[:8]}.tmp"
+        self.writer: pq.ParquetWriter | None = None
+        self.schema: pa.Schema | None = None
+
+    def write(self, table: pa.Table) -> None:
+        if self.writer is None:
+            self.schema = table.schema
+            self.writer = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
+        self.writer.write_table(table.cast(self.schema) if table.schema != self.schema else table)
+
+    def commit(self, metrics: dict[str, float]) -> None:
+        if self.writer is None:  # a file with no records still completes
+            from curate.schema import BASE_SCHEMA
+
+            self.writer = pq.ParquetWriter(self.tmp, BASE_SCHEMA, compression="zstd")
+        self.writer.add_key_value_metadata({"curate.read_metrics": json.dumps(metrics)})
+        self.writer.close()
+        os.replace(self.tmp, self.final)
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def cached_group(read_dir: Path, key: str) -> Path | None:
+    path = read_dir / f"{key}.parquet"
+    return path if path.is_file() else None
+
+
+def cached_metrics(path: Path) -> dict[str, float]:
+    meta = pq.read_metadata(path).metadata or {}
+    return json.loads(meta.get(b"curate.read_metrics", b"{}"))
