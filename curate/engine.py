@@ -162,6 +162,9 @@ def init_ray(loaded: LoadedConfig, verbose: bool = False) -> dict[str, Any]:
         if address:
             kwargs["address"] = address
         else:
+            # "local": always a new Ray of our own, even when `ray start` left a cluster on this host
+            # (ray.init() would silently join that one).
+            kwargs["address"] = "local"
             # Each actor pool holds its CPUs for the whole run; on a small machine that would leave
             # no CPU for the read/filter/write tasks and the run would stall. Ray CPUs are only a
             # scheduling budget, so the local cluster gets the actors' share on top of the cores.

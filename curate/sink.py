@@ -76,7 +76,7 @@ def _group_counts(table: pa.Table, keys: list[str], record: str) -> list[dict[st
     if "n_tokens" in table.column_names:
         work = work.append_column("n_tokens", table.column("n_tokens").cast(pa.int64()))
         aggs.append(("n_tokens", "sum"))
-    grouped = work.group_by(keys).aggregate(aggs).to_pylist()
+    grouped = work.group_by(keys, use_threads=False).aggregate(aggs).to_pylist()
     out = []
     for g in grouped:
         row = {"record": record, "rows": g["id_count"], "bytes": g["nbytes_sum"], "tokens": g.get("n_tokens_sum") or 0}

@@ -222,7 +222,7 @@ class Dedup(Stage):
     @staticmethod
     def attach_first_end(edges: pa.Table, docs: pa.Table) -> pa.Table:
         """One partition by ``a``: distinct edges (exact wins) with ``a``'s facts and payload."""
-        edges = edges.group_by(["a", "b"]).aggregate([("exact", "max")]).rename_columns(["a", "b", "exact"])
+        edges = edges.group_by(["a", "b"], use_threads=False).aggregate([("exact", "max")]).rename_columns(["a", "b", "exact"])
         ends = docs.rename_columns([("a" if c == "id" else f"{c}_a") for c in docs.column_names])
         return edges.join(ends, keys="a", join_type="inner")
 

@@ -1,0 +1,57 @@
+"""Stages that misbehave on purpose, for the fault tests (used as ``uses: tests.fault_stages:Name``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pyarrow as pa
+
+from curate.stage import Stage, StageConfig
+
+
+class MarkerConfig(StageConfig):
+    marker: str  # a file: absent = misbehave (and create it), present = behave
+
+
+class _KillOnce(Stage):
+    """SIGKILLs its own worker process on its first batch, like the kernel's OOM killer would."""
+
+    Config = MarkerConfig
+
+    def process(self, batch: pa.Table) -> pa.Table:
+        marker = Path(self.config.marker)
+        if not marker.exists():
+            marker.write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)
+        return batch
+
+
+class KillOnceTask(_KillOnce):
+    name = "kill_once_task"
+
+
+class KillOnceActor(_KillOnce):
+    name = "kill_once_actor"
+    stateful = True
+
+
+class AlwaysKilled(Stage):
+    """Dies on every attempt: Ray's retries run out."""
+
+    name = "always_killed"
+
+    def process(self, batch: pa.Table) -> pa.Table:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return batch
+
+
+class Hungry(Stage):
+    """Asks for far more memory than any machine has."""
+
+    name = "hungry"
+
+    def process(self, batch: pa.Table) -> pa.Table:
+        bytearray(1 << 50)
+        return batch
