@@ -63,9 +63,10 @@ def load_run(output_dir: str | Path, label: str | None = None, per_group: int = 
     }
     if "quality_score" in have:
         lazy["quality_hist"] = queries.score_histogram(out, "quality_score", "domain", width=0.1)
-        lazy["quality_by_lang"] = queries.score_quantiles(out, "quality_score", queries.language_expr())
+        lazy["quality_by_lang"] = queries.binned_quantiles(out, "quality_score", queries.language_expr(), width=0.01)
     if "lang_score" in have:
-        lazy["lang_score"] = queries.score_quantiles(out, "lang_score", "lang").filter(pl.col("lang").is_not_null())
+        lazy["lang_score"] = (queries.binned_quantiles(out, "lang_score", "lang", width=0.002)
+                              .filter(pl.col("lang").is_not_null()))
     if "dup_cluster" in have:
         lazy["clusters"] = queries.dup_cluster_sizes(out)
     if "synthetic" in have:

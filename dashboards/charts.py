@@ -183,7 +183,7 @@ def quality_by_language(runs: list[RunData]) -> go.Figure | None:
     fig = go.Figure()
     for run in runs_with:
         _boxes(fig, run.quality_by_lang, "language", _name(run, "quality_score", runs), order)
-    return _layout(fig, f"Quality score per language (top {TOP_LANGUAGES} by documents; whiskers: 10th-90th percentile)",
+    return _layout(fig, f"Quality score per language (top {TOP_LANGUAGES} by documents; whiskers: 10th-90th percentile, to 0.01)",
                    boxmode="group", yaxis_title="quality_score")
 
 

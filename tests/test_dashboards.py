@@ -111,6 +111,21 @@ def test_score_quantiles_and_histograms(out: Path, kept: list[dict], dropped: li
     by_language = queries.score_quantiles(out, "quality_score", queries.language_expr()).collect()
     assert set(by_language["language"]) == {_language(r) for r in kept if r["quality_score"] is not None}
 
+    # the bounded-memory version the dashboard draws: within one bin of the order statistics
+    # around the exact quantile (tiny groups interpolate across a wide gap; big ones do not)
+    binned = queries.binned_quantiles(out, "quality_score", ["domain", "lang"], width=0.01).collect()
+    groups = defaultdict(list)
+    for r in kept:
+        if r["quality_score"] is not None:
+            groups[(r["domain"], r["lang"])].append(r["quality_score"])
+    assert binned.height == len(groups)
+    for row in binned.iter_rows(named=True):
+        scores = np.array(groups[(row["domain"], row["lang"])])
+        assert (row["docs"], row["min"], row["max"]) == (len(scores), scores.min(), scores.max())
+        for q in (10, 25, 50, 75, 90):
+            low, high = np.quantile(scores, q / 100, method="lower"), np.quantile(scores, q / 100, method="higher")
+            assert low - 0.01 <= row[f"q{q}"] <= high + 0.01, (row, q)
+
     hist = queries.score_histogram(out, "quality_score", "domain", width=0.1).collect()
     expected = Counter()
     for status, rows in (("kept", kept), (None, dropped)):
@@ -219,6 +234,31 @@ def test_sample_covers_every_group_and_stops_early(out: Path, dropped: list[dict
 
 
 # --- the page --------------------------------------------------------------------------------------
+
+
+def test_page_for_a_run_without_langid_quality_tokens_or_rejections(out: Path, tmp_path: Path) -> None:
+    """A run of read + filter only: the charts it cannot have are left out, the rest still draw."""
+    from dashboards.build import build
+
+    run = tmp_path / "bare"
+    shutil.copytree(out, run, ignore=shutil.ignore_patterns("_logs", "rejected", "tokens"))
+    for path in (run / "documents").glob("*.parquet"):
+        table = pq.read_table(path)
+        keep = [c for c in table.column_names if not c.startswith(("lang", "quality_", "synth", "dup_", "n_tokens"))]
+        pq.write_table(table.select(keep), path)
+    summary = json.loads((run / "stats" / "summary.json").read_text())
+    del summary["stage_config"]
+    (run / "stats" / "summary.json").write_text(json.dumps(summary))
+
+    per_language = queries.tokens_per_language(run).collect()
+    assert set(per_language["tokens"]) == {0} and per_language["docs"].sum() == pq.read_table(run / "documents").num_rows
+    assert None in per_language["language"].to_list() and "code:python" in per_language["language"].to_list()
+    assert queries.rejected_by_reason(run).collect().height == 0
+    html = build(run, tmp_path / "bare.html").read_text(encoding="utf-8")
+    data = json.loads(html.split('id="dashboard-data">', 1)[1].split("</script>", 1)[0])
+    assert [f["id"] for f in data["figures"]] == ["funnel", "languages", "language_tail", "domains"]
+    assert {d["status"] for d in data["samples"]["bare"]} == {"kept"}
+
 
 
 @pytest.fixture(scope="module")
