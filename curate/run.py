@@ -118,6 +118,10 @@ def summarize(loaded: LoadedConfig, records: list[dict], metrics: dict, wall: fl
         "tokens": sum(g["tokens"] for g in groups),
         "rejected": sum(reasons.values()),
         "stages": _stage_rows(loaded, metrics),
+        # Each stage's options as validated (defaults filled in, overrides applied): the dashboard
+        # draws the thresholds the run actually used.
+        "stage_config": {spec.key: {"uses": spec.stage_cls.name, **spec.options.model_dump(mode="json")}
+                         for spec in loaded.stages},
         "rejected_by_reason": [{"stage": s, "reason": r, "docs": n} for (s, r), n in sorted(reasons.items())],
         "kept_by_language_domain": groups,
         "files": files,

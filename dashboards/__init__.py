@@ -1,1 +1,2 @@
-"""The analysts' view of a run: lazy Polars queries (the browser dashboard comes with issue 10)."""
+"""The analysts' view of a run: lazy Polars queries (``dashboards.queries``) and a browser page
+built from them (``python -m dashboards build OUT_DIR``)."""
