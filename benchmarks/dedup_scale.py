@@ -119,6 +119,21 @@ class MemorySampler(threading.Thread):
             time.sleep(0.5)
 
 
+def run_measured(config: Path) -> tuple[float, MemorySampler]:
+    """Run ``python -m curate.run config`` while sampling its memory; (wall seconds, sampler)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "curate.run", str(config)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sampler = MemorySampler(proc.pid)
+    sampler.start()
+    output, _ = proc.communicate()
+    wall = time.perf_counter() - started
+    sampler.stop.set()
+    if proc.returncode != 0:
+        raise SystemExit(f"pipeline failed with exit code {proc.returncode}:\n{output}")
+    return wall, sampler
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=200_000)
@@ -140,17 +155,7 @@ def main() -> None:
                       f"{planted['near']:,} near copies planted")
         config = Path(tmp) / "dedup_scale.yaml"
         config.write_text(pipeline_yaml(data, out, args.partitions))
-        started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "curate.run", str(config)], cwd=REPO,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        sampler = MemorySampler(proc.pid)
-        sampler.start()
-        output, _ = proc.communicate()
-        wall = time.perf_counter() - started
-        sampler.stop.set()
-        if proc.returncode != 0:
-            console.print(output)
-            raise SystemExit(f"pipeline failed with exit code {proc.returncode}")
+        wall, sampler = run_measured(config)
         summary = json.loads((out / "stats" / "summary.json").read_text())
         dedup = next(s for s in summary["stages"] if s["stage"] == "dedup")
         reasons = {r["reason"]: r["docs"] for r in summary["rejected_by_reason"] if r["stage"] == "dedup"}

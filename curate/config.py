@@ -127,6 +127,8 @@ class RayConfig(StrictModel):
     address: str | None = None
     num_cpus: int | None = Field(default=None, gt=0)
     object_store_memory_gb: float | None = Field(default=None, gt=0)
+    spill_dir: str | None = Field(
+        default=None, description="Local Ray: where the object store spills when full (default: Ray's temp dir).")
 
 
 class ReadConfig(StrictModel):

@@ -69,6 +69,10 @@ def find_stage_failure(exc: BaseException) -> StageFailed | str | None:
     return found.group(1).strip() if found else None
 
 
+#: What a global stage is doing while it is in flight (see worker_death).
+GLOBAL_STEP = "its global step"
+
+
 def memory_hint(stage: str) -> str:
     return (f"lower stages.{stage}.resources.batch_size or .concurrency, or set stages.{stage}.resources.memory_gb "
             "so Ray places fewer of its workers on a node")
@@ -100,6 +104,9 @@ def worker_death(exc: BaseException, stats=None) -> StageFailed | None:
     if stats is not None:
         with contextlib.suppress(Exception):
             unfinished = ray.get(stats.unfinished.remote(), timeout=10)
+    # A global stage is "in flight" from the moment it gathers its input, which runs the stages
+    # before it: a batch-level entry names the culprit more precisely.
+    unfinished.sort(key=lambda entry: entry[1] == GLOBAL_STEP)
     stage, where = unfinished[0] if unfinished else ("unknown", "")
     detail = str(kinds[0]).strip().splitlines()[0]
     if isinstance(kinds[0], rex.OutOfMemoryError):
@@ -171,6 +178,10 @@ def init_ray(loaded: LoadedConfig, verbose: bool = False) -> dict[str, Any]:
             kwargs["num_cpus"] = (ray_cfg.num_cpus or os.cpu_count() or 1) + actor_cpus(loaded)
             if ray_cfg.object_store_memory_gb:
                 kwargs["object_store_memory"] = int(ray_cfg.object_store_memory_gb * 1024**3)
+            if ray_cfg.spill_dir:
+                Path(ray_cfg.spill_dir).mkdir(parents=True, exist_ok=True)
+                kwargs["_system_config"] = {"object_spilling_config": json.dumps(
+                    {"type": "filesystem", "params": {"directory_path": str(ray_cfg.spill_dir)}})}
         context = ray.init(**{k: v for k, v in kwargs.items() if v is not None})
         dashboard_url = getattr(context, "dashboard_url", None)
     else:
@@ -552,7 +563,7 @@ def _apply_stage(ds, stage: PlannedStage, stats, staging: Path | None):
         instance = stage.spec.stage_cls(stage.spec.options, key=key)
         if staging is not None:  # files a global stage makes (a trained scorer) are run outputs
             instance.artifacts_dir = staging / "artifacts" / key
-        _started(stats, key, "its global step")
+        _started(stats, key, GLOBAL_STEP)
         try:
             ds = instance.run_global(ds, stats)
         except Exception as exc:

@@ -60,6 +60,7 @@ def killers(tmp_path: Path, armed: bool) -> dict:
     }
 
 
+@pytest.mark.slow  # two full runs
 def test_killed_workers_are_retried_and_output_is_unchanged(tmp_path: Path, big_file: Path) -> None:
     calm = killers(tmp_path, armed=False)
     for stage in ("task", "actor"):

@@ -26,6 +26,8 @@ import yaml
 from tests.conftest import REPO, SAMPLES, run_cli
 from tests.http_server import FaultServer
 
+pytestmark = pytest.mark.slow  # about ten full runs: CI runs it with -m slow
+
 WEB_FILES = sorted(p.name for p in (SAMPLES / "web").glob("*.jsonl"))
 COMPARED = ["id", "text", "lang", "domain", "n_tokens", "dup_cluster", "dup_cluster_size"]
 
