@@ -11,8 +11,8 @@ checkpoint folder (default ``OUTPUT_DIR/_checkpoints``):
     everything after stage ``n``, with ``_COMPLETE`` (written last) holding the metrics of every
     stage up to here and, in ``_artifacts/``, the files upstream stages made (a trained scorer).
 
-Each hash covers the stage's options and everything upstream (sources, read options, earlier
-stages; not ``resources``, which change how work is spread, not what it produces), plus the
+Each hash covers the stage's options and everything upstream (sources, the input files with size
+and mtime when local, read options, earlier stages; not ``resources``, which change how work is spread, not what it produces), plus the
 curate version. A rerun starts after the last complete boundary of the current chain, so changing
 one stage's options reruns that stage and what follows, nothing before it. Boundaries go after
 the stages where work is expensive: global stages (dedup, synthesis, distillation) and model
@@ -48,11 +48,21 @@ def _digest(*parts: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def read_key(loaded: LoadedConfig) -> str:
-    """What determines the documents read: sources, read options and the code reading them."""
+def file_facts(path: str) -> list:
+    """A file's identity for checkpoint keys: path, plus size and mtime when it is local (edited = new)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return [path]
+    return [path, st.st_size, st.st_mtime_ns]
+
+
+def read_key(loaded: LoadedConfig, tasks: list | None = None) -> str:
+    """What determines the documents read: sources, read options, the input files and the code."""
     pipeline = loaded.pipeline
+    inputs = sorted(file_facts(t.path) for t in tasks or [])
     return _digest(curate.__version__, [s.model_dump(mode="json") for s in pipeline.sources],
-                   pipeline.read.model_dump(mode="json"))
+                   pipeline.read.model_dump(mode="json"), inputs)
 
 
 def stage_key(upstream: str, spec: StageSpec) -> str:
@@ -83,12 +93,12 @@ class Boundary:
 class Checkpoints:
     """The boundaries of one run's chain and the per-file read cache."""
 
-    def __init__(self, loaded: LoadedConfig) -> None:
+    def __init__(self, loaded: LoadedConfig, tasks: list | None = None) -> None:
         cfg = loaded.pipeline.checkpoint
         self.root = Path(cfg.dir) if cfg.dir else Path(loaded.pipeline.output_dir) / "_checkpoints"
         self.read_dir: Path | None = None
         self.boundaries: list[Boundary] = []
-        chain = read_key(loaded)
+        chain = read_key(loaded, tasks)
         if cfg.after == "auto" or "read" in cfg.after:
             self.read_dir = self.root / f"read-{chain}"
         for index, spec in enumerate(loaded.stages):
@@ -157,15 +167,7 @@ class Checkpoints:
 
 def group_key(encoded_tasks: str) -> str:
     """A read group's identity: its tasks, plus size and mtime of local files (edited = new)."""
-    facts = []
-    for task in json.loads(encoded_tasks):
-        path = task.get("path", "")
-        try:
-            st = os.stat(path)
-            facts.append([path, st.st_size, st.st_mtime_ns])
-        except OSError:
-            facts.append([path])
-    return _digest(encoded_tasks, facts)
+    return _digest(encoded_tasks, [file_facts(task.get("path", "")) for task in json.loads(encoded_tasks)])
 
 
 class GroupWriter:

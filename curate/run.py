@@ -154,7 +154,7 @@ def execute(loaded: LoadedConfig, tasks: list, console: Console, verbose: bool =
 
     start = time.time()
     output_dir = Path(loaded.pipeline.output_dir)
-    checkpoints = Checkpoints(loaded) if loaded.pipeline.checkpoint.enabled else None
+    checkpoints = Checkpoints(loaded, tasks) if loaded.pipeline.checkpoint.enabled else None
     if fresh and checkpoints is not None:
         checkpoints.clear()
     sink.remove_stale_staging(output_dir)
