@@ -121,7 +121,26 @@ def worker_death(exc: BaseException, stats=None) -> StageFailed | None:
 # --------------------------------------------------------------------------- ray session
 
 
+def _raylet_messages_to_stderr() -> None:
+    """Send the raylet's warnings (worker start-up counts, ...) to stderr, i.e. the run's log file.
+
+    Ray's driver prints them on stdout from a background thread, past logging; quiet mode
+    promises Ray's own messages go to ``OUTPUT_DIR/_logs/``. The failures among them (dead
+    workers, OOM kills) reach the user through our own error report.
+    """
+    with contextlib.suppress(ImportError, AttributeError):
+        import ray._private.worker as ray_worker
+
+        def to_stderr(data: dict, *args: Any, **kwargs: Any) -> None:
+            for line in data.get("lines", []):
+                print(f"({data.get('pid', 'ray')}) {line}", file=sys.stderr)
+
+        if hasattr(ray_worker, "print_to_stdstream"):
+            ray_worker.print_to_stdstream = to_stderr
+
+
 def _quiet_ray_logging() -> None:
+    _raylet_messages_to_stderr()
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
     # Ray Data logs a failing task at ERROR before raising it; we report the failure ourselves.
     for name in ("ray", "ray.data", "ray.train", "ray.tune"):
