@@ -1,0 +1,203 @@
+"""Token shards (issue 8): tokenize-and-write throughput per core, the Ray shard build, loader
+tokens/s and bytes per token, measured in one run on the sample corpus repeated.
+
+    python benchmarks/token_shards.py [--docs 10000] [--seq-len 2048]
+
+* **tokenize + write**: our Tokenize stage plus the sink's zstd Parquet write of ``tokens/``
+  against tiktoken's ``encode_ordinary_batch`` with Qwen2.5's ranks (built here, not taken from
+  the stage) on the same texts, one thread; the ids must be identical (goal: >= 0.8x raw). HF
+  tokenizers (the same vocabulary through transformers' converter) is shown for context.
+* **shard build**: :func:`curate.data.shards.build_shards` on a local Ray (mixture, split,
+  shuffle, packing, zstd), tokens/s of the whole build.
+* **loader**: :class:`curate.data.loader.TokenShards` through a torch DataLoader (0 and 2
+  workers, batches of 8 packed rows) against reading the same shards with pyarrow alone.
+* **sizes**: bytes per token of ``tokens/`` and ``trainer/`` (zstd) against raw uint32 and
+  uncompressed Parquet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("RAYON_NUM_THREADS", "1")  # HF tokenizers: one core, like the others
+
+import numpy as np
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.table import Table
+from stage_kernels import as_batch, sample_texts
+from timing import best_of
+
+from curate.sink import ROW_GROUP_ROWS, TOKEN_COLUMNS, _write
+from curate.stages.tokenize import Tokenize, TokenizeConfig
+from curate.tokenizer import QWEN2_PATTERN, load_tokenizer, qwen_ranks_path
+
+
+def raw_tiktoken():
+    """A tiktoken Encoding of Qwen2.5's ranks and pattern, specials left out (encode_ordinary)."""
+    import tiktoken
+    from tiktoken.load import load_tiktoken_bpe
+
+    return tiktoken.Encoding(name="qwen2.5-raw", pat_str=QWEN2_PATTERN,
+                             mergeable_ranks=load_tiktoken_bpe(str(qwen_ranks_path())), special_tokens={})
+
+
+def in_batches(texts: list[str], batch_rows: int) -> list:
+    """Batches as a reader emits them (ids unique across the corpus)."""
+    table = as_batch(texts)
+    return [table.slice(i, batch_rows) for i in range(0, len(texts), batch_rows)]
+
+
+def tokenize_and_write(stage: Tokenize, batches: list, folder: Path) -> list[dict]:
+    """What a run does per batch for tokens/: the stage, then the sink's zstd write."""
+    records = []
+    for i, batch in enumerate(batches):
+        out = stage.process(batch)
+        records.append(_write(out.select([c for c in TOKEN_COLUMNS if c in out.column_names]), folder, "tokens", f"{i:05d}"))
+    return records
+
+
+def bench_tokenize(texts: list[str], batch_rows: int, work: Path) -> tuple[list[tuple[str, float, str]], int]:
+    stage = Tokenize(TokenizeConfig())
+    stage.setup()
+    encoding = raw_tiktoken()
+    expected = encoding.encode_ordinary_batch(texts, num_threads=1)
+    batches = in_batches(texts, batch_rows)
+    got = [ids[:-1] for b in batches for ids in stage.process(b).column("input_ids").to_pylist()]
+    assert got == expected, "the Tokenize stage's ids differ from tiktoken's"
+    tokens = sum(map(len, expected))
+    hf = stage.tokenizer.hf.backend_tokenizer
+    hf.encode_special_tokens = True
+    hf_same = [e.ids for e in hf.encode_batch(texts[:500], add_special_tokens=False)] == expected[:500]
+    rows = [
+        ("tiktoken encode_ordinary_batch, Qwen2.5 ranks (raw)",
+         best_of(lambda: encoding.encode_ordinary_batch(texts, num_threads=1), repeat=5), "ids"),
+        ("HF tokenizers encode_batch, same vocabulary (context)",
+         best_of(lambda: hf.encode_batch(texts, add_special_tokens=False)), "ids equal" if hf_same else "ids DIFFER"),
+        ("curate Tokenize stage (ids + EOS + Arrow list column)",
+         best_of(lambda: [stage.process(b) for b in batches], repeat=5), "identical ids"),
+        ("curate Tokenize stage + sink zstd Parquet write of tokens/",
+         best_of(lambda: tokenize_and_write(stage, batches, work / "bench"), repeat=5), "identical ids"),
+    ]
+    return rows, tokens
+
+
+def build_trainer(texts: list[str], batch_rows: int, seq_len: int, work: Path):
+    """tokens/ as a run writes it, then trainer/ from it with the Ray shard builder (timed)."""
+    import ray
+
+    from curate.config import ShardsConfig
+    from curate.data.shards import build_shards
+
+    stage = Tokenize(TokenizeConfig())
+    stage.setup()
+    records = tokenize_and_write(stage, in_batches(texts, batch_rows), work)
+    total = sum(r["tokens"] for r in records)
+    tokenizer = load_tokenizer("qwen2.5")
+    manifest = {"tokenizer": {"name": tokenizer.name}, "vocab_size": tokenizer.vocab_size, "eos_id": tokenizer.eos_id}
+    cfg = ShardsConfig(seq_len=seq_len, last="drop", mixture={"web": 1.0}, validation=0.01,
+                       tokens_per_shard=max(total // 8, seq_len + 1), row_group_rows=256)
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    try:
+        build_shards(work / "tokens", work / "warmup", cfg, manifest)  # workers started, imports done
+        start = time.perf_counter()
+        trainer = build_shards(work / "tokens", work / "trainer", cfg, manifest)
+        seconds = time.perf_counter() - start
+    finally:
+        ray.shutdown()
+    return total, trainer, seconds
+
+
+def bench_loader(folder: Path, batch_size: int) -> list[tuple[str, float]]:
+    import torch
+    from torch.utils.data import DataLoader
+
+    from curate.data.loader import TokenShards
+
+    files = sorted(folder.glob("*.parquet"))
+
+    def raw():
+        for f in files:
+            table = pq.read_table(f, columns=["input_ids"])
+            torch.from_numpy(table.column("input_ids").combine_chunks().flatten().to_numpy().astype(np.int64))
+
+    def loader(workers: int):
+        def go():
+            data = DataLoader(TokenShards(folder, seed=0, batch_size=batch_size), batch_size=batch_size,
+                              num_workers=workers)
+            for batch in data:
+                batch["input_ids"].sum()
+        return go
+
+    return [("pyarrow read + one int64 tensor per shard (raw)", best_of(raw)),
+            ("TokenShards + DataLoader, 0 workers", best_of(loader(0))),
+            ("TokenShards + DataLoader, 2 workers", best_of(loader(2)))]
+
+
+def sizes(folder: Path, work: Path) -> tuple[int, int, int]:
+    """(zstd bytes, uncompressed Parquet bytes, shards) of a folder of shards."""
+    files = sorted(folder.glob("*.parquet"))
+    plain = 0
+    for i, f in enumerate(files):
+        target = work / f"plain-{folder.name}-{i}.parquet"
+        pq.write_table(pq.read_table(f), target, compression="none", row_group_size=ROW_GROUP_ROWS)
+        plain += target.stat().st_size
+    return sum(f.stat().st_size for f in files), plain, len(files)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--docs", type=int, default=10000)
+    parser.add_argument("--seq-len", type=int, default=2048)
+    parser.add_argument("--batch-rows", type=int, default=512, help="documents per Tokenize batch (the stage default)")
+    args = parser.parse_args()
+    base = sample_texts()
+    texts = (base * (args.docs // len(base) + 1))[: args.docs]
+    console = Console()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        rows, tokens = bench_tokenize(texts, args.batch_rows, work)
+        raw = rows[0][1]
+        table = Table(title=f"tokenize + write: {len(texts):,} documents, {sum(map(len, texts)) / 1e6:.1f} M chars, "
+                            f"{tokens / 1e6:.2f} M tokens, 1 core")
+        for column in ("kernel", "tokens/s", "MB text/s", "ratio to raw tiktoken", "check"):
+            table.add_column(column, justify="left" if column in ("kernel", "check") else "right")
+        chars = sum(len(t.encode()) for t in texts)
+        for name, seconds, check in rows:
+            table.add_row(name, f"{tokens / seconds:,.0f}", f"{chars / seconds / 1e6:.1f}", f"{raw / seconds:.2f}", check)
+        console.print(table)
+
+        total, trainer, seconds = build_trainer(texts, args.batch_rows, args.seq_len, work / "run")
+        train = trainer["splits"]["train"]
+        console.print(f"shard build (Ray, 2 CPUs): {total:,} tokens from {len(list((work / 'run' / 'tokens').glob('*.parquet')))} "
+                      f"tokens/ files into {len(train['shards'])} train shards of seq_len {args.seq_len} in "
+                      f"{seconds:.2f} s: {total / seconds:,.0f} tokens/s")
+
+        folder = work / "run" / "trainer" / "train"
+        loader_rows = bench_loader(folder, batch_size=8)
+        table = Table(title=f"loader: {train['rows']:,} packed rows of {args.seq_len + 1} tokens "
+                            f"({train['tokens'] / 1e6:.2f} M tokens), batches of 8")
+        for column in ("reader", "tokens/s", "ratio to raw"):
+            table.add_column(column, justify="left" if column == "reader" else "right")
+        for name, secs in loader_rows:
+            table.add_row(name, f"{train['tokens'] / secs:,.0f}", f"{loader_rows[0][1] / secs:.2f}")
+        console.print(table)
+
+        table = Table(title="sizes (bytes per token; raw uint32 = 4)")
+        for column in ("shards", "files", "tokens", "zstd bytes/token", "uncompressed Parquet bytes/token",
+                       "zstd MB per shard"):
+            table.add_column(column, justify="left" if column == "shards" else "right")
+        for name, path, count in (("tokens/ (one row per document)", work / "run" / "tokens", total),
+                                  ("trainer/train (packed)", folder, train["tokens"])):
+            zstd, plain, files = sizes(path, work)
+            table.add_row(name, str(files), f"{count:,}", f"{zstd / count:.2f}", f"{plain / count:.2f}",
+                          f"{zstd / files / 1e6:.2f}")
+        console.print(table)
+
+
+if __name__ == "__main__":
+    main()
