@@ -11,8 +11,9 @@ tokens/s and bytes per token, measured in one run on the sample corpus repeated.
   shuffle, packing, zstd), tokens/s of the whole build.
 * **loader**: :class:`curate.data.loader.TokenShards` through a torch DataLoader (0 and 2
   workers, batches of 8 packed rows) against reading the same shards with pyarrow alone.
-* **sizes**: bytes per token of ``tokens/`` and ``trainer/`` (zstd) against raw uint32 and
-  uncompressed Parquet.
+* **sizes**: bytes per token of ``tokens/`` and ``trainer/`` built from every sample text once
+  (code included; repeated texts would flatter zstd), as written and rewritten with and without
+  Parquet dictionary encoding, against raw uint32 (4 bytes).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
-from stage_kernels import as_batch, sample_texts
+from stage_kernels import SAMPLES, as_batch, sample_texts
 from timing import best_of
 
 from curate.sink import ROW_GROUP_ROWS, TOKEN_COLUMNS, _write
@@ -62,34 +63,47 @@ def tokenize_and_write(stage: Tokenize, batches: list, folder: Path) -> list[dic
 
 
 def bench_tokenize(texts: list[str], batch_rows: int, work: Path) -> tuple[list[tuple[str, float, str]], int]:
+    """Every path gets the same batches of ``batch_rows`` texts and drops its result after each
+    (one call on the whole corpus would keep millions of Python ints alive and time the GC)."""
     stage = Tokenize(TokenizeConfig())
     stage.setup()
     encoding = raw_tiktoken()
-    expected = encoding.encode_ordinary_batch(texts, num_threads=1)
     batches = in_batches(texts, batch_rows)
+    chunks = [b.column("text").to_pylist() for b in batches]
+    expected = encoding.encode_ordinary_batch(texts, num_threads=1)
     got = [ids[:-1] for b in batches for ids in stage.process(b).column("input_ids").to_pylist()]
     assert got == expected, "the Tokenize stage's ids differ from tiktoken's"
-    tokens = sum(map(len, expected))
     hf = stage.tokenizer.hf.backend_tokenizer
     hf.encode_special_tokens = True
-    hf_same = [e.ids for e in hf.encode_batch(texts[:500], add_special_tokens=False)] == expected[:500]
+    hf_same = [e.ids for c in chunks for e in hf.encode_batch(c, add_special_tokens=False)] == expected
+    tokens = sum(map(len, expected))
+    del expected, got
+
+    def raw():
+        for chunk in chunks:
+            encoding.encode_ordinary_batch(chunk, num_threads=1)
+
+    def hf_batches():
+        for chunk in chunks:
+            hf.encode_batch(chunk, add_special_tokens=False)
+
+    def ours():
+        for batch in batches:
+            stage.process(batch)
+
     rows = [
-        ("tiktoken encode_ordinary_batch, Qwen2.5 ranks (raw)",
-         best_of(lambda: encoding.encode_ordinary_batch(texts, num_threads=1), repeat=5), "ids"),
-        ("HF tokenizers encode_batch, same vocabulary (context)",
-         best_of(lambda: hf.encode_batch(texts, add_special_tokens=False)), "ids equal" if hf_same else "ids DIFFER"),
-        ("curate Tokenize stage (ids + EOS + Arrow list column)",
-         best_of(lambda: [stage.process(b) for b in batches], repeat=5), "identical ids"),
+        ("tiktoken encode_ordinary_batch, Qwen2.5 ranks (raw)", best_of(raw, repeat=5), "ids"),
+        ("HF tokenizers encode_batch, same vocabulary (context)", best_of(hf_batches),
+         "same ids" if hf_same else "ids DIFFER"),
+        ("curate Tokenize stage (ids + EOS + Arrow list column)", best_of(ours, repeat=5), "same ids"),
         ("curate Tokenize stage + sink zstd Parquet write of tokens/",
-         best_of(lambda: tokenize_and_write(stage, batches, work / "bench"), repeat=5), "identical ids"),
+         best_of(lambda: tokenize_and_write(stage, batches, work / "bench"), repeat=5), "same ids"),
     ]
     return rows, tokens
 
 
-def build_trainer(texts: list[str], batch_rows: int, seq_len: int, work: Path):
+def build_trainer(texts: list[str], batch_rows: int, seq_len: int, work: Path, shards: int = 8):
     """tokens/ as a run writes it, then trainer/ from it with the Ray shard builder (timed)."""
-    import ray
-
     from curate.config import ShardsConfig
     from curate.data.shards import build_shards
 
@@ -100,16 +114,11 @@ def build_trainer(texts: list[str], batch_rows: int, seq_len: int, work: Path):
     tokenizer = load_tokenizer("qwen2.5")
     manifest = {"tokenizer": {"name": tokenizer.name}, "vocab_size": tokenizer.vocab_size, "eos_id": tokenizer.eos_id}
     cfg = ShardsConfig(seq_len=seq_len, last="drop", mixture={"web": 1.0}, validation=0.01,
-                       tokens_per_shard=max(total // 8, seq_len + 1), row_group_rows=256)
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-    try:
-        build_shards(work / "tokens", work / "warmup", cfg, manifest)  # workers started, imports done
-        start = time.perf_counter()
-        trainer = build_shards(work / "tokens", work / "trainer", cfg, manifest)
-        seconds = time.perf_counter() - start
-    finally:
-        ray.shutdown()
-    return total, trainer, seconds
+                       tokens_per_shard=max(total // shards, seq_len + 1), row_group_rows=256)
+    build_shards(work / "tokens", work / "warmup", cfg, manifest)  # workers started, imports done
+    start = time.perf_counter()
+    trainer = build_shards(work / "tokens", work / "trainer", cfg, manifest)
+    return total, trainer, time.perf_counter() - start
 
 
 def bench_loader(folder: Path, batch_size: int) -> list[tuple[str, float]]:
@@ -138,15 +147,39 @@ def bench_loader(folder: Path, batch_size: int) -> list[tuple[str, float]]:
             ("TokenShards + DataLoader, 2 workers", best_of(loader(2)))]
 
 
-def sizes(folder: Path, work: Path) -> tuple[int, int, int]:
-    """(zstd bytes, uncompressed Parquet bytes, shards) of a folder of shards."""
-    files = sorted(folder.glob("*.parquet"))
-    plain = 0
-    for i, f in enumerate(files):
-        target = work / f"plain-{folder.name}-{i}.parquet"
-        pq.write_table(pq.read_table(f), target, compression="none", row_group_size=ROW_GROUP_ROWS)
-        plain += target.stat().st_size
-    return sum(f.stat().st_size for f in files), plain, len(files)
+def unrepeated_texts() -> list[str]:
+    """Every sample text once, code files included (not the 1.2 MB generated table): repeated
+    texts would flatter compression."""
+    texts = sample_texts()
+    for path in sorted((SAMPLES / "code").rglob("*")):
+        if path.is_file() and path.stat().st_size < 100_000:
+            try:
+                texts.append(path.read_text(encoding="utf-8"))
+            except UnicodeDecodeError:
+                continue
+    return texts
+
+
+def size_rows(work: Path, seq_len: int) -> list[tuple[str, int, int, int]]:
+    """(name, files, tokens, bytes) of tokens/ and trainer/ built from the unrepeated samples,
+    and of the same rows written other ways."""
+    total, trainer, _ = build_trainer(unrepeated_texts(), 512, seq_len, work, shards=1)
+    rows = []
+    for name, folder, tokens in (("tokens/", work / "tokens", total),
+                                 ("trainer/train", work / "trainer" / "train", trainer["splits"]["train"]["tokens"])):
+        files = sorted(folder.glob("*.parquet"))
+        rows.append((f"{name} as written (zstd)", len(files), tokens, sum(f.stat().st_size for f in files)))
+        for label, options in (("zstd, dictionary", dict(compression="zstd")),
+                               ("zstd, no dictionary", dict(compression="zstd", use_dictionary=False)),
+                               ("uncompressed, no dictionary", dict(compression="none", use_dictionary=False))):
+            size = 0
+            for i, f in enumerate(files):
+                target = work / "rewrite" / f"{name.strip('/').replace('/', '-')}-{i}.parquet"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                pq.write_table(pq.read_table(f), target, row_group_size=ROW_GROUP_ROWS, **options)
+                size += target.stat().st_size
+            rows.append((f"{name} rewritten: {label}", len(files), tokens, size))
+    return rows
 
 
 def main() -> None:
@@ -171,7 +204,14 @@ def main() -> None:
             table.add_row(name, f"{tokens / seconds:,.0f}", f"{chars / seconds / 1e6:.1f}", f"{raw / seconds:.2f}", check)
         console.print(table)
 
-        total, trainer, seconds = build_trainer(texts, args.batch_rows, args.seq_len, work / "run")
+        import ray
+
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+        try:
+            total, trainer, seconds = build_trainer(texts, args.batch_rows, args.seq_len, work / "run")
+            sizes = size_rows(work / "sizes", args.seq_len)
+        finally:
+            ray.shutdown()
         train = trainer["splits"]["train"]
         console.print(f"shard build (Ray, 2 CPUs): {total:,} tokens from {len(list((work / 'run' / 'tokens').glob('*.parquet')))} "
                       f"tokens/ files into {len(train['shards'])} train shards of seq_len {args.seq_len} in "
@@ -187,15 +227,11 @@ def main() -> None:
             table.add_row(name, f"{train['tokens'] / secs:,.0f}", f"{loader_rows[0][1] / secs:.2f}")
         console.print(table)
 
-        table = Table(title="sizes (bytes per token; raw uint32 = 4)")
-        for column in ("shards", "files", "tokens", "zstd bytes/token", "uncompressed Parquet bytes/token",
-                       "zstd MB per shard"):
+        table = Table(title="sizes: the sample corpus once (web, math, code), bytes per token (raw uint32 = 4)")
+        for column in ("shards", "files", "tokens", "bytes/token", "KB per shard"):
             table.add_column(column, justify="left" if column == "shards" else "right")
-        for name, path, count in (("tokens/ (one row per document)", work / "run" / "tokens", total),
-                                  ("trainer/train (packed)", folder, train["tokens"])):
-            zstd, plain, files = sizes(path, work)
-            table.add_row(name, str(files), f"{count:,}", f"{zstd / count:.2f}", f"{plain / count:.2f}",
-                          f"{zstd / files / 1e6:.2f}")
+        for name, files, count, size in sizes:
+            table.add_row(name, str(files), f"{count:,}", f"{size / count:.2f}", f"{size / files / 1e3:.0f}")
         console.print(table)
 
 

@@ -179,7 +179,8 @@ CONFIGS = {
 
 @pytest.fixture(scope="module")
 def built(synthetic):
-    """CONFIGS built from both layouts in one local Ray (1 vs 2 CPUs: the ``mixed`` runs)."""
+    """CONFIGS built from both layouts in one local Ray (1 vs 2 CPUs: the ``mixed`` runs), in
+    one shuffle wave and in several."""
     import ray
 
     from curate.config import ShardsConfig
@@ -191,15 +192,25 @@ def built(synthetic):
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     token_manifest = {"tokenizer": {"name": "qwen2.5"}, "vocab_size": 151665, "eos_id": EOS}
     try:
+        # "nine" also shuffles in waves of ~20k tokens (several waves), "one" in one wave
         manifests = {layout: {name: build_shards(tmp / layout / "tokens", tmp / layout / name, ShardsConfig(**options),
-                                                 token_manifest) for name, options in CONFIGS.items()}
-                     for layout in ("one", "nine")}
+                                                 token_manifest, wave_tokens=wave)
+                              for name, options in CONFIGS.items()}
+                     for layout, wave in (("one", None), ("nine", 20_000))}
     finally:
         ray.shutdown()
     return tmp / "one", docs, manifests
 
 
-def test_same_shard_bytes_for_any_input_layout(built) -> None:
+def test_waves_are_runs_of_non_empty_buckets() -> None:
+    from curate.data.shards import waves_of
+
+    waves = waves_of(np.array([5, 0, 7, 3, 0, 0, 9, 1]), 10)
+    assert [w.tolist() for w in waves] == [[0], [2, 3], [6, 7]]
+    assert [w.tolist() for w in waves_of(np.array([5, 0, 7]), 10**9)] == [[0, 2]]
+
+
+def test_same_shard_bytes_for_any_input_layout_and_wave_size(built) -> None:
     from curate.verify import verify_tokens
 
     out, _, manifests = built

@@ -25,7 +25,10 @@ compact facts per document (64-bit id hash, length, group: 14 bytes); the driver
 counts and the bucket sizes from them; then the hash shuffle of :mod:`curate.dedup.shuffle`, as a
 range partition: a map task per file routes every picked (document, repeat) to its bucket by
 order key, and a reduce task per non-empty bucket sorts it by key, packs it and writes its shard.
-A map task holds one input file, a reduce task one bucket (~``tokens_per_shard`` tokens).
+A map task holds one input file, a reduce task one bucket (~``tokens_per_shard`` tokens). The
+buckets go through the shuffle in waves that fit the object store (each wave reads ``tokens/``
+again), so the picks in flight never exceed it; the wave size changes no byte of the output.
+Ray's object refs grow as files x buckets per wave: very large runs want larger shards.
 """
 
 from __future__ import annotations
@@ -186,7 +189,8 @@ def document_facts(path: str, mixture: dict[str, float]) -> tuple[np.ndarray, np
 
 
 def route(block: tuple[str, np.ndarray], cfg: ShardsConfig, buckets: dict[str, int], partition: np.ndarray) -> pa.Table:
-    """Map side: every picked (document, repeat) of one file with its order key and partition."""
+    """Map side: every picked (document, repeat) of one file whose bucket is in this wave
+    (``partition[slot] >= 0``), with its order key and partition."""
     path, repeats = block
     table = pq.read_table(path, columns=["id", "input_ids"])
     if table.num_rows != len(repeats):
@@ -195,10 +199,12 @@ def route(block: tuple[str, np.ndarray], cfg: ShardsConfig, buckets: dict[str, i
     repeat = (np.arange(len(rows)) - np.repeat(np.cumsum(repeats) - repeats, repeats)).astype(np.int64)
     hashes = id_hashes(table.column("id").to_pylist())[rows]
     keys = seeded_keys(hashes, cfg.seed, "order", repeat)
-    slot = slot_of(keys, in_validation(hashes, cfg), buckets)
+    part = partition[slot_of(keys, in_validation(hashes, cfg), buckets)]
+    wave = part >= 0
+    rows, repeat, keys, part = rows[wave], repeat[wave], keys[wave], part[wave]
     picked = table.take(pa.array(rows, pa.int64()))
     return pa.table({
-        "_partition": pa.array(partition[slot], pa.int64()),
+        "_partition": pa.array(part, pa.int64()),
         "_key": pa.array(keys, pa.uint64()),
         "_repeat": pa.array(repeat, pa.int32()),
         "id": picked.column("id").cast(pa.string()),
@@ -228,7 +234,8 @@ def write_bucket(table: pa.Table, *, path: str, cfg: ShardsConfig, pad_id: int) 
     out = pa.table({"input_ids": columns["input_ids"].cast(pa.list_(pa.uint32())),
                     "doc_lens": columns["doc_lens"].cast(pa.list_(pa.int32())),
                     **({"id": columns["id"]} if "id" in columns else {})})
-    pq.write_table(out, path, compression="zstd", row_group_size=cfg.row_group_rows)
+    # No dictionary: token ids barely repeat within a page, so it costs time and makes files bigger.
+    pq.write_table(out, path, compression="zstd", use_dictionary=False, row_group_size=cfg.row_group_rows)
     tokens = int(pc.sum(pc.list_value_length(out.column("input_ids"))).as_py() or 0)
     return {"file": Path(path).name, "rows": out.num_rows, "tokens": tokens, "sha256": file_sha256(Path(path))}
 
@@ -236,10 +243,26 @@ def write_bucket(table: pa.Table, *, path: str, cfg: ShardsConfig, pad_id: int) 
 # ------------------------------------------------------------------------- the driver
 
 
-def build_shards(tokens_dir: Path, out_dir: Path, cfg: ShardsConfig, token_manifest: dict) -> dict:
+def waves_of(planned: np.ndarray, wave_tokens: int) -> list[np.ndarray]:
+    """Consecutive runs of non-empty buckets of about ``wave_tokens`` tokens (one bucket at least)."""
+    waves, current, tokens = [], [], 0
+    for slot in np.flatnonzero(planned).tolist():
+        if current and tokens + planned[slot] > wave_tokens:
+            waves.append(np.array(current))
+            current, tokens = [], 0
+        current.append(slot)
+        tokens += int(planned[slot])
+    return waves + ([np.array(current)] if current else [])
+
+
+def build_shards(tokens_dir: Path, out_dir: Path, cfg: ShardsConfig, token_manifest: dict, *,
+                 wave_tokens: int | None = None) -> dict:
     """Write ``out_dir/{train,validation}/part-*.parquet`` and ``out_dir/manifest.json``; returns the manifest.
 
-    Runs Ray tasks in the current Ray session (a local one is started if none is).
+    Runs Ray tasks in the current Ray session (a local one is started if none is). The buckets
+    are shuffled in waves of about ``wave_tokens`` tokens (default: what fills a quarter of the
+    object store), each wave reading ``tokens/`` again, so the picks in flight fit in memory;
+    the shards are the same for any wave size.
     """
     import ray
 
@@ -267,27 +290,29 @@ def build_shards(tokens_dir: Path, out_dir: Path, cfg: ShardsConfig, token_manif
         chosen = np.flatnonzero(repeats > k)
         slot = slot_of(seeded_keys(hashes[chosen], cfg.seed, "order", k), validation[chosen], buckets)
         planned += np.bincount(slot, weights=lengths[chosen], minlength=len(planned)).astype(np.int64)
-    nonempty = np.flatnonzero(planned)
-    partition = np.full(len(planned), -1, dtype=np.int64)
-    partition[nonempty] = np.arange(len(nonempty))
-    targets, numbers = [], dict.fromkeys(SPLITS, 0)
-    for slot in nonempty.tolist():
+    targets, numbers = {}, dict.fromkeys(SPLITS, 0)  # slot -> the shard it becomes
+    for slot in np.flatnonzero(planned).tolist():
         split = SPLITS[int(slot >= buckets["train"])]
-        targets.append({"path": str(out_dir / split / f"part-{numbers[split]:05d}.parquet")})
+        targets[slot] = {"path": str(out_dir / split / f"part-{numbers[split]:05d}.parquet")}
         numbers[split] += 1
     for split in SPLITS:
         (out_dir / split).mkdir(parents=True, exist_ok=True)
 
     shards: list[dict] = []
-    if len(nonempty):
-        offsets = np.concatenate([[0], np.cumsum([len(f[0]) for f in facts])])
-        blocks = [(path, repeats[offsets[i] : offsets[i + 1]]) for i, path in enumerate(files)]
+    offsets = np.concatenate([[0], np.cumsum([len(f[0]) for f in facts])]).astype(np.int64)
+    blocks = [(path, repeats[offsets[i] : offsets[i + 1]]) for i, path in enumerate(files)]
+    if wave_tokens is None:
+        wave_tokens = max(int(ray.cluster_resources().get("object_store_memory", 2**30)) // 16, 1)
+    for wave in waves_of(planned, wave_tokens):
+        partition = np.full(len(planned), -1, dtype=np.int64)
+        partition[wave] = np.arange(len(wave))
         prepare = functools.partial(route, cfg=cfg, buckets=buckets, partition=partition)
-        refs = shuffle_reduce(write_bucket, len(nonempty), ShuffleInput(blocks, "_partition", prepare, hash_key=False),
-                              per_partition=targets, cfg=cfg, pad_id=int(token_manifest["eos_id"]))
-        shards = ray.get(refs)
+        refs = shuffle_reduce(write_bucket, len(wave), ShuffleInput(blocks, "_partition", prepare, hash_key=False),
+                              per_partition=[targets[int(slot)] for slot in wave], cfg=cfg,
+                              pad_id=int(token_manifest["eos_id"]))
+        shards += ray.get(refs)
     manifest_shards: dict[str, list[dict]] = {split: [] for split in SPLITS}
-    for target, shard in zip(targets, shards):
+    for target, shard in zip(targets.values(), shards):
         manifest_shards[Path(target["path"]).parent.name].append(shard)
     manifest = {
         "format": "curate.trainer-shards/1",
