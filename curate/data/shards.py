@@ -212,11 +212,13 @@ def route(block: tuple[str, np.ndarray], cfg: ShardsConfig, buckets: dict[str, i
     })
 
 
-def write_bucket(table: pa.Table, *, path: str, cfg: ShardsConfig, pad_id: int) -> dict[str, Any]:
+def write_bucket(table: pa.Table, *, path: str, planned: int, cfg: ShardsConfig, pad_id: int) -> dict[str, Any]:
     """Reduce side: one bucket sorted by order key, packed if asked, written as one zstd shard."""
     table = table.sort_by([("_key", "ascending"), ("id", "ascending"), ("_repeat", "ascending")])
     input_ids = table.column("input_ids").combine_chunks()
     lengths = pc.list_value_length(input_ids).to_numpy(zero_copy_only=False).astype(np.int64)
+    if int(lengths.sum()) != planned:  # the map side and the plan must agree on every pick
+        raise RuntimeError(f"{path}: {int(lengths.sum())} tokens arrived, the plan has {planned}")
     if cfg.seq_len:
         flat = pc.list_flatten(input_ids).to_numpy(zero_copy_only=False)
         packed = pack_flat(flat, lengths, cfg.seq_len, last=cfg.last, pad_id=pad_id)
@@ -293,7 +295,8 @@ def build_shards(tokens_dir: Path, out_dir: Path, cfg: ShardsConfig, token_manif
     targets, numbers = {}, dict.fromkeys(SPLITS, 0)  # slot -> the shard it becomes
     for slot in np.flatnonzero(planned).tolist():
         split = SPLITS[int(slot >= buckets["train"])]
-        targets[slot] = {"path": str(out_dir / split / f"part-{numbers[split]:05d}.parquet")}
+        targets[slot] = {"path": str(out_dir / split / f"part-{numbers[split]:05d}.parquet"),
+                         "planned": int(planned[slot])}
         numbers[split] += 1
     for split in SPLITS:
         (out_dir / split).mkdir(parents=True, exist_ok=True)
