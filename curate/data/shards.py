@@ -21,7 +21,8 @@ optional packing, zstd Parquet shards and a manifest, built by Ray tasks.
   Without ``seq_len``, one row per document.
 
 How it runs (the driver never holds token rows): one Ray task per ``tokens/`` file returns
-compact facts per document (64-bit id hash, length, group: 14 bytes); the driver plans the repeat
+compact facts per document (64-bit id hash, length, group: 14 bytes; ~20 with the repeat count
+and split the driver adds, plus transient planning arrays); the driver plans the repeat
 counts and the bucket sizes from them; then the hash shuffle of :mod:`curate.dedup.shuffle`, as a
 range partition: a map task per file routes every picked (document, repeat) to its bucket by
 order key, and a reduce task per non-empty bucket sorts it by key, packs it and writes its shard.
@@ -151,7 +152,7 @@ def plan_repeats(hashes: np.ndarray, lengths: np.ndarray, codes: np.ndarray, gro
     else:
         scale = (cfg.target_tokens or total) / max(total, 1)
         targets = {g: n * scale for g, n in natural.items()}
-    repeats = np.zeros(len(codes), dtype=np.int64)
+    repeats = np.zeros(len(codes), dtype=np.uint32)
     extra_keys = seeded_keys(hashes, cfg.seed, "extra")
     for code, g in enumerate(groups):
         if not natural[g]:
@@ -163,7 +164,8 @@ def plan_repeats(hashes: np.ndarray, lengths: np.ndarray, codes: np.ndarray, gro
         if remaining > 0:
             ordered = members[np.argsort(extra_keys[members], kind="stable")]
             repeats[ordered[greedy_extra(lengths[ordered], remaining)]] += 1
-    achieved_counts = np.bincount(codes, weights=lengths * repeats, minlength=len(groups)) if len(codes) else natural_counts
+    achieved_counts = (np.bincount(codes, weights=lengths.astype(np.float64) * repeats, minlength=len(groups))
+                       if len(codes) else natural_counts)
     achieved = {g: int(round(n)) for g, n in zip(groups, achieved_counts)}
     got = sum(achieved.values()) or 1
     mixture = {g: {"requested_tokens": round(targets[g]), "natural_tokens": natural[g], "tokens": achieved[g],
@@ -192,6 +194,7 @@ def route(block: tuple[str, np.ndarray], cfg: ShardsConfig, buckets: dict[str, i
     """Map side: every picked (document, repeat) of one file whose bucket is in this wave
     (``partition[slot] >= 0``), with its order key and partition."""
     path, repeats = block
+    repeats = np.asarray(repeats, dtype=np.int64)
     table = pq.read_table(path, columns=["id", "input_ids"])
     if table.num_rows != len(repeats):
         raise RuntimeError(f"{path}: {table.num_rows} rows, the plan has {len(repeats)}: tokens/ changed")
@@ -276,16 +279,21 @@ def build_shards(tokens_dir: Path, out_dir: Path, cfg: ShardsConfig, token_manif
     groups = sorted({name for _, _, names, _ in facts for name in names})
     index = {g: i for i, g in enumerate(groups)}
     hashes = np.concatenate([f[0] for f in facts]) if facts else np.zeros(0, np.uint64)
-    lengths = np.concatenate([f[1] for f in facts]).astype(np.int64) if facts else np.zeros(0, np.int64)
-    codes = (np.concatenate([np.array([index[n] for n in names], dtype=np.int64)[c] if len(c) else c.astype(np.int64)
+    lengths = np.concatenate([f[1] for f in facts]) if facts else np.zeros(0, np.uint32)
+    code_type = np.uint16 if len(groups) < 2**16 else np.uint32
+    codes = (np.concatenate([np.array([index[n] for n in names], dtype=code_type)[c] if len(c) else c.astype(code_type)
                              for _, _, names, c in facts]) if facts else np.zeros(0, np.int64))
+    rows_per_file = [len(f[0]) for f in facts]
+    del facts  # the driver keeps ~20 bytes per document: hash 8, length 4, group 2, repeats 4, split 1
     repeats, mixture = plan_repeats(hashes, lengths, codes, groups, cfg)
     repeats[lengths == 0] = 0  # nothing to write (tokens/ rows hold EOS at least)
 
     # Buckets per split from its tokens, so they depend on the data only; then the planned
     # tokens per bucket, to skip empty ones and name the shards consecutively.
     validation = in_validation(hashes, cfg)
-    split_tokens = [int((lengths * repeats)[validation == s].sum()) for s in (False, True)]
+    picked = lengths.astype(np.int64) * repeats
+    split_tokens = [int(picked[validation == s].sum()) for s in (False, True)]
+    del picked
     buckets = {name: math.ceil(t / cfg.tokens_per_shard) for name, t in zip(SPLITS, split_tokens)}
     planned = np.zeros(buckets["train"] + buckets["validation"], dtype=np.int64)
     for k in range(int(repeats.max(initial=0))):
@@ -302,7 +310,7 @@ def build_shards(tokens_dir: Path, out_dir: Path, cfg: ShardsConfig, token_manif
         (out_dir / split).mkdir(parents=True, exist_ok=True)
 
     shards: list[dict] = []
-    offsets = np.concatenate([[0], np.cumsum([len(f[0]) for f in facts])]).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(rows_per_file)]).astype(np.int64)
     blocks = [(path, repeats[offsets[i] : offsets[i + 1]]) for i, path in enumerate(files)]
     if wave_tokens is None:
         wave_tokens = max(int(ray.cluster_resources().get("object_store_memory", 2**30)) // 16, 1)
