@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curate.data.packing import pack, position_ids, unpack
+from curate.data.packing import pack, pack_flat, position_ids, unpack
 from curate.tokenizer import load_tokenizer
 
 
@@ -48,3 +48,23 @@ def test_document_boundaries_and_positions() -> None:
     assert position_ids([3, 1]).tolist() == [0, 1, 2, 0]
     with pytest.raises(ValueError):
         list(pack(docs, 0))
+
+
+@pytest.mark.parametrize("seq_len", [1, 7, 128, 2048])
+@pytest.mark.parametrize("last", ["drop", "pad", "keep"])
+def test_pack_flat_gives_the_same_sequences_as_pack(documents, seq_len, last) -> None:
+    expected = list(pack(documents, seq_len, last=last, pad_id=151643))
+    flat = np.concatenate([t for _, t in documents])
+    batch = pack_flat(flat, np.array([len(t) for _, t in documents]), seq_len, last=last, pad_id=151643)
+    assert len(batch.offsets) - 1 == len(expected)
+    for r, seq in enumerate(expected):
+        np.testing.assert_array_equal(batch.tokens[batch.offsets[r] : batch.offsets[r + 1]], seq.tokens)
+        assert batch.doc_lens[batch.doc_lens_offsets[r] : batch.doc_lens_offsets[r + 1]].tolist() == seq.doc_lens
+    assert batch.offsets[-1] == len(batch.tokens) and batch.doc_lens_offsets[-1] == len(batch.doc_lens)
+
+
+def test_pack_flat_of_nothing_and_of_wrong_lengths() -> None:
+    empty = pack_flat(np.zeros(0, np.uint32), np.zeros(0, np.int64), 4, last="pad")
+    assert len(empty.tokens) == 0 and empty.offsets.tolist() == [0]
+    with pytest.raises(ValueError, match="add up"):
+        pack_flat(np.arange(5, dtype=np.uint32), np.array([2, 2]), 4)

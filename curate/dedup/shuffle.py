@@ -8,6 +8,10 @@ LSH buckets). Here each input block is split by a stable hash of its key column 
 piece of every input, so a reducer sees whole groups and joins with vectorised Arrow code.
 Pieces live in Ray's object store (spilled to disk when it fills): no task holds more than
 one block or one partition, and the driver holds only object references.
+
+The trainer-shard builder uses the same shuffle as a range partition: its blocks are files that
+``prepare`` reads, and the key column already holds each row's partition number
+(``hash_key=False``), a contiguous range of the seeded order.
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ import pyarrow as pa
 
 @dataclass(frozen=True)
 class ShuffleInput:
-    """Blocks (object refs of Arrow tables) to partition on ``key``, after ``prepare`` if given."""
+    """Blocks (object refs of Arrow tables, or anything ``prepare`` turns into one) to partition
+    on ``key``: a stable hash of it, or with ``hash_key=False`` the key is the partition number."""
 
     blocks: Sequence[Any]
     key: str
-    prepare: Callable[[pa.Table], pa.Table] | None = None
+    prepare: Callable[[Any], pa.Table] | None = None
+    hash_key: bool = True
 
 
 def partition_of(column: pa.ChunkedArray | pa.Array, partitions: int) -> np.ndarray:
@@ -38,12 +44,17 @@ def partition_of(column: pa.ChunkedArray | pa.Array, partitions: int) -> np.ndar
     return (hashes % np.uint64(partitions)).astype(np.int64)
 
 
-def _split(block: pa.Table, key: str, partitions: int, prepare) -> list[pa.Table] | pa.Table:
+def _split(block: Any, key: str, partitions: int, prepare, hash_key: bool = True) -> list[pa.Table] | pa.Table:
     if prepare is not None:
         block = prepare(block)
     if partitions == 1:  # one return value: Ray stores it as is, not as a list
         return block
-    part = partition_of(block.column(key), partitions)
+    if hash_key:
+        part = partition_of(block.column(key), partitions)
+    else:
+        part = block.column(key).to_numpy().astype(np.int64)
+        if len(part) and (part.min() < 0 or part.max() >= partitions):
+            raise ValueError(f"partition numbers in {key!r} outside [0, {partitions})")
     order = np.argsort(part, kind="stable")
     bounds = np.searchsorted(part[order], np.arange(partitions + 1))
     ordered = block.take(pa.array(order))
@@ -59,9 +70,11 @@ def _reduce(fn, kwargs: dict, sizes: list[int], *pieces: pa.Table) -> pa.Table:
     return fn(*tables, **kwargs)
 
 
-def shuffle_reduce(fn: Callable[..., pa.Table], partitions: int, *inputs: ShuffleInput, **kwargs) -> list[Any]:
+def shuffle_reduce(fn: Callable[..., Any], partitions: int, *inputs: ShuffleInput,
+                   per_partition: Sequence[dict] | None = None, **kwargs) -> list[Any]:
     """``fn(table_1, ..., table_n, **kwargs)`` on each of ``partitions`` co-partitions of the
     inputs (rows of any input with equal keys meet in one call); object refs of the results.
+    ``per_partition[i]`` adds keyword arguments for partition ``i`` only.
 
     Every input needs at least one block (an empty table is fine) so reducers see its schema.
     """
@@ -75,11 +88,15 @@ def shuffle_reduce(fn: Callable[..., pa.Table], partitions: int, *inputs: Shuffl
             raise ValueError(f"shuffle input on {item.key!r} has no blocks")
         per_block = []
         for block in item.blocks:
-            refs = split.options(num_returns=partitions).remote(block, item.key, partitions, item.prepare)
+            refs = split.options(num_returns=partitions).remote(block, item.key, partitions, item.prepare,
+                                                                 item.hash_key)
             per_block.append([refs] if partitions == 1 else list(refs))
         pieces.append(per_block)
     sizes = [len(p) for p in pieces]
+    if per_partition is not None and len(per_partition) != partitions:
+        raise ValueError(f"per_partition has {len(per_partition)} entries for {partitions} partitions")
     return [
-        reduce.remote(fn, kwargs, sizes, *[block[i] for per_block in pieces for block in per_block])
+        reduce.remote(fn, kwargs | (per_partition[i] if per_partition else {}), sizes,
+                      *[block[i] for per_block in pieces for block in per_block])
         for i in range(partitions)
     ]
