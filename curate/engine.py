@@ -290,8 +290,13 @@ def peak_rss_mb() -> float:
 
 
 def _started(stats, stage: str, where: str) -> None:
+    """Announce a batch before working on it; waits for the stats actor, because a worker that is
+    killed right after would otherwise take the announcement with it."""
     if stats is not None:
-        stats.started.remote(stage, where, os.getpid())
+        import ray
+
+        with contextlib.suppress(Exception):  # bookkeeping must never fail the work itself
+            ray.get(stats.started.remote(stage, where, os.getpid()), timeout=30)
 
 
 def _report(stats, stage: str, start: float, **metrics: float) -> None:

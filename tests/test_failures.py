@@ -25,6 +25,7 @@ def test_failing_stage_fails_the_run_with_its_name(tmp_path: Path) -> None:
     (tmp_path / "plugin" / "exploding_stage.py").write_text(FAILING_STAGE)
     out = tmp_path / "out"
     result = run_cli(str(QUICKSTART), f"output_dir={out}", "stages.boom.uses=exploding_stage:Explode",
+                     "checkpoint.enabled=false",  # fail at the first batch, not after the quality boundary
                      env={"PYTHONPATH": str(tmp_path / "plugin")})
     assert result.returncode == 1, result.stdout + result.stderr
     assert "stage 'boom' failed" in result.stderr
