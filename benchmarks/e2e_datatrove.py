@@ -80,23 +80,49 @@ def sentence_pools(languages: list[str] | None) -> dict[str, list[str]]:
     return chosen
 
 
-def prose_maker(languages: list[str] | None, junk_share: float = 0.05):
-    """Documents of 3-6 paragraphs of 3-5 sentences drawn from one language's pool, so two
-    documents share a few sentences but rarely a near-duplicate's share of 5-grams; ``junk_share``
-    of them are junk lines from ``samples/junk``."""
+def prose_maker(languages: list[str] | None, junk_share: float = 0.05, swap_rate: float = 0.2):
+    """Documents of 2-4 paragraphs of 2-4 sentences drawn from one language's pool, with
+    ``swap_rate`` of the words (characters in spaceless scripts) swapped for others of the same
+    language: each document is new text in that language, and two documents built from the same
+    sentences still share few 5-grams (the pools are small). ``junk_share`` of the documents are
+    junk lines from ``samples/junk``."""
     pools = sentence_pools(languages)
     langs = sorted(pools)
+    spaced = {lang: sum(s.count(" ") for s in pool) > 2 * len(pool) for lang, pool in pools.items()}
+    units = {lang: sorted({u for s in pool for u in (s.split() if spaced[lang] else s) if not u.isspace()})
+             for lang, pool in pools.items()}
     junk = [json.loads(line)["text"] for line in (REPO / "samples" / "junk" / "junk.jsonl").read_text().splitlines()]
 
     def make(rng: random.Random) -> str:
         if rng.random() < junk_share:
             return "\n".join(rng.choices(junk, k=rng.randint(1, 4)))
-        sentences = pools[rng.choice(langs)]
-        joiner = "" if sentences[0].count(" ") < 2 else " "  # Chinese, Japanese: no space between sentences
-        return "\n\n".join(joiner.join(rng.sample(sentences, min(len(sentences), rng.randint(3, 5))))
-                             for _ in range(rng.randint(3, 6)))
+        lang = rng.choice(langs)
+        sentences, vocab, sep = pools[lang], units[lang], " " if spaced[lang] else ""
+        paragraphs = []
+        for _ in range(rng.randint(2, 4)):
+            text = sep.join(rng.sample(sentences, min(len(sentences), rng.randint(2, 4))))
+            parts = text.split(" ") if sep else list(text)
+            paragraphs.append(sep.join(rng.choice(vocab) if rng.random() < swap_rate and not p.isspace() else p
+                                       for p in parts))
+        return "\n\n".join(paragraphs)
 
     return make
+
+
+def _jaccard_check(docs: int = 4000) -> None:  # pragma: no cover - a development aid
+    """Share of same-language document pairs above the MinHash threshold (5-gram Jaccard)."""
+    make, rng = prose_maker(None), random.Random(1)
+    texts = [make(rng) for _ in range(docs)]
+
+    def grams(text: str) -> set:
+        units = text.lower().split() if text.count(" ") > 10 else [c for c in text if not c.isspace()]
+        return {tuple(units[i:i + NGRAM]) for i in range(max(1, len(units) - NGRAM + 1))}
+
+    sets = [grams(t) for t in texts]
+    pairs = [(rng.randrange(docs), rng.randrange(docs)) for _ in range(200_000)]
+    scores = [len(sets[a] & sets[b]) / max(1, len(sets[a] | sets[b])) for a, b in pairs if a != b]
+    print(f"max {max(scores):.2f}, >=0.5: {sum(s >= 0.5 for s in scores)}, >=0.72: {sum(s >= 0.72 for s in scores)}"
+          f" of {len(scores)} random pairs")
 
 
 # --------------------------------------------------------------------------- curate
