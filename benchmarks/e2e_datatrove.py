@@ -109,8 +109,9 @@ def prose_maker(languages: list[str] | None, junk_share: float = 0.05, swap_rate
     return make
 
 
-def _jaccard_check(docs: int = 4000) -> None:  # pragma: no cover - a development aid
-    """Share of same-language document pairs above the MinHash threshold (5-gram Jaccard)."""
+def check_corpus(docs: int = 4000) -> None:
+    """How many random document pairs reach the MinHash threshold (5-gram Jaccard) without being
+    planted copies: the generator should make next to none (junk documents aside)."""
     make, rng = prose_maker(None), random.Random(1)
     texts = [make(rng) for _ in range(docs)]
 
@@ -292,7 +293,11 @@ def main() -> None:
                         help="stop words of datatrove's Gopher filter (see the module docstring)")
     parser.add_argument("--datatrove-run", nargs=6, metavar=("DATA", "OUT", "WORKERS", "TOKENIZER", "LID", "STOPWORDS"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--check-corpus", action="store_true", help="only report accidental near-duplicates of the generator")
     args = parser.parse_args()
+    if args.check_corpus:
+        check_corpus()
+        return
     if args.datatrove_run:
         data, out, workers, tokenizer_json, lid, stop_words = args.datatrove_run
         run_datatrove(Path(data), Path(out), int(workers), tokenizer_json, lid, stop_words)
@@ -335,7 +340,9 @@ def main() -> None:
                                      env={"HF_HUB_OFFLINE": "1"})
                     result["counts"] = datatrove_counts(out)
                 results[(side, workers)] = result
-                console.print(f"{side} on {workers} core(s): {result['wall']:,.1f} s, kept {result['counts']}")
+                console.print(f"{side} on {workers} core(s): {result['wall']:,.1f} s, {result['cpu']:,.0f} CPU s, "
+                              f"peak heap {result['heap'] / 2**30:.2f} GiB, load {result['load']:.1f}, "
+                              f"kept {result['counts']}")
     print_table(console, args, results, len(available))
 
 
