@@ -3,8 +3,9 @@
     python benchmarks/e2e_datatrove.py [--docs 100000] [--workers 1 2] [--languages eng_Latn ...]
 
 Both sides read the same generated corpus (``--docs`` documents in JSONL.gz shards, real prose
-in 40 languages recombined from ``samples/`` and ``benchmarks/data/lid_labelled.jsonl``, with 5%
-exact and 10% near copies planted as in ``dedup_scale.py``), run
+in 40 languages recombined from the sentences of ``benchmarks/data/lid_labelled.jsonl`` (built from
+``samples/web``) with a fifth of the words swapped, 5% junk, and 5% exact and 10% near copies
+planted by ``dedup_scale.write_corpus``), run
 
     read -> fastText LID (lid.176, keep score > 0.65) -> Gopher quality -> MinHash dedup
          (5-grams, 14 bands x 8 rows) -> Qwen2.5 tokenizer (+EOS) -> write
@@ -13,19 +14,22 @@ and write the kept documents (Parquet), the tokens and every rejected document. 
 ``python -m curate.run`` on a local Ray of W CPUs; datatrove runs ``LocalPipelineExecutor`` with W
 tasks and W workers per step (MinHash buckets: one task per band). Each run is a fresh process
 pinned to W cores (``sched_setaffinity``, inherited by Ray's and datatrove's worker processes),
-so "W workers" means W cores on both sides. Memory is sampled every 0.5 s over the whole
-process tree (see ``dedup_scale.MemorySampler``).
+so "W workers" means W cores on both sides. Memory and CPU time are sampled every second over
+the whole process tree (see ``dedup_scale.MemorySampler``); on a shared machine CPU seconds are
+the steadier measure, wall time the one users feel.
 
 Where the two pipelines differ (printed with the results):
 
 - Gopher: datatrove's ``GopherQualityFilter`` word-tokenises every document with spaCy's English
-  tokenizer and counts English stop words (its stock setting); curate's ``gopher_quality`` uses
-  per-script word units and stop words of 46 languages. On a multilingual corpus datatrove's
-  rejects most non-English prose, so its dedup and tokenizer see fewer documents. The table
-  shows the documents each side kept after each step; ``--languages eng_Latn`` gives a corpus
-  on which both keep about the same.
+  tokenizer; curate's ``gopher_quality`` uses per-script word units and stop words of 46
+  languages. Its stock stop words are Gopher's eight English ones, which reject nearly all
+  non-English prose, so by default (``--datatrove-stop-words all``) it gets the union of curate's
+  spaced-script stop-word lists instead; it still rejects most Chinese, Japanese, Thai, Lao,
+  Khmer and Burmese documents (too few "words"), so its dedup and tokenizer see ~20% fewer
+  documents. The table shows the documents each side kept after each step.
 - Dedup: curate also removes exact duplicates (content hash) before MinHash; datatrove's four
-  MinHash steps only. Neither verifies candidates (curate ``verify: none``) so the work matches.
+  MinHash steps only. Neither verifies candidates (curate ``verify: none``). Both use union-find
+  clusters and keep one document per cluster.
 - LID: datatrove predicts all 176 labels on the whole text; curate the top 3 on the first
   2,000 normalised characters.
 - Outputs: curate writes documents/ and tokens/ as zstd Parquet and rejected/ with reasons;
