@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
 import itertools
 import json
 import random
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -30,28 +32,46 @@ from rich.table import Table
 REPO = Path(__file__).resolve().parents[1]
 
 
-def write_corpus(folder: Path, docs: int, words: int, shards: int, seed: int = 0) -> dict[str, int]:
+def zipf_text(words: int, seed: int = 0) -> Callable[[random.Random], str]:
+    """A maker of documents of ``words`` Zipf-distributed random words (a 50,000-word vocabulary)."""
     rng = random.Random(seed)
     vocab = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9))) for _ in range(50000)]
     cum = list(itertools.accumulate(1 / (rank + 1) ** 0.9 for rank in range(len(vocab))))
+    return lambda r: " ".join(r.choices(vocab, cum_weights=cum, k=words))
+
+
+def _open_shard(folder: Path, index: int, gzip_file: bool):
+    if gzip_file:
+        return gzip.open(folder / f"part-{index:03d}.jsonl.gz", "wt", encoding="utf-8", compresslevel=1)
+    return open(folder / f"part-{index:03d}.jsonl", "w", encoding="utf-8")  # noqa: SIM115 - the caller closes it
+
+
+def write_corpus(folder: Path, docs: int, words: int, shards: int, seed: int = 0,
+                 make_text: Callable[[random.Random], str] | None = None, gzip_files: bool = False) -> dict[str, int]:
+    """Write ``docs`` documents over ``shards`` JSONL files (``.jsonl.gz`` with ``gzip_files``): 5% exact
+    copies of earlier ones with case and punctuation changed, 10% near copies with two words marked,
+    the rest new from ``make_text`` (default: :func:`zipf_text`). Returns the planted counts."""
+    make_text = make_text or zipf_text(words, seed)
+    rng = random.Random(seed)
     planted = {"exact": 0, "near": 0}
     originals: list[str] = []
     with contextlib.ExitStack() as stack:
-        files = [stack.enter_context(open(folder / f"part-{i:03d}.jsonl", "w", encoding="utf-8"))
-                 for i in range(shards)]
+        files = [stack.enter_context(_open_shard(folder, i, gzip_files)) for i in range(shards)]
         for i in range(docs):
             roll = rng.random()
             if originals and roll < 0.05:
                 text = rng.choice(originals).upper() + "!"
                 planted["exact"] += 1
             elif originals and roll < 0.15:
-                tokens = rng.choice(originals).split(" ")
+                original = rng.choice(originals)
+                sep = " " if original.count(" ") >= 2 else ""  # spaceless scripts: mark two characters
+                tokens = original.split(" ") if sep else list(original)
                 for j in rng.sample(range(len(tokens)), 2):
                     tokens[j] = "zz" + tokens[j]
-                text = " ".join(tokens)
+                text = sep.join(tokens)
                 planted["near"] += 1
             else:
-                text = " ".join(rng.choices(vocab, cum_weights=cum, k=words))
+                text = make_text(rng)
                 if len(originals) < 20000:
                     originals.append(text)
             files[i % shards].write(json.dumps({"id": f"d{i:07d}", "text": text}) + "\n")
@@ -90,13 +110,16 @@ def private_memory(proc: psutil.Process) -> tuple[int, int]:
 class MemorySampler(threading.Thread):
     """Peak memory of a process and all its descendants (driver, raylet, workers), sampled."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, interval: float = 0.5) -> None:
         super().__init__(daemon=True)
         self.root = psutil.Process(pid)
+        self.interval = interval
+        self.cpu_seconds: dict[int, float] = {}  # pid -> user + system seconds, last seen
         self.peak_heap_total = 0
         self.peak_heap_single = 0
         self.peak_heap_name = ""
         self.peak_store = 0
+        self.peak_rss_total = 0  # resident set sizes added up: shared pages (libraries, store) counted per process
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -105,18 +128,27 @@ class MemorySampler(threading.Thread):
                 procs = [self.root, *self.root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 return
-            heaps, store = [], 0
+            heaps, store, rss = [], 0, 0
             for proc in procs:
                 with contextlib.suppress(psutil.Error):  # exited between listing and reading
                     heap, in_store = private_memory(proc)
+                    rss += proc.memory_info().rss
+                    times = proc.cpu_times()
+                    self.cpu_seconds[proc.pid] = times.user + times.system
                     heaps.append((heap, proc.name()))
                     store += in_store
             self.peak_heap_total = max(self.peak_heap_total, sum(h for h, _ in heaps))
             self.peak_store = max(self.peak_store, store)
+            self.peak_rss_total = max(self.peak_rss_total, rss)
             largest = max(heaps, default=(0, ""))
             if largest[0] > self.peak_heap_single:
                 self.peak_heap_single, self.peak_heap_name = largest
-            time.sleep(0.5)
+            time.sleep(self.interval)
+
+    @property
+    def cpu_total(self) -> float:
+        """CPU seconds of every process seen (its last sample: up to one interval short per process)."""
+        return sum(self.cpu_seconds.values())
 
 
 def run_measured(config: Path) -> tuple[float, MemorySampler]:
