@@ -175,6 +175,15 @@ class PipelineConfig(StrictModel):
     shards: ShardsConfig | None = Field(default=None, description="Trainer shards from tokens/ (needs a tokenize stage).")
     checkpoint: CheckpointConfig = CheckpointConfig()
 
+    @field_validator("output_dir", mode="before")
+    @classmethod
+    def _local_or_mounted(cls, value: Any) -> Any:
+        # Path("s3://b/x") would quietly become a relative folder "s3:/b/x" on every node.
+        if isinstance(value, str) and "://" in value:
+            raise ValueError("object-store URLs are not supported as output_dir yet; use a local or "
+                             "mounted shared path (NFS, Lustre, ...) that can rename directories")
+        return value
+
 
 @dataclass(frozen=True)
 class StageSpec:

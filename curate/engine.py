@@ -170,6 +170,19 @@ def stderr_to_file(path: Path | None) -> Iterator[None]:
             os.close(saved)
 
 
+def _check_reachable(address: str, timeout: float = 10.0) -> None:
+    """Fail fast on a ``host:port`` nobody answers on: Ray itself retries the GCS for minutes."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if "://" in address or not sep or not port.isdigit():
+        return  # "auto", ray:// client addresses: Ray resolves and reports those itself
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise RuntimeError(f"no Ray cluster answers at {address} (RAY_ADDRESS / ray.address): {exc}") from None
+
+
 def init_ray(loaded: LoadedConfig, verbose: bool = False) -> dict[str, Any]:
     """Join RAY_ADDRESS / ray.address if given, else start a local Ray sized to this machine."""
     if not verbose:
@@ -186,6 +199,7 @@ def init_ray(loaded: LoadedConfig, verbose: bool = False) -> dict[str, Any]:
             "configure_logging": True,
         }
         if address:
+            _check_reachable(address)
             kwargs["address"] = address
         else:
             # "local": always a new Ray of our own, even when `ray start` left a cluster on this host
@@ -517,6 +531,8 @@ def plan_stage(spec: StageSpec, cluster_cpus: float) -> PlannedStage:
         ray_args["num_gpus"] = res.gpus
     if res.memory_gb:
         ray_args["memory"] = int(res.memory_gb * 1024**3)
+    if res.custom:
+        ray_args["resources"] = dict(res.custom)
     if res.batch_size:
         ray_args["batch_size"] = res.batch_size
     if spec.stage_cls.global_stage:

@@ -26,6 +26,8 @@ class Resources(StrictModel):
     concurrency: int | None = Field(default=None, gt=0, description="Actors in the pool (stateful stages).")
     batch_size: int | None = Field(default=None, gt=0, description="Documents per call; None keeps reader batches.")
     max_retries: int = Field(default=3, ge=0, description="Times Ray reruns a batch whose worker process died.")
+    custom: dict[str, float] = Field(default_factory=dict,
+                                     description="Custom Ray resources per worker, e.g. {highmem: 1} to pin to labelled nodes.")
 
 
 class StageConfig(StrictModel):

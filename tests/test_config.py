@@ -124,3 +124,31 @@ def test_filter_thresholds_and_language_overrides_from_yaml() -> None:
     assert length.filter(text, lang="cmn_Hani") and not length.filter(text, lang="eng_Latn")
     with pytest.raises(ConfigError, match=r"stages.filter.filters.1.length: .*overrides.cmn_Hani: unknown option"):
         load_config(QUICKSTART, ["stages.filter.filters.1.overrides={cmn_Hani: {min_charz: 5}}"])
+
+
+def test_object_store_output_dir_is_refused_with_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"output_dir: .*object-store URLs are not supported"):
+        load_config(QUICKSTART, ["output_dir=s3://bucket/run"])
+
+
+def test_custom_resources_reach_the_ray_arguments() -> None:
+    from curate.engine import plan_stage
+
+    loaded = load_config(QUICKSTART, ["stages.langid.resources.custom={highmem: 1}", "stages.dedup.resources.max_retries=0"])
+    planned = {spec.key: plan_stage(spec, cluster_cpus=4) for spec in loaded.stages}
+    assert planned["langid"].ray_args["resources"] == {"highmem": 1.0}
+    assert planned["langid"].ray_args["max_restarts"] == planned["langid"].ray_args["max_task_retries"] == 3
+    assert "resources" not in planned["tokenize"].ray_args
+
+
+def test_unreachable_ray_address_fails_fast() -> None:
+    import socket
+
+    from curate.engine import _check_reachable
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nobody listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(RuntimeError, match=f"no Ray cluster answers at 127.0.0.1:{port}"):
+        _check_reachable(f"127.0.0.1:{port}", timeout=2)
+    _check_reachable("auto")  # left to Ray
