@@ -641,15 +641,9 @@ def _save_boundary(ds, checkpoints, boundary, stats, upstream: set[str], staging
             return {}
         return {k: v for k, v in ray.get(stats.snapshot.remote()).items() if k in upstream}
 
-    try:
-        return checkpoints.save(ds, boundary, metrics, staging / "artifacts" if staging is not None else None)
-    except Exception as exc:
-        if isinstance(exc, StageFailed) or find_stage_failure(exc) is not None:
-            raise
-        death = worker_death(exc, stats)
-        if death is None:
-            raise
-        raise death from exc
+    # A worker that dies while this runs the upstream stages is turned into a StageFailed by the
+    # run's own handler (run._execute), as for the final write.
+    return checkpoints.save(ds, boundary, metrics, staging / "artifacts" if staging is not None else None)
 
 
 def make_stats_actor():
