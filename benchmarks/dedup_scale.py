@@ -120,9 +120,11 @@ class MemorySampler(threading.Thread):
         self.peak_heap_name = ""
         self.peak_store = 0
         self.peak_rss_total = 0  # resident set sizes added up: shared pages (libraries, store) counted per process
+        self.history: list[tuple[float, int, int]] = []  # (seconds since start, heap of all, largest heap) per sample
         self.stop = threading.Event()
 
     def run(self) -> None:
+        started = time.perf_counter()
         while not self.stop.is_set():
             try:
                 procs = [self.root, *self.root.children(recursive=True)]
@@ -141,6 +143,7 @@ class MemorySampler(threading.Thread):
             self.peak_store = max(self.peak_store, store)
             self.peak_rss_total = max(self.peak_rss_total, rss)
             largest = max(heaps, default=(0, ""))
+            self.history.append((time.perf_counter() - started, sum(h for h, _ in heaps), largest[0]))
             if largest[0] > self.peak_heap_single:
                 self.peak_heap_single, self.peak_heap_name = largest
             time.sleep(self.interval)
@@ -151,10 +154,11 @@ class MemorySampler(threading.Thread):
         return sum(self.cpu_seconds.values())
 
 
-def run_measured(config: Path) -> tuple[float, MemorySampler]:
-    """Run ``python -m curate.run config`` while sampling its memory; (wall seconds, sampler)."""
+def run_measured(config: Path, preexec_fn: Callable[[], None] | None = None) -> tuple[float, MemorySampler]:
+    """Run ``python -m curate.run config`` while sampling its memory; (wall seconds, sampler).
+    ``preexec_fn`` runs in the child before exec (e.g. to enter a memory cgroup)."""
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "curate.run", str(config)], cwd=REPO,
+    proc = subprocess.Popen([sys.executable, "-m", "curate.run", str(config)], cwd=REPO, preexec_fn=preexec_fn,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sampler = MemorySampler(proc.pid)
     sampler.start()
