@@ -1,12 +1,16 @@
 """End-to-end dedup of a generated corpus through ``python -m curate.run``: wall time, memory.
 
     python benchmarks/dedup_scale.py [--docs 200000] [--words 200] [--partitions N]
+        [--object-store-gb 0.5 --memory-cap-gb 3 --work-dir /scratch]
 
 Writes ``--docs`` Zipf-word documents as JSONL shards (5% exact copies with case and
 punctuation changed, 10% near copies with a few words replaced), runs a read -> dedup ->
 write pipeline on a local Ray, samples the memory of the whole process tree (driver, raylet,
 workers) every 0.5 s, and prints wall time, documents/s, peak private heap in total and of the
 largest process (object-store pages counted apart), and how many planted copies were removed.
+With ``--memory-cap-gb`` the run is confined to a memory cgroup of that size (``memory_cap.py``):
+dedup is a global stage, so this shows the corpus going through Ray's object store and its
+spill directory rather than through memory.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import memory_cap
 import psutil
 from rich.console import Console
 from rich.table import Table
@@ -78,8 +83,9 @@ def write_corpus(folder: Path, docs: int, words: int, shards: int, seed: int = 0
     return planted
 
 
-def pipeline_yaml(data: Path, out: Path, partitions: int | None) -> str:
+def pipeline_yaml(data: Path, out: Path, partitions: int | None, object_store_gb: float | None = None) -> str:
     shuffle = f"\n    shuffle_partitions: {partitions}" if partitions else ""
+    store = f"\nray: {{object_store_memory_gb: {object_store_gb}, spill_dir: {out.parent}/spill}}" if object_store_gb else ""
     return f"""name: dedup_scale
 output_dir: {out}
 sources:
@@ -88,7 +94,7 @@ sources:
     domain: web
 stages:
   dedup:
-    threshold: 0.8{shuffle}
+    threshold: 0.8{shuffle}{store}
 """
 
 
@@ -154,20 +160,27 @@ class MemorySampler(threading.Thread):
         return sum(self.cpu_seconds.values())
 
 
-def run_measured(config: Path, preexec_fn: Callable[[], None] | None = None) -> tuple[float, MemorySampler]:
-    """Run ``python -m curate.run config`` while sampling its memory; (wall seconds, sampler).
-    ``preexec_fn`` runs in the child before exec (e.g. to enter a memory cgroup)."""
+def run_measured(config: Path, memory_cap_gb: float | None = None
+                 ) -> tuple[float, MemorySampler, memory_cap.MemoryCap | None]:
+    """Run ``python -m curate.run config`` while sampling its memory, inside a memory cgroup of
+    ``memory_cap_gb`` when given; (wall seconds, sampler, the closed cgroup with its peaks)."""
+    cap = memory_cap.MemoryCap(int(memory_cap_gb * 2**30)) if memory_cap_gb else None
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "curate.run", str(config)], cwd=REPO, preexec_fn=preexec_fn,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    sampler = MemorySampler(proc.pid)
-    sampler.start()
-    output, _ = proc.communicate()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "curate.run", str(config)], cwd=REPO,
+                                preexec_fn=cap.enter if cap else None,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        sampler = MemorySampler(proc.pid)
+        sampler.start()
+        output, _ = proc.communicate()
+    finally:
+        if cap:
+            cap.close()
     wall = time.perf_counter() - started
     sampler.stop.set()
     if proc.returncode != 0:
         raise SystemExit(f"pipeline failed with exit code {proc.returncode}:\n{output}")
-    return wall, sampler
+    return wall, sampler, cap
 
 
 def main() -> None:
@@ -177,10 +190,16 @@ def main() -> None:
     parser.add_argument("--docs-per-shard", type=int, default=12_500,
                         help="input file size is fixed, so more documents means more files, as in real corpora")
     parser.add_argument("--partitions", type=int, default=None)
+    parser.add_argument("--object-store-gb", type=float, default=None, help="cap Ray's object store (it spills)")
+    parser.add_argument("--memory-cap-gb", type=float, default=None,
+                        help="run inside a memory cgroup of this size (needs root; see memory_cap.py)")
+    parser.add_argument("--work-dir", default=None, help="where inputs, outputs and spills go (default: $TMPDIR)")
     args = parser.parse_args()
+    if args.memory_cap_gb and not args.object_store_gb:
+        parser.error("--memory-cap-gb needs --object-store-gb (Ray's default store is 30%% of the machine's memory)")
 
     console = Console()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.work_dir) as tmp:
         data, out = Path(tmp) / "data", Path(tmp) / "out"
         data.mkdir()
         started = time.perf_counter()
@@ -190,8 +209,8 @@ def main() -> None:
                       f"{time.perf_counter() - started:.0f}s: {planted['exact']:,} exact and "
                       f"{planted['near']:,} near copies planted")
         config = Path(tmp) / "dedup_scale.yaml"
-        config.write_text(pipeline_yaml(data, out, args.partitions))
-        wall, sampler = run_measured(config)
+        config.write_text(pipeline_yaml(data, out, args.partitions, args.object_store_gb))
+        wall, sampler, cap = run_measured(config, args.memory_cap_gb)
         summary = json.loads((out / "stats" / "summary.json").read_text())
         dedup = next(s for s in summary["stages"] if s["stage"] == "dedup")
         reasons = {r["reason"]: r["docs"] for r in summary["rejected_by_reason"] if r["stage"] == "dedup"}
@@ -214,6 +233,10 @@ def main() -> None:
          f"{dedup.get('candidate_edges', 0):,} / {dedup.get('false_positive_edges', 0):,}"),
         ("duplicate clusters", f"{dedup.get('clusters', 0):,}"),
     ]
+    if cap:
+        rows += [("input / memory cap", f"{size / 2**30:,.2f} GiB / {args.memory_cap_gb:g} GiB"),
+                 ("largest rss + shmem held in the cgroup", f"{cap.peak_unreclaimable / 2**30:,.2f} GiB"),
+                 ("OOM kills in the cgroup", f"{cap.oom_kills}")]
     if reasons:
         rows.append(("rejected by reason", ", ".join(f"{k} {v:,}" for k, v in reasons.items())))
     for row in rows:

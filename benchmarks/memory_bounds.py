@@ -115,12 +115,7 @@ def measure(docs: int, args: argparse.Namespace, console: Console) -> dict:
         console.print(f"  wrote {docs:,} documents, {size / 2**30:,.2f} GiB; running the pipeline ...")
         config = Path(tmp) / "memory_bounds.yaml"
         config.write_text(pipeline_yaml(data, out, args.object_store_gb))
-        cap = memory_cap.MemoryCap(int(args.memory_cap_gb * 2**30)) if args.memory_cap_gb else None
-        try:
-            wall, sampler = run_measured(config, preexec_fn=cap.enter if cap else None)
-        finally:
-            if cap:
-                cap.close()
+        wall, sampler, cap = run_measured(config, args.memory_cap_gb)
         summary = json.loads((out / "stats" / "summary.json").read_text())
         out_bytes = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
         shutil.rmtree(out, ignore_errors=True)

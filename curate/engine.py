@@ -520,19 +520,13 @@ class PlannedStage:
 
 def plan_stage(spec: StageSpec, cluster_cpus: float) -> PlannedStage:
     res = spec.options.resources
-    ray_args: dict[str, Any] = {"num_cpus": res.cpus}
+    ray_args: dict[str, Any] = res.ray_options()
     # A batch whose worker process died (killed, node lost) runs again elsewhere, a bounded number
     # of times: Ray Data's default is to retry forever, which hangs a run on a poison batch.
     if spec.stage_cls.stateful:
         ray_args.update(max_restarts=res.max_retries, max_task_retries=res.max_retries)
     else:
         ray_args["max_retries"] = res.max_retries
-    if res.gpus:
-        ray_args["num_gpus"] = res.gpus
-    if res.memory_gb:
-        ray_args["memory"] = int(res.memory_gb * 1024**3)
-    if res.custom:
-        ray_args["resources"] = dict(res.custom)
     if res.batch_size:
         ray_args["batch_size"] = res.batch_size
     if spec.stage_cls.global_stage:

@@ -9,7 +9,7 @@ of live documents and returns it with its columns added and, for filters, rows m
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pyarrow as pa
 from pydantic import Field
@@ -28,6 +28,18 @@ class Resources(StrictModel):
     max_retries: int = Field(default=3, ge=0, description="Times Ray reruns a batch whose worker process died.")
     custom: dict[str, float] = Field(default_factory=dict,
                                      description="Custom Ray resources per worker, e.g. {highmem: 1} to pin to labelled nodes.")
+
+    def ray_options(self) -> dict[str, Any]:
+        """What one worker asks Ray for (``num_cpus``, ``num_gpus``, ``memory``, ``resources``): the
+        same for a stage's task pool, its actors and the tasks a global stage starts itself."""
+        options: dict[str, Any] = {"num_cpus": self.cpus}
+        if self.gpus:
+            options["num_gpus"] = self.gpus
+        if self.memory_gb:
+            options["memory"] = int(self.memory_gb * 1024**3)
+        if self.custom:
+            options["resources"] = dict(self.custom)
+        return options
 
 
 class StageConfig(StrictModel):

@@ -52,19 +52,21 @@ def table(rows: list[dict]) -> pa.Table:
 def ray_local():
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    # dedup_slot: a custom resource for the test that the stage's tasks must ask for
+    ray.init(num_cpus=2, resources={"dedup_slot": 2}, include_dashboard=False, logging_level="ERROR",
+             log_to_driver=False)
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield ray
     ray.shutdown()
 
 
-def run_with_summary(ray, docs: list[dict], blocks: int = 3, **options):
+def run_with_summary(ray, docs: list[dict], blocks: int = 3, stage_cls: type[Dedup] = Dedup, **options):
     """run_global with a real stats actor, returning rows by id and the stage's summary metrics."""
     from curate.engine import make_stats_actor
 
     stats = make_stats_actor()
     ds = ray.data.from_arrow(table(docs)).repartition(blocks)
-    out = Dedup(DedupConfig(**options), key="dedup").run_global(ds, stats)
+    out = stage_cls(DedupConfig(**options), key="dedup").run_global(ds, stats)
     result = {r["id"]: r for r in out.take_all()}
     metrics = ray.get(stats.snapshot.remote())["dedup"]
     return result, metrics
@@ -214,3 +216,42 @@ def test_deterministic_across_partition_counts(ray_local) -> None:
     assert {i: tuple(r[c] for c in columns) for i, r in first.items()} == \
         {i: tuple(r[c] for c in columns) for i, r in second.items()}
     assert sum(r["reject_stage"] == "dedup" for r in first.values()) == 7
+
+
+def _check_task_resources() -> None:
+    import ray
+
+    assigned = ray.get_runtime_context().get_assigned_resources()
+    if assigned.get("CPU") != 0.5 or assigned.get("dedup_slot") != 0.25:
+        raise RuntimeError(f"a dedup task ran with {assigned}, not the stage's resources")
+
+
+class ResourceCheckingDedup(Dedup):
+    """Dedup whose sketch, shuffle-split and shuffle-reduce steps fail unless their task holds
+    the stage's configured resources."""
+
+    def sketch(self, batch: pa.Table) -> pa.Table:
+        _check_task_resources()
+        return super().sketch(batch)
+
+    @staticmethod
+    def explode_keys(sketches: pa.Table) -> pa.Table:
+        _check_task_resources()
+        return Dedup.explode_keys(sketches)
+
+    @staticmethod
+    def bucket_edges(keys: pa.Table) -> pa.Table:
+        _check_task_resources()
+        return Dedup.bucket_edges(keys)
+
+    def attach_second_end(self, edges: pa.Table, docs: pa.Table) -> pa.Table:
+        _check_task_resources()
+        return super().attach_second_end(edges, docs)
+
+
+def test_stage_resources_apply_to_every_dedup_task(ray_local) -> None:
+    rows, _ = planted_corpus()
+    out, metrics = run_with_summary(ray_local, rows, stage_cls=ResourceCheckingDedup, threshold=0.8,
+                                    resources={"cpus": 0.5, "custom": {"dedup_slot": 0.25}, "batch_size": 8})
+    assert sum(r["reject_stage"] == "dedup" for r in out.values()) == 7
+    assert metrics["clusters"] == 6

@@ -71,24 +71,28 @@ def _reduce(fn, kwargs: dict, sizes: list[int], *pieces: pa.Table) -> pa.Table:
 
 
 def shuffle_reduce(fn: Callable[..., Any], partitions: int, *inputs: ShuffleInput,
-                   per_partition: Sequence[dict] | None = None, **kwargs) -> list[Any]:
+                   per_partition: Sequence[dict] | None = None, task_options: dict[str, Any] | None = None,
+                   **kwargs) -> list[Any]:
     """``fn(table_1, ..., table_n, **kwargs)`` on each of ``partitions`` co-partitions of the
     inputs (rows of any input with equal keys meet in one call); object refs of the results.
-    ``per_partition[i]`` adds keyword arguments for partition ``i`` only.
+    ``per_partition[i]`` adds keyword arguments for partition ``i`` only. ``task_options`` are
+    Ray options for every split and reduce task (the calling stage's ``num_cpus``, ``memory``,
+    custom ``resources``, ``max_retries``).
 
     Every input needs at least one block (an empty table is fine) so reducers see its schema.
     """
     import ray
 
+    task_options = task_options or {}
     split = ray.remote(_split)
-    reduce = ray.remote(_reduce)
+    reduce = ray.remote(_reduce).options(**task_options)
     pieces: list[list[list[Any]]] = []  # input -> block -> partition refs
     for item in inputs:
         if not item.blocks:
             raise ValueError(f"shuffle input on {item.key!r} has no blocks")
         per_block = []
         for block in item.blocks:
-            refs = split.options(num_returns=partitions).remote(block, item.key, partitions, item.prepare,
+            refs = split.options(num_returns=partitions, **task_options).remote(block, item.key, partitions, item.prepare,
                                                                  item.hash_key)
             per_block.append([refs] if partitions == 1 else list(refs))
         pieces.append(per_block)

@@ -259,18 +259,23 @@ class Dedup(Stage):
 
         cfg = self.config
         start = time.time()
+        # Every task this stage starts asks for the stage's resources and retries a dead worker
+        # as often as the stage allows.
+        options = {**cfg.resources.ray_options(), "max_retries": cfg.resources.max_retries}
         ds = ds.materialize()
-        sketches = ds.map_batches(self.sketch, batch_format="pyarrow", batch_size=cfg.resources.batch_size).materialize()
+        sketches = ds.map_batches(self.sketch, batch_format="pyarrow", batch_size=cfg.resources.batch_size,
+                                  **options).materialize()
         # Partitions sized from the data, so what one shuffle task holds does not grow with the corpus.
         partitions = cfg.shuffle_partitions or max(2, int(ray.cluster_resources().get("CPU", 2)),
                                                    math.ceil(sketches.size_bytes() / (cfg.partition_mb * 2**20)))
         blocks = sketches.to_arrow_refs()
         if blocks:
-            edges = shuffle_reduce(self.bucket_edges, partitions, ShuffleInput(blocks, "key", self.explode_keys))
+            edges = shuffle_reduce(self.bucket_edges, partitions, ShuffleInput(blocks, "key", self.explode_keys),
+                                   task_options=options)
             first = shuffle_reduce(self.attach_first_end, partitions, ShuffleInput(edges, "a"),
-                                   ShuffleInput(blocks, "id", self.documents))
+                                   ShuffleInput(blocks, "id", self.documents), task_options=options)
             second = shuffle_reduce(self.attach_second_end, partitions, ShuffleInput(first, "b"),
-                                    ShuffleInput(blocks, "id", self.documents))
+                                    ShuffleInput(blocks, "id", self.documents), task_options=options)
             verified = pa.concat_tables(ray.get(second))  # the edge list: the only thing on the driver
         else:
             verified = None
@@ -278,7 +283,7 @@ class Dedup(Stage):
         if stats is not None:
             stats.record.remote(self.key, {"start": start, "end": time.time(), "shuffle_partitions": partitions,
                                            **summary})
-        return ds.map_batches(_mark, batch_format="pyarrow", batch_size=None,
+        return ds.map_batches(_mark, batch_format="pyarrow", batch_size=None, **options,
                               fn_kwargs={"decisions": ray.put(decisions), "key": self.key, "stats": stats})
 
     def _decide(self, candidates: pa.Table | None) -> tuple[dict[str, Any], dict[str, int]]:

@@ -186,12 +186,11 @@ class DistilledQuality(Stage):
         options = {"model": cfg.model.model_dump(), "rubrics": cfg.rubrics, "max_doc_tokens": cfg.max_doc_tokens,
                    "token_budget": cfg.token_budget, "perplexity": False}
         sample = ds.map_batches(_select, fn_kwargs={"wanted": ray.put(chosen)}, batch_format="pyarrow", batch_size=None)
-        ray_args = {"num_cpus": cfg.resources.cpus}
-        if cfg.resources.gpus:
-            ray_args["num_gpus"] = cfg.resources.gpus
         judged = sample.map_batches(_JudgeActor, fn_constructor_kwargs={"options": options}, batch_format="pyarrow",
                                     batch_size=cfg.resources.batch_size,
-                                    compute=ray.data.ActorPoolStrategy(size=cfg.resources.concurrency or 1), **ray_args)
+                                    compute=ray.data.ActorPoolStrategy(size=cfg.resources.concurrency or 1),
+                                    max_restarts=cfg.resources.max_retries, max_task_retries=cfg.resources.max_retries,
+                                    **cfg.resources.ray_options())
         tables = ray.get(judged.to_arrow_refs())
         table = pa.concat_tables(tables) if tables else pa.table({"id": [], "text": [], "score": []})
         return table.to_pydict()
