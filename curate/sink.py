@@ -55,10 +55,18 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def dictionary_columns(table: pa.Table) -> list[str]:
+    """Columns worth Parquet dictionary encoding: not the ids, texts and token ids. Those rarely
+    repeat (token ids span a 150k vocabulary), so their dictionary pages overflow and Parquet falls
+    back to plain encoding after paying for the dictionary."""
+    return [name for name in table.column_names if name not in ("id", "text", "input_ids")]
+
+
 def _write(table: pa.Table, staging: Path, folder: str, part: str) -> dict[str, Any]:
     target = staging / folder / f"part-{part}.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, target, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+    pq.write_table(table, target, compression="zstd", row_group_size=ROW_GROUP_ROWS,
+                   use_dictionary=dictionary_columns(table))
     digest = file_sha256(target)
     tokens = int(pc.sum(table.column("n_tokens")).as_py() or 0) if "n_tokens" in table.column_names else 0
     if folder == "tokens":
