@@ -162,6 +162,23 @@ class CheckpointConfig(StrictModel):
     )
 
 
+class PublishConfig(StrictModel):
+    """``publish:`` in the YAML: after the run commits ``output_dir``, upload its outputs here
+    (curate.publish). Credentials come from the backend's usual chain (env, profile, instance
+    role), not from the YAML; ``storage_options`` is for the rest (endpoint_url, region, ...)."""
+
+    to: str = Field(description="An fsspec URL: s3://bucket/prefix, gs://bucket/prefix, ...")
+    storage_options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("to")
+    @classmethod
+    def _is_url(cls, value: str) -> str:
+        if "://" not in value:
+            raise ValueError(f"expected a URL such as s3://bucket/prefix, got {value!r} "
+                             "(a local or mounted path belongs in output_dir)")
+        return value.rstrip("/")
+
+
 class PipelineConfig(StrictModel):
     """A whole run as written in the YAML (stage options stay raw here; see :func:`load_config`)."""
 
@@ -174,14 +191,16 @@ class PipelineConfig(StrictModel):
     ray: RayConfig = RayConfig()
     shards: ShardsConfig | None = Field(default=None, description="Trainer shards from tokens/ (needs a tokenize stage).")
     checkpoint: CheckpointConfig = CheckpointConfig()
+    publish: PublishConfig | None = Field(default=None, description="Upload the finished outputs to object storage.")
 
     @field_validator("output_dir", mode="before")
     @classmethod
     def _local_or_mounted(cls, value: Any) -> Any:
         # Path("s3://b/x") would quietly become a relative folder "s3:/b/x" on every node.
         if isinstance(value, str) and "://" in value:
-            raise ValueError("object-store URLs are not supported as output_dir yet; use a local or "
-                             "mounted shared path (NFS, Lustre, ...) that can rename directories")
+            raise ValueError(f"{value!r}: output_dir is where the run is built and must be a local or mounted "
+                             "shared path (NFS, Lustre, ...) that can rename directories; to put the outputs on "
+                             "object storage add `publish: {to: " + value + "}`")
         return value
 
 

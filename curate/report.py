@@ -37,6 +37,8 @@ def print_plan(console: Console, loaded: LoadedConfig, tasks: list[FileTask], pl
         how += f", {res.cpus:g} cpu" + (f", {res.gpus:g} gpu" if res.gpus else "")
         table.add_row(stage.spec.key, stage.spec.stage_cls(stage.spec.options, key=stage.spec.key).describe(), how)
     table.add_row("write", f"{p.output_dir}/{{documents,tokens,rejected,stats}}", "tasks")
+    if p.publish is not None:
+        table.add_row("publish", f"{p.publish.to}/ (uploaded after the run commits, _SUCCESS last)", "driver")
     console.print(table)
 
 

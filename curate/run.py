@@ -59,6 +59,13 @@ def preflight(loaded: LoadedConfig) -> list:
             spec.stage_cls(spec.options, key=spec.key).preflight()
         except ConfigError as exc:
             raise ConfigError(f"{loaded.path}: {exc}") from None
+    if loaded.pipeline.publish is not None:
+        from curate.publish import check_writable
+
+        try:
+            check_writable(loaded.pipeline.publish)
+        except ConfigError as exc:
+            raise ConfigError(f"{loaded.path}: {exc}") from None
     return tasks
 
 
@@ -171,7 +178,18 @@ def execute(loaded: LoadedConfig, tasks: list, console: Console, verbose: bool =
         raise
     if checkpoints is not None:
         checkpoints.prune()
+    if loaded.pipeline.publish is not None:
+        from curate.publish import publish
+
+        try:
+            summary["published"] = publish(output_dir, loaded.pipeline.publish)
+        except Exception as exc:
+            raise PublishFailed(f"{type(exc).__name__}: {exc}") from exc
     return summary
+
+
+class PublishFailed(RuntimeError):
+    """The run committed its outputs locally, but uploading them to ``publish.to`` failed."""
 
 
 def _stream_results(ds, console: Console, total_files: int, stats) -> list[dict]:
@@ -217,6 +235,7 @@ def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path,
                         {"name": tokenizer.name, "fingerprint": tokenizer.fingerprint} if tokenizer else None)
     summary["resumed_after"] = resumed.stage if resumed else None
     summary["ray"] = {k: v for k, v in cluster.items() if k in ("address", "cpus", "gpus", "dashboard_url")}
+    summary["publish_to"] = loaded.pipeline.publish.to if loaded.pipeline.publish is not None else None
     if tokenizer is not None:
         manifest = tokens_manifest(loaded, summary["files"], tokenizer)
         sink.write_json(staging / "tokens" / "manifest.json", manifest)
@@ -252,6 +271,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         errors.print("[bold red]interrupted[/bold red]: nothing was committed")
         return 130
+    except PublishFailed as exc:
+        target = loaded.pipeline.publish.to if loaded.pipeline.publish else "?"
+        errors.print(f"[bold red]publish failed[/bold red]: {escape(str(exc))}\nthe run's outputs are complete in "
+                     f"{loaded.pipeline.output_dir}; {target} has no {escape('_SUCCESS')}. Upload again with: "
+                     f"python -m curate.publish {escape(' '.join([args.config, *args.overrides]))}",
+                     highlight=False, markup=True, soft_wrap=True)
+        return 1
     except Exception as exc:
         failure = find_stage_failure(exc)
         message = str(failure) if failure else f"{type(exc).__name__}: {exc}"
@@ -262,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     from curate.report import print_summary
 
     print_summary(console, summary)
+    if summary.get("published"):
+        done = summary["published"]
+        console.print(f"published {done.files:,} files ({done.bytes / 2**20:,.1f} MiB) to {done.url} "
+                      f"in {done.seconds:.1f}s")
     return 0
 
 

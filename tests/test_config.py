@@ -127,8 +127,16 @@ def test_filter_thresholds_and_language_overrides_from_yaml() -> None:
 
 
 def test_object_store_output_dir_is_refused_with_the_key() -> None:
-    with pytest.raises(ConfigError, match=r"output_dir: .*object-store URLs are not supported"):
+    with pytest.raises(ConfigError, match=r"output_dir: .*must be a local or mounted .*publish: \{to: s3://bucket/run\}"):
         load_config(QUICKSTART, ["output_dir=s3://bucket/run"])
+
+
+def test_publish_target_must_be_a_url() -> None:
+    with pytest.raises(ConfigError, match=r"publish.to: .*expected a URL"):
+        load_config(QUICKSTART, ["publish={to: /mnt/shared/run}"])
+    with pytest.raises(ConfigError, match=r"publish.storage_opts: unknown key"):
+        load_config(QUICKSTART, ["publish={to: s3://bucket/run, storage_opts: {}}"])
+    assert load_config(QUICKSTART, ["publish={to: s3://bucket/run/}"]).pipeline.publish.to == "s3://bucket/run"
 
 
 def test_custom_resources_reach_the_ray_arguments() -> None:
