@@ -116,3 +116,22 @@ def test_publish_command_refuses_an_unfinished_run(tmp_path: Path, s3_endpoint: 
                             text=True, env={**os.environ, **CREDENTIALS}, timeout=120)
     assert result.returncode == 2 and "has no _SUCCESS" in result.stderr
     assert not s3fs_for(s3_endpoint).exists(f"{BUCKET}/runs/unfinished/_SUCCESS")
+
+
+def test_failed_upload_keeps_the_local_run_and_says_how_to_retry(tmp_path: Path, s3_endpoint: str) -> None:
+    config = write_config(tmp_path, s3_endpoint, "runs/failing")
+    # The run is real; only the upload is made to fail, as a dropped connection would.
+    script = ("import sys, curate.publish\n"
+              "def broken(*args, **kwargs):\n"
+              "    raise ConnectionError('connection reset by peer')\n"
+              "curate.publish.publish = broken\n"
+              "from curate.run import main\n"
+              f"sys.exit(main([{str(config)!r}]))\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True,
+                            env={**os.environ, **CREDENTIALS}, timeout=600)
+    assert result.returncode == 1, result.stdout + result.stderr
+    stderr = " ".join(result.stderr.split())
+    assert "publish failed: ConnectionError: connection reset by peer" in stderr
+    assert f"python -m curate.publish {config}" in stderr
+    assert (tmp_path / "out" / "_SUCCESS").exists() and local_files(tmp_path / "out")
+    assert not s3fs_for(s3_endpoint).exists(f"{BUCKET}/runs/failing/_SUCCESS")
