@@ -163,7 +163,8 @@ def print_table(console: Console, rows: list[dict], args: argparse.Namespace) ->
     table = Table(title=f"Streaming run (read -> filters -> tokenize -> write), {args.text} text, object store "
                         f"capped at {args.object_store_gb:g} GiB" + (f", whole run capped at {cap:g} GiB" if cap else ""))
     columns = ["documents", "input GiB", "input / store", "wall s", "docs/s", "largest process heap GiB",
-               "all processes heap GiB", "per quarter of the run", "object-store pages GiB"]
+               "all processes heap GiB", "per quarter of the run", "object-store pages GiB",
+               "peak RSS of a stage worker GiB"]
     if cap:
         columns += ["input / cap", "cgroup rss+shmem GiB", "OOM kills"]
     for name in columns:
@@ -171,7 +172,8 @@ def print_table(console: Console, rows: list[dict], args: argparse.Namespace) ->
     for r in rows:
         cells = [f"{r['docs']:,}", f"{r['input_gib']:,.2f}", f"{r['input_gib'] / args.object_store_gb:,.1f}x",
                  f"{r['wall']:,.0f}", f"{r['docs'] / r['wall']:,.0f}", f"{r['heap_single']:.2f} ({r['heap_name']})",
-                 f"{r['heap_total']:.2f}", " / ".join(f"{q:.2f}" for q in r["quarters"]), f"{r['store']:.2f}"]
+                 f"{r['heap_total']:.2f}", " / ".join(f"{q:.2f}" for q in r["quarters"]), f"{r['store']:.2f}",
+                 f"{r['worker_rss']:.2f}"]
         if cap:
             cells += [f"{r['input_gib'] / cap:,.1f}x", f"{r['cap_used']:.2f}", str(r["oom_kills"])]
         table.add_row(*cells)
