@@ -54,6 +54,10 @@ class MemoryCap:
         self.path = parent / f"curate-bench-{uuid.uuid4().hex[:8]}"
         self.path.mkdir()
         if self.version == 2:
+            if not (self.path / "memory.max").exists():  # v2 gives a child memory files only when delegated
+                self.path.rmdir()
+                raise RuntimeError(f"cgroup v2: the memory controller is not enabled for children of {parent} "
+                                   "(add +memory to its cgroup.subtree_control)")
             (self.path / "memory.max").write_text(str(limit_bytes))
             (self.path / "memory.swap.max").write_text("0")
         else:
