@@ -126,7 +126,7 @@ class MemorySampler(threading.Thread):
         self.peak_heap_name = ""
         self.peak_store = 0
         self.peak_rss_total = 0  # resident set sizes added up: shared pages (libraries, store) counted per process
-        self.history: list[tuple[float, int, int]] = []  # (seconds since start, heap of all, largest heap) per sample
+        self.history: list[tuple[float, int]] = []  # (seconds since start, heap of all processes) per sample
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -149,7 +149,7 @@ class MemorySampler(threading.Thread):
             self.peak_store = max(self.peak_store, store)
             self.peak_rss_total = max(self.peak_rss_total, rss)
             largest = max(heaps, default=(0, ""))
-            self.history.append((time.perf_counter() - started, sum(h for h, _ in heaps), largest[0]))
+            self.history.append((time.perf_counter() - started, sum(h for h, _ in heaps)))
             if largest[0] > self.peak_heap_single:
                 self.peak_heap_single, self.peak_heap_name = largest
             time.sleep(self.interval)

@@ -101,7 +101,7 @@ def quarter_peaks(sampler: MemorySampler) -> list[float]:
         return []
     end = sampler.history[-1][0] or 1.0
     peaks = [0] * 4
-    for at, total, _ in sampler.history:
+    for at, total in sampler.history:
         quarter = min(3, int(4 * at / end))
         peaks[quarter] = max(peaks[quarter], total)
     return [p / 2**30 for p in peaks]
@@ -126,7 +126,6 @@ def measure(docs: int, args: argparse.Namespace, console: Console) -> dict:
                 "heap_total": sampler.peak_heap_total / 2**30, "store": sampler.peak_store / 2**30,
                 "worker_rss": worker_peak / 1024, "quarters": quarter_peaks(sampler),
                 "cap_used": cap.peak_unreclaimable / 2**30 if cap else None,
-                "cap_charged": cap.peak_charged / 2**30 if cap else None,
                 "oom_kills": cap.oom_kills if cap else None}
 
 

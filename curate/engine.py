@@ -520,13 +520,7 @@ class PlannedStage:
 
 def plan_stage(spec: StageSpec, cluster_cpus: float) -> PlannedStage:
     res = spec.options.resources
-    ray_args: dict[str, Any] = res.ray_options()
-    # A batch whose worker process died (killed, node lost) runs again elsewhere, a bounded number
-    # of times: Ray Data's default is to retry forever, which hangs a run on a poison batch.
-    if spec.stage_cls.stateful:
-        ray_args.update(max_restarts=res.max_retries, max_task_retries=res.max_retries)
-    else:
-        ray_args["max_retries"] = res.max_retries
+    ray_args: dict[str, Any] = res.ray_options(actor=spec.stage_cls.stateful)
     if res.batch_size:
         ray_args["batch_size"] = res.batch_size
     if spec.stage_cls.global_stage:

@@ -30,6 +30,9 @@ class Published:
     bytes: int
     seconds: float
 
+    def describe(self) -> str:
+        return f"published {self.files:,} files ({self.bytes / 2**20:,.1f} MiB) to {self.url} in {self.seconds:.1f}s"
+
 
 def target(cfg: PublishConfig):
     """(fsspec filesystem, root path inside it) for ``publish.to``."""
@@ -74,16 +77,16 @@ def publish(output_dir: Path, cfg: PublishConfig) -> Published:
         if (output_dir / folder).is_dir():
             local_files += sorted(p for p in (output_dir / folder).rglob("*") if p.is_file())
     remote_paths = [f"{root}/{p.relative_to(output_dir).as_posix()}" for p in local_files]
+    local_sizes = [p.stat().st_size for p in local_files]
     if local_files:
         fs.put([str(p) for p in local_files], remote_paths)  # fsspec backends upload a list concurrently
     fs.invalidate_cache()
-    sizes = {path.rstrip("/"): info["size"] for path, info in fs.find(root, detail=True).items()}
-    for local, remote in zip(local_files, remote_paths):
-        arrived = sizes.get(remote)
-        if arrived != local.stat().st_size:
-            raise RuntimeError(f"publish: {remote} has {arrived} bytes after upload, {local.stat().st_size} locally")
+    arrived = {path.rstrip("/"): info["size"] for path, info in fs.find(root, detail=True).items()}
+    for remote, size in zip(remote_paths, local_sizes):
+        if arrived.get(remote) != size:
+            raise RuntimeError(f"publish: {remote} has {arrived.get(remote)} bytes after upload, {size} locally")
     fs.pipe(marker, (time.strftime("%Y-%m-%dT%H:%M:%S%z") + "\n").encode())
-    return Published(cfg.to, len(local_files), sum(p.stat().st_size for p in local_files), time.time() - start)
+    return Published(cfg.to, len(local_files), sum(local_sizes), time.time() - start)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,8 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error\n{exc}", file=sys.stderr)
         return 2
-    done = publish(output_dir, cfg)
-    print(f"published {done.files:,} files ({done.bytes / 2**20:,.1f} MiB) to {done.url} in {done.seconds:.1f}s")
+    print(publish(output_dir, cfg).describe())
     return 0
 
 

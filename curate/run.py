@@ -271,10 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         errors.print("[bold red]interrupted[/bold red]: nothing was committed")
         return 130
-    except PublishFailed as exc:
-        target = loaded.pipeline.publish.to if loaded.pipeline.publish else "?"
+    except PublishFailed as exc:  # only raised with a publish: block
         errors.print(f"[bold red]publish failed[/bold red]: {escape(str(exc))}\nthe run's outputs are complete in "
-                     f"{loaded.pipeline.output_dir}; {target} has no {escape('_SUCCESS')}. Upload again with: "
+                     f"{loaded.pipeline.output_dir}; {loaded.pipeline.publish.to} has no {escape('_SUCCESS')}. Upload again with: "
                      f"python -m curate.publish {escape(' '.join([args.config, *args.overrides]))}",
                      highlight=False, markup=True, soft_wrap=True)
         return 1
@@ -289,9 +288,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print_summary(console, summary)
     if summary.get("published"):
-        done = summary["published"]
-        console.print(f"published {done.files:,} files ({done.bytes / 2**20:,.1f} MiB) to {done.url} "
-                      f"in {done.seconds:.1f}s")
+        console.print(summary["published"].describe())
     return 0
 
 

@@ -29,10 +29,16 @@ class Resources(StrictModel):
     custom: dict[str, float] = Field(default_factory=dict,
                                      description="Custom Ray resources per worker, e.g. {highmem: 1} to pin to labelled nodes.")
 
-    def ray_options(self) -> dict[str, Any]:
-        """What one worker asks Ray for (``num_cpus``, ``num_gpus``, ``memory``, ``resources``): the
-        same for a stage's task pool, its actors and the tasks a global stage starts itself."""
+    def ray_options(self, actor: bool = False) -> dict[str, Any]:
+        """Ray arguments for one worker of the stage: what it asks for (``num_cpus``, ``num_gpus``,
+        ``memory``, ``resources``) and how often it is rerun after its process died. The same for a
+        stage's task pool, its actors and the tasks a global stage starts itself. Bounded retries,
+        because Ray Data's default retries forever, which hangs a run on a poison batch."""
         options: dict[str, Any] = {"num_cpus": self.cpus}
+        if actor:
+            options.update(max_restarts=self.max_retries, max_task_retries=self.max_retries)
+        else:
+            options["max_retries"] = self.max_retries
         if self.gpus:
             options["num_gpus"] = self.gpus
         if self.memory_gb:

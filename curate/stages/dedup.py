@@ -259,9 +259,7 @@ class Dedup(Stage):
 
         cfg = self.config
         start = time.time()
-        # Every task this stage starts asks for the stage's resources and retries a dead worker
-        # as often as the stage allows.
-        options = {**cfg.resources.ray_options(), "max_retries": cfg.resources.max_retries}
+        options = cfg.resources.ray_options()  # every task this stage starts
         ds = ds.materialize()
         sketches = ds.map_batches(self.sketch, batch_format="pyarrow", batch_size=cfg.resources.batch_size,
                                   **options).materialize()

@@ -189,8 +189,7 @@ class DistilledQuality(Stage):
         judged = sample.map_batches(_JudgeActor, fn_constructor_kwargs={"options": options}, batch_format="pyarrow",
                                     batch_size=cfg.resources.batch_size,
                                     compute=ray.data.ActorPoolStrategy(size=cfg.resources.concurrency or 1),
-                                    max_restarts=cfg.resources.max_retries, max_task_retries=cfg.resources.max_retries,
-                                    **cfg.resources.ray_options())
+                                    **cfg.resources.ray_options(actor=True))
         tables = ray.get(judged.to_arrow_refs())
         table = pa.concat_tables(tables) if tables else pa.table({"id": [], "text": [], "score": []})
         return table.to_pydict()

@@ -236,8 +236,7 @@ class Synthesize(Stage):
         tokens = sum(done[j["key"]]["new_tokens"] for j in jobs if j["key"] in done)
         generated = 0
         if todo and (cfg.max_new_tokens is None or tokens < cfg.max_new_tokens):
-            actor_class = ray.remote(**cfg.resources.ray_options(), max_restarts=cfg.resources.max_retries,
-                                     max_task_retries=cfg.resources.max_retries)(_GeneratorActor)
+            actor_class = ray.remote(**cfg.resources.ray_options(actor=True))(_GeneratorActor)
             actors = [actor_class.remote(cfg.model.model_dump(), cfg.sampling.model_dump(), cfg.max_doc_tokens)
                       for _ in range(cfg.resources.concurrency or 1)]
             chunks = [todo[i : i + cfg.chunk_size] for i in range(0, len(todo), cfg.chunk_size)]
