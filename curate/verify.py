@@ -123,7 +123,12 @@ def sample_decodes(folder: str | Path, manifest: dict, n: int) -> list[str]:
         return [f"(tokenizer {tokenizer.name} here has fingerprint {tokenizer.fingerprint[:12]}, "
                 f"the manifest {manifest['tokenizer']['fingerprint'][:12]}: not decoding)"]
     table = pq.read_table(Path(folder) / manifest["shards"][0]["file"], columns=["input_ids"]).slice(0, n)
-    return [tokenizer.decode(row)[:300] for row in table.column("input_ids").to_pylist()]
+    return [_clip(tokenizer.decode(row)) for row in table.column("input_ids").to_pylist()]
+
+
+def _clip(text: str, head: int = 240, tail: int = 60) -> str:
+    """A long row's start and its end: the end is where the EOS token must show."""
+    return text if len(text) <= head + tail else f"{text[:head]} … {text[-tail:]}"
 
 
 def main(argv: list[str] | None = None) -> int:
