@@ -118,6 +118,12 @@ class DownloadConfig(StrictModel):
     backoff_seconds: float = Field(default=1.0, ge=0, description="First retry waits about this long, then doubles.")
     max_backoff_seconds: float = Field(default=60.0, ge=0)
     timeout_seconds: float = Field(default=60.0, gt=0, description="Connect and read timeout per request.")
+    min_bytes_per_second: float = Field(
+        default=1024.0, ge=0, description="Slowest transfer accepted: each timeout_seconds window must average at "
+        "least this, else the attempt is retried (resuming). Stops a server that trickles; 0: no floor.")
+    deadline_seconds: float | None = Field(
+        default=None, gt=0, description="Most time one file may take, all attempts and waits together "
+        "(None: no limit); when it passes the file fails with a DownloadError.")
     max_parallel: int = Field(default=4, gt=0, description="Files read (and fetched) at the same time.")
 
 

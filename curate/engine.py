@@ -347,7 +347,7 @@ def read_tasks(
     A file that cannot be fetched fails the run (StageFailed naming the URL) unless its source
     says ``on_error: skip``, in which case one rejected row records it. With ``read_dir`` every
     finished group is also kept as one Parquet file there, and a group found there is served from
-    it (a resumed run does not fetch or parse it again).
+    it (a resumed run does not fetch or parse it again); a group with a skipped file is not kept.
     """
     from curate import checkpoint
 
@@ -380,6 +380,7 @@ def _read_group(encoded: str, sources: dict[str, SourceConfig], download: Downlo
     from curate.readers.context import ReadContext
 
     group_metrics: dict[str, float] = {}
+    skipped = False
     try:
         for task_dict in json.loads(encoded):
             task = FileTask(**task_dict)
@@ -395,6 +396,7 @@ def _read_group(encoded: str, sources: dict[str, SourceConfig], download: Downlo
                 except DownloadError as exc:
                     if source.on_error != "skip":
                         raise
+                    skipped, fetched = True, {"unreachable_files": 1}
                     row = ReadContext(task, source, task.path).file_error("unreachable", str(exc))
                     tables = iter([pa.Table.from_pylist([row], schema=BASE_SCHEMA)])
                 for table in tables:
@@ -416,7 +418,12 @@ def _read_group(encoded: str, sources: dict[str, SourceConfig], download: Downlo
             writer.abort()
         raise
     if writer is not None:
-        writer.commit(group_metrics)
+        # A skipped file is not read: keeping the group would freeze the outage into the cache,
+        # so the next run fetches it again.
+        if skipped:
+            writer.abort()
+        else:
+            writer.commit(group_metrics)
 
 
 def _replay_group(path: Path, batch_rows: int, stats) -> Iterator[pa.Table]:

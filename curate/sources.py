@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import fsspec
 
 from curate.config import ConfigError, DownloadConfig, SourceConfig
+from curate.download import url_path
 
 _FORMAT_SUFFIXES = {
     ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
@@ -41,7 +42,8 @@ class FileTask:
 
 
 def format_of(path: str) -> str | None:
-    name = path.lower()
+    """The format a file's suffix names (a URL's query string, e.g. a signature, is no suffix)."""
+    name = url_path(path).lower()
     if name.endswith(ARCHIVE_SUFFIXES):
         return "archive"
     for suffix in _COMPRESSION_SUFFIXES:
@@ -51,7 +53,8 @@ def format_of(path: str) -> str | None:
 
 
 def _has_glob(pattern: str) -> bool:
-    return any(ch in pattern for ch in "*?[")
+    """Whether a path is a pattern; in an http(s) URL ``?`` starts the query (a signed URL), not a glob."""
+    return any(ch in url_path(pattern) for ch in "*?[")
 
 
 def _expand(fs, pattern: str) -> list[tuple[str, str]]:
@@ -100,20 +103,41 @@ def read_list_file(source: SourceConfig, index: int, download: DownloadConfig) -
     location = source.list_file
     try:
         local = str(fetch(location, download, storage_options=source.storage_options).path) if is_remote(location) else location
-        with fsspec.open(local, "rt", compression=fsspec.utils.infer_compression(location), encoding="utf-8") as handle:
+        with fsspec.open(local, "rt", compression=fsspec.utils.infer_compression(url_path(location)),
+                         encoding="utf-8") as handle:
             entries = [line.strip() for line in handle if line.strip() and not line.lstrip().startswith("#")]
     except (DownloadError, OSError) as exc:
         raise ConfigError(f"sources.{index}.list_file: cannot read {location!r}: {exc}") from None
-    out = []
-    for entry in entries:
-        if "://" in entry or entry.startswith("/"):
-            out.append((entry, _url_relpath(entry) if "://" in entry else entry.lstrip("/")))
-        elif source.url_prefix:
-            out.append((source.url_prefix.rstrip("/") + "/" + entry, entry))
-        else:
-            raise ConfigError(f"sources.{index}.url_prefix: {location!r} lists relative entries like {entry!r}; "
-                              "set url_prefix (e.g. https://data.commoncrawl.org/)")
-    return out
+    return [_list_entry(entry, source, index, remote_list=is_remote(location)) for entry in entries]
+
+
+def _list_entry(entry: str, source: SourceConfig, index: int, remote_list: bool) -> tuple[str, str]:
+    """(url, relpath) of one list-file line.
+
+    A remote list is someone else's data, so it may only name remote files: a ``file://`` entry,
+    or one that would resolve to this machine's disk (through a local ``url_prefix``), is a
+    ConfigError naming ``sources.N.list_file``, and an absolute path is taken relative to
+    ``url_prefix`` like any other path, never read from local disk. A local list file is the
+    user's own and may list local absolute paths.
+    """
+    from curate.download import is_remote
+
+    if "://" in entry:
+        url, rel = entry, _url_relpath(entry)
+    elif entry.startswith("/") and not remote_list:
+        url, rel = entry, entry.lstrip("/")
+    elif source.url_prefix:
+        rel = entry.lstrip("/")
+        url = source.url_prefix.rstrip("/") + "/" + rel
+    elif entry.startswith("/"):
+        url, rel = entry, entry  # a remote list naming a local path: refused just below
+    else:
+        raise ConfigError(f"sources.{index}.url_prefix: {source.list_file!r} lists relative entries like {entry!r}; "
+                          "set url_prefix (e.g. https://data.commoncrawl.org/)")
+    if remote_list and not is_remote(url):
+        raise ConfigError(f"sources.{index}.list_file: the remote list {source.list_file!r} names the local file "
+                          f"{url!r}; a remote list may only name remote files")
+    return url, rel
 
 
 _PROTOCOL_EXTRAS = {"s3": "s3fs (pip install 'curate[cloud]')", "gs": "gcsfs (pip install 'curate[cloud]')",
@@ -153,7 +177,7 @@ def list_source_files(source: SourceConfig, index: int, download: DownloadConfig
         for path, rel in matched:
             if source.format in ("code", "archive") and any(part.startswith(".") for part in rel.split("/")):
                 continue  # .git/, .github/, editor files: not source code for training
-            full = path if protocol in ("file", "local") else f"{protocol}://{path}"
+            full = path if protocol in ("file", "local") or "://" in path else f"{protocol}://{path}"
             tasks.append(_task(source, index, full, rel))
     if source.list_file:
         for url, rel in read_list_file(source, index, download or DownloadConfig()):

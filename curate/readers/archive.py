@@ -38,6 +38,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
+from curate.download import url_path
 from curate.readers.code import code_row
 from curate.readers.context import ReadContext
 
@@ -122,7 +123,7 @@ def _tar_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
     relpath = ctx.task.relpath
     file_limit = ctx.source.max_file_bytes
     archive_limit = ctx.source.max_archive_bytes
-    if ctx.task.path.lower().endswith(".zst"):  # tarfile cannot decompress zstd; fsspec can
+    if url_path(ctx.task.path).lower().endswith(".zst"):  # tarfile cannot decompress zstd; fsspec can
         handle, mode = ctx.open(), "r|"
     else:
         handle, mode = ctx.open(compression=None), "r|*"
@@ -222,7 +223,7 @@ def _zip_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
 
 
 def iter_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
-    if ctx.task.path.lower().endswith(".zip"):
+    if url_path(ctx.task.path).lower().endswith(".zip"):
         yield from _zip_rows(ctx)
     else:
         yield from _tar_rows(ctx)

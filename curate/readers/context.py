@@ -18,6 +18,7 @@ from typing import IO, Any
 import fsspec
 
 from curate.config import SourceConfig
+from curate.download import url_path
 from curate.readers.charset import decode_bytes
 from curate.sources import FileTask
 
@@ -37,7 +38,7 @@ class ReadContext:
     def open(self, compression: str | None = "infer") -> IO[bytes]:
         """The file's bytes, decompressed by suffix (.gz, .zst, .bz2, .xz) unless told otherwise."""
         if compression == "infer":
-            compression = fsspec.utils.infer_compression(self.task.path)
+            compression = fsspec.utils.infer_compression(url_path(self.task.path))  # not a signed URL's query
         handle = fsspec.open(self.local_path, "rb", compression=compression).open()
         # zstandard's reader has no readline(); a buffer over any decompressor gives it one.
         return io.BufferedReader(handle) if compression else handle
