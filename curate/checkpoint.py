@@ -84,7 +84,11 @@ class Boundary:
 
     @property
     def complete(self) -> bool:
-        return (self.path / COMPLETE_MARKER).is_file()
+        """Written whole, and not missing a file skipped as unreachable (``on_error: skip``): resuming
+        from such a boundary would freeze the outage into every rerun, so a rerun reads again."""
+        if not (self.path / COMPLETE_MARKER).is_file():
+            return False
+        return not self.info().get("metrics", {}).get("read", {}).get("unreachable_files")
 
     def info(self) -> dict[str, Any]:
         return json.loads((self.path / COMPLETE_MARKER).read_text(encoding="utf-8"))

@@ -281,7 +281,7 @@ def _receive(response, url: str, part: Path, start: int, span: ContentRange | No
     received = [0, 0]  # bytes off the wire, bytes written
     try:
         read = getattr(response.raw, "read1", response.raw.read)  # read1: one recv at most, so pace sees a trickle
-        head = read(CHUNK_BYTES, decode_content=False)
+        head = _read_head(read)
         decoder = body_decoder(url, response.headers.get("Content-Encoding", ""), head)
         if decoder is not None and start:
             part.unlink(missing_ok=True)  # byte offsets of a coded body are not offsets of the file
@@ -302,6 +302,17 @@ def _receive(response, url: str, part: Path, start: int, span: ContentRange | No
     if max_bytes is None or start + written < max_bytes:
         _check_complete(part, start + written, wire, expected, span, decoder)
     return written
+
+
+def _read_head(read) -> bytes:
+    """The body's first bytes, at least enough to see a magic number (one read may bring one byte)."""
+    head = read(CHUNK_BYTES, decode_content=False)
+    while 0 < len(head) < len(_GZIP_MAGIC):
+        more = read(CHUNK_BYTES, decode_content=False)
+        if not more:
+            break
+        head += more
+    return head
 
 
 def _copy_body(read, head: bytes, part: Path, start: int, decoder: _GzipDecoder | None, max_bytes: int | None,

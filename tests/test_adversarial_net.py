@@ -12,13 +12,16 @@ import json
 import time
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
 import pytest
+import yaml
 
 from curate.config import ConfigError, DownloadConfig, SourceConfig
 from curate.download import DownloadError, cache_path, fetch
 from curate.engine import StageFailed, read_tasks
 from curate.sources import FileTask, list_source_files
+from tests.conftest import SAMPLES, run_cli
 from tests.http_server import FaultServer
 
 RECORDS = [{"id": f"r{i}", "text": f"Record number {i} is a perfectly ordinary line of text."} for i in range(200)]
@@ -75,6 +78,45 @@ def test_a_skipped_outage_is_fetched_again_by_the_next_run(server, config, tmp_p
     server.log.clear()  # and a read that worked is served from the read cache, as before
     assert _kept(_read(url, config, read_dir, on_error="skip")) == TEXTS
     assert not server.log
+
+
+@pytest.mark.slow
+def test_a_skipped_outage_is_not_frozen_into_a_checkpoint_boundary(server, tmp_path: Path) -> None:
+    """The whole run: an outage under on_error: skip, then the server heals and the same command reruns.
+
+    With a dedup stage the run also leaves a checkpoint boundary; a rerun must not resume from it.
+    """
+    sample = SAMPLES / "web" / "multilingual_a.jsonl"
+    (Path(server.root) / "a.jsonl").write_bytes(sample.read_bytes())
+    config = {
+        "output_dir": str(tmp_path / "out"),
+        "download": {"cache_dir": str(tmp_path / "cache"), "retries": 1, "backoff_seconds": 0.01,
+                     "max_backoff_seconds": 0.05, "timeout_seconds": 5},
+        "sources": [{"name": "web", "paths": [f"{server.url}/a.jsonl"], "on_error": "skip"}],
+        "stages": {"dedup": {}},
+        "ray": {"num_cpus": 2},
+    }
+    path = tmp_path / "outage.yaml"
+    path.write_text(yaml.safe_dump(config))
+    server.faults["/a.jsonl"] = ["500", "500"]
+    down = run_cli(str(path))
+    assert down.returncode == 0, down.stderr
+    assert _rejected(tmp_path / "out")["reject_reason"].to_list() == ["unreachable"]
+    server.log.clear()
+    healed = run_cli(str(path))
+    assert healed.returncode == 0, healed.stderr
+    assert [r.status for r in server.requests_for("/a.jsonl")] == [200]
+    out = tmp_path / "out"
+    kept = pl.read_parquet(out / "documents" / "*.parquet")
+    rejected = _rejected(out)
+    assert "unreachable" not in rejected["reject_reason"].to_list()
+    lines = sample.read_text(encoding="utf-8").splitlines()
+    assert kept.height > 0 and kept.height + rejected.height == len(lines)  # every record accounted for
+
+
+def _rejected(out: Path) -> pl.DataFrame:
+    files = sorted((out / "rejected").glob("*.parquet"))
+    return pl.read_parquet(files) if files else pl.DataFrame({"reject_reason": []}, schema={"reject_reason": pl.Utf8})
 
 
 # --------------------------------------------------------------------------- 7: a server that trickles
