@@ -27,7 +27,7 @@ import random
 import re
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -183,12 +183,14 @@ class _Pace:
 
     Every window of ``timeout_seconds`` must bring ``min_bytes_per_second`` on average (retryable:
     the next attempt resumes), and ``deadline_seconds`` bounds the whole file (a DownloadError).
+    The clock starts at the first body bytes: a slow answer is the read timeout's business, and a
+    small file that arrives in one piece after a pause is not a trickle.
     """
 
     url: str
     config: DownloadConfig
     deadline: float | None  # time.monotonic() value
-    window_start: float = field(default_factory=time.monotonic)
+    window_start: float | None = None
     window_bytes: int = 0
 
     def check(self, nbytes: int, have: int) -> None:
@@ -196,6 +198,9 @@ class _Pace:
         if self.deadline is not None and now > self.deadline:
             raise DownloadError(f"{self.url}: download.deadline_seconds={self.config.deadline_seconds:g} passed "
                                 f"with {have} bytes fetched")
+        if self.window_start is None:
+            self.window_start = now
+            return
         self.window_bytes += nbytes
         elapsed = now - self.window_start
         if elapsed >= self.config.timeout_seconds:
