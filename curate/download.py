@@ -230,6 +230,8 @@ def _get(session, url: str, headers: dict[str, str], config: DownloadConfig):
         raise DownloadError(f"{url}: redirect loop (more than {session.max_redirects} redirects): {exc}") from None
     except requests.RequestException as exc:
         raise DownloadError(f"{url}: {type(exc).__name__}: {exc}") from None
+    except (ValueError, UnicodeError) as exc:  # a URL that urllib3 or the IDNA codec cannot encode
+        raise DownloadError(f"{url}: not a valid URL: {exc}") from None
 
 
 def _unsatisfiable(response, part: Path, have: int) -> int:

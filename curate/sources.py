@@ -108,7 +108,11 @@ def read_list_file(source: SourceConfig, index: int, download: DownloadConfig) -
             entries = [line.strip() for line in handle if line.strip() and not line.lstrip().startswith("#")]
     except (DownloadError, OSError) as exc:
         raise ConfigError(f"sources.{index}.list_file: cannot read {location!r}: {exc}") from None
-    return [_list_entry(entry, source, index, remote_list=is_remote(location)) for entry in entries]
+    tasks = []
+    for entry in entries:
+        check_protocol(entry, f"sources.{index}.list_file")
+        tasks.append(_list_entry(entry, source, index, remote_list=is_remote(location)))
+    return tasks
 
 
 def _list_entry(entry: str, source: SourceConfig, index: int, remote_list: bool) -> tuple[str, str]:
@@ -145,10 +149,14 @@ _PROTOCOL_EXTRAS = {"s3": "s3fs (pip install 'curate[cloud]')", "gs": "gcsfs (pi
 
 
 def check_protocol(url: str, key: str) -> None:
-    """Fail at plan time, naming the key, when a URL's filesystem is not installed."""
+    """Fail at plan time, naming the key, when a URL cannot be parsed or its filesystem is not installed."""
     from curate.download import protocol_of
 
-    protocol = protocol_of(url)
+    try:
+        protocol = protocol_of(url)
+        url_path(url)
+    except ValueError as exc:  # "http://[::1/x": Python's URL parser refuses it
+        raise ConfigError(f"{key}: {url!r} is not a valid URL: {exc}") from None
     if not protocol or protocol in ("file", "local", "http", "https"):
         return  # http(s) downloads go through requests; listing/globbing http needs fsspec[http]
     try:

@@ -313,3 +313,18 @@ def test_a_redirect_loop_fails_the_run_naming_the_url(server, config) -> None:
     with pytest.raises(StageFailed, match="redirect") as caught:
         _read(f"{server.url}/data.jsonl", config)
     assert f"{server.url}/data.jsonl" in str(caught.value)
+
+
+@pytest.mark.parametrize("bad", ["http://127.0.0.1:99999/x.jsonl", "http://exa mple.com/x.jsonl"])
+def test_an_unparseable_url_is_a_download_error(config, bad: str) -> None:
+    with pytest.raises(DownloadError, match="InvalidURL") as caught:
+        fetch(bad, config)
+    assert bad in str(caught.value)
+
+
+def test_an_unparseable_url_is_a_config_error_naming_the_key(server, config) -> None:
+    with pytest.raises(ConfigError, match=r"^sources\.0\.paths: .*not a valid URL"):
+        list_source_files(SourceConfig(name="web", paths=["http://[::1/x.jsonl"]), 0, config)
+    source = _list_source(server, ["http://[::1/x.jsonl"], url_prefix=server.url)
+    with pytest.raises(ConfigError, match=r"^sources\.0\.list_file: .*not a valid URL"):
+        list_source_files(source, 0, config)
