@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import fsspec
 
 from curate.config import ConfigError, DownloadConfig, SourceConfig
-from curate.download import url_path
+from curate.download import is_remote, url_path
 
 _FORMAT_SUFFIXES = {
     ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
@@ -98,7 +98,7 @@ def _task(source: SourceConfig, index: int, path: str, rel: str) -> FileTask:
 
 def read_list_file(source: SourceConfig, index: int, download: DownloadConfig) -> list[tuple[str, str]]:
     """(url, relpath) for each line of a list file; relative entries get ``url_prefix``."""
-    from curate.download import DownloadError, fetch, is_remote
+    from curate.download import DownloadError, fetch
 
     location = source.list_file
     try:
@@ -108,11 +108,11 @@ def read_list_file(source: SourceConfig, index: int, download: DownloadConfig) -
             entries = [line.strip() for line in handle if line.strip() and not line.lstrip().startswith("#")]
     except (DownloadError, OSError) as exc:
         raise ConfigError(f"sources.{index}.list_file: cannot read {location!r}: {exc}") from None
-    tasks = []
+    out = []
     for entry in entries:
         check_protocol(entry, f"sources.{index}.list_file")
-        tasks.append(_list_entry(entry, source, index, remote_list=is_remote(location)))
-    return tasks
+        out.append(_list_entry(entry, source, index, remote_list=is_remote(location)))
+    return out
 
 
 def _list_entry(entry: str, source: SourceConfig, index: int, remote_list: bool) -> tuple[str, str]:
@@ -124,8 +124,6 @@ def _list_entry(entry: str, source: SourceConfig, index: int, remote_list: bool)
     ``url_prefix`` like any other path, never read from local disk. A local list file is the
     user's own and may list local absolute paths.
     """
-    from curate.download import is_remote
-
     if "://" in entry:
         url, rel = entry, _url_relpath(entry)
     elif entry.startswith("/") and not remote_list:
@@ -168,8 +166,6 @@ def check_protocol(url: str, key: str) -> None:
 
 def list_source_files(source: SourceConfig, index: int, download: DownloadConfig | None = None) -> list[FileTask]:
     """Every file of one source; ConfigError naming ``sources.N.<key>`` when nothing is there."""
-    from curate.download import is_remote
-
     tasks: list[FileTask] = []
     for pattern in [*source.paths, *([source.list_file] if source.list_file else [])]:
         check_protocol(pattern, f"sources.{index}.{'paths' if pattern in source.paths else 'list_file'}")
