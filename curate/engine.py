@@ -152,22 +152,16 @@ def stderr_to_file(path: Path | None) -> Iterator[None]:
     """Send this process's file descriptor 2 to ``path`` (None: leave it alone).
 
     Ray's C++ core worker writes warnings straight to fd 2, past Python's logging; in quiet mode
-    they go to the run's log file instead of the user's terminal.
+    they go to the run's log file instead of the user's terminal, except when Ray itself ends
+    the driver (a dead GCS): then :mod:`curate.ray_log` shows why on the terminal.
     """
     if path is None:
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(path, "ab") as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
+    from curate.ray_log import stderr_to_log
+
+    with stderr_to_log(path):
+        yield
 
 
 def _check_reachable(address: str, timeout: float = 10.0) -> None:
