@@ -38,7 +38,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
-from curate.readers.code import code_row
+from curate.readers.code import code_row, read_limit
 from curate.readers.context import ReadContext
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -120,7 +120,7 @@ def _tar_kind(member: tarfile.TarInfo) -> str:
 
 def _tar_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
     relpath = ctx.task.relpath
-    file_limit = ctx.source.max_file_bytes
+    file_limit = read_limit(ctx)
     archive_limit = ctx.source.max_archive_bytes
     if ctx.task.path.lower().endswith(".zst"):  # tarfile cannot decompress zstd; fsspec can
         handle, mode = ctx.open(), "r|"
@@ -170,7 +170,7 @@ def _zip_not_regular(info: zipfile.ZipInfo) -> str | None:
 
 def _zip_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
     relpath = ctx.task.relpath
-    file_limit = ctx.source.max_file_bytes
+    file_limit = read_limit(ctx)
     archive_limit = ctx.source.max_archive_bytes
     used = 0
     with ctx.open(compression=None) as handle, zipfile.ZipFile(handle) as archive:
