@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import json
 import lzma
 import os
@@ -98,6 +99,27 @@ def test_a_partial_last_line_is_part_of_the_truncation_not_a_malformed_record(
     kept = _kept(rows)
     assert kept and len(kept) < 30_000
     assert [json.loads(line)["text"] for line in data.splitlines()[: len(kept)]] == [r["text"] for r in kept]
+
+
+@pytest.mark.parametrize("suffix,compress", [
+    (".tar.zst", _zst), (".tar.gz", gzip.compress), (".tar.bz2", bz2.compress), (".tar.xz", lzma.compress),
+])
+def test_a_cut_tar_keeps_the_members_before_the_cut(tmp_path: Path, suffix: str, compress) -> None:
+    """tarfile's own decompression ended silently at the cut (a .tar.gz lost 106 of 300 members unsaid)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for i in range(300):
+            data = (f"value_{i} = {i}\n" * 50).encode()
+            info = tarfile.TarInfo(f"repo/m{i}.py")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    packed = compress(buffer.getvalue())
+    path = tmp_path / f"repo{suffix}"
+    path.write_bytes(packed[: len(packed) * 2 // 3])
+    rows = _rows(SourceConfig(name="c", format="code", domain="code", paths=[str(path)]))
+    assert _reasons(rows) == ["truncated_file"]
+    kept = [r["path"] for r in _kept(rows)]
+    assert len(kept) < 300 and kept == [f"m{i}.py" for i in range(len(kept))]
 
 
 # --------------------------------------------------------------------------- 5: one bad input never stops the run

@@ -48,9 +48,14 @@ def reader_for(fmt: str) -> Callable[[ReadContext], Iterator[dict[str, Any]]]:
     return importlib.import_module(READERS[fmt]).iter_rows
 
 
+#: How a cut file announces itself: tarfile ("unexpected end of data"), fastwarc on a .warc.zst
+#: ("incomplete frame"), gzip/bz2/lzma/zstd ("compressed file ended").
+_TRUNCATION_SIGNS = ("truncat", "end of stream", "compressed file ended", "unexpected end of data", "incomplete frame")
+
+
 def _classify(exc: BaseException) -> str:
     text = f"{type(exc).__name__} {exc}".lower()
-    if isinstance(exc, EOFError) or "truncat" in text or "end of stream" in text or "compressed file ended" in text:
+    if isinstance(exc, EOFError) or any(sign in text for sign in _TRUNCATION_SIGNS):
         return "truncated_file"
     if isinstance(exc, _CORRUPT_ERRORS) or "gzip" in text or "zstd" in text or "crc" in text:
         return "corrupt_file"
