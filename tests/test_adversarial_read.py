@@ -31,8 +31,10 @@ from tests.conftest import REPO, run_cli
 
 
 def _rows(source: SourceConfig) -> list[dict]:
-    """Every row read from the source's files, through listing and the real readers."""
-    return [row for task in list_all_files([source]) for t in read_file(task, source, 1000) for row in t.to_pylist()]
+    """Every row read from the source's files, through listing and the real readers (local files
+    are passed as their own local path, as the engine's fetch_for_read does)."""
+    return [row for task in list_all_files([source]) for t in read_file(task, source, 1000, task.path)
+            for row in t.to_pylist()]
 
 
 def _jsonl(n: int, start: int = 0) -> bytes:
@@ -300,10 +302,12 @@ def test_a_run_over_every_bad_input_finishes_and_accounts_for_each_file(tmp_path
     (data / "cut.jsonl.zst").write_bytes(packed[: len(packed) // 2])
     (data / "garbage.jsonl.zst").write_bytes(os.urandom(2048))
     (data / "garbage.jsonl.xz").write_bytes(os.urandom(2048))
-    (data / "deep.jsonl").write_text("[" * 100_000 + "\n" + json.dumps({"id": "ok", "text": "kept " * 40}) + "\n")
-    (data / "digits.jsonl").write_text('{"n": ' + "9" * 5000 + "}\n" + json.dumps({"id": "ok2", "text": "kept " * 40}) + "\n")
+    (data / "deep.jsonl").write_text("[" * 100_000 + "\n" + json.dumps({"id": "ok", "text": "after deep " * 20}) + "\n")
+    (data / "digits.jsonl").write_text('{"n": ' + "9" * 5000 + "}\n" + json.dumps({"id": "ok2", "text": "after digits " * 20}) + "\n")
     os.symlink("/etc/passwd", data / "passwd.jsonl")
-    pq.write_table(pa.table({"id": ["big"], "text": ["y" * 3000]}), data / "big.parquet")
+    rows = tmp_path / "rows"
+    rows.mkdir()
+    pq.write_table(pa.table({"id": ["big", "fine"], "text": ["y" * 3000, "fine " * 40]}), rows / "big.parquet")
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "bad.tar.zst").write_bytes(b"\x28\xb5\x2f\xfd" + os.urandom(2048))
@@ -311,7 +315,8 @@ def test_a_run_over_every_bad_input_finishes_and_accounts_for_each_file(tmp_path
         "name": "bad-inputs",
         "output_dir": str(tmp_path / "out"),
         "sources": [
-            {"name": "web", "paths": [str(data)], "max_record_bytes": 2000},
+            {"name": "web", "paths": [str(data)]},
+            {"name": "rows", "paths": [str(rows)], "max_record_bytes": 2000},
             {"name": "code", "format": "code", "domain": "code", "paths": [str(repo)]},
         ],
         "stages": {},
@@ -330,6 +335,9 @@ def test_a_run_over_every_bad_input_finishes_and_accounts_for_each_file(tmp_path
     } <= reasons, reasons
     assert any(p == "garbage.jsonl.xz" for p, _ in reasons)
     documents = pa.concat_tables([pq.read_table(p) for p in sorted((tmp_path / "out" / "documents").rglob("*.parquet"))])
-    ids = set(documents.column("id").to_pylist())
-    assert {"web/ok", "web/ok2"} <= ids
-    assert not any("root:" in t for t in documents.column("text").to_pylist())
+    kept = {(r["path"], r["text"]) for r in documents.select(["path", "text"]).to_pylist()}
+    # the records after each bad one are still read
+    assert {("deep.jsonl", "after deep " * 20), ("digits.jsonl", "after digits " * 20), ("big.parquet", "fine " * 40)} <= kept
+    assert not any("root:" in text for _, text in kept)
+    every_input = {p.name for folder in (data, rows, repo) for p in folder.iterdir()}
+    assert every_input == {path for path, _ in kept} | {path for path, _ in reasons}

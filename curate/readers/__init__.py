@@ -65,7 +65,7 @@ def _classify(exc: BaseException) -> str:
 def read_file(task: FileTask, source: SourceConfig, batch_rows: int, local_path: str | None = None) -> Iterator[pa.Table]:
     """Batches of rows from one file; corrupt tails become a per-file error row, not an exception."""
     ctx = ReadContext(task=task, source=source, local_path=local_path or task.path)
-    target = link_out_of_tree(task, source.paths) if local_path is None else None
+    target = link_out_of_tree(task, source.paths) if ctx.local_path == task.path else None  # not a download
     if target is not None:
         detail = f"a symbolic link to {target!r}, outside the folder it was listed from; not followed"
         yield pa.Table.from_pylist([ctx.rejected(task.relpath, b"", "symlink", detail)], schema=BASE_SCHEMA)
