@@ -294,6 +294,7 @@ def test_configs_with_a_few_anchors_still_load(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- all of it, end to end
 
 
+@pytest.mark.slow  # one pipeline run on a local Ray: about a minute
 def test_a_run_over_every_bad_input_finishes_and_accounts_for_each_file(tmp_path: Path) -> None:
     """One ``python -m curate.run`` over all the bad inputs: exit 0, each bad file has its rows."""
     data = tmp_path / "in"
