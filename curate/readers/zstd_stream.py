@@ -33,6 +33,7 @@ class ZstdFrameReader(io.RawIOBase):
         self._context = zstandard.ZstdDecompressor()
         self._frame: zstandard.ZstdDecompressionObj | None = None  # None: between frames
         self._input = b""
+        self._input_pos = 0  # how much of _input the decompressor has taken
         self._output = memoryview(b"")
         self._compressed_read = 0
 
@@ -41,8 +42,8 @@ class ZstdFrameReader(io.RawIOBase):
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         while not self._output:
-            if not self._input:
-                self._input = self._source.read(1 << 16)
+            if self._input_pos >= len(self._input):
+                self._input, self._input_pos = self._source.read(1 << 16), 0
                 self._compressed_read += len(self._input)
                 if not self._input:
                     self._check_complete()
@@ -57,10 +58,11 @@ class ZstdFrameReader(io.RawIOBase):
         """Decompress one piece of input; start a new frame where the last one ended."""
         if self._frame is None:
             self._frame = self._context.decompressobj()
-        piece, self._input = self._input[:FEED_BYTES], self._input[FEED_BYTES:]
+        piece = self._input[self._input_pos : self._input_pos + FEED_BYTES]
+        self._input_pos += len(piece)
         out = self._frame.decompress(piece)
-        if self._frame.eof:
-            self._input = self._frame.unused_data + self._input
+        if self._frame.eof:  # what it did not take belongs to the next frame
+            self._input_pos -= len(self._frame.unused_data)
             self._frame = None
         return out
 
