@@ -86,6 +86,25 @@ def test_zst_with_several_frames_is_read_whole_and_a_cut_in_the_last_frame_is_re
     assert len(_kept(rows)) >= 1000  # the whole first frame
 
 
+def test_zst_junk_after_the_last_frame_is_a_corrupt_file_row_after_the_records(tmp_path: Path) -> None:
+    path = tmp_path / "junk.jsonl.zst"
+    path.write_bytes(_zst(_jsonl(100)) + b"this is not a zstd frame")
+    rows = _rows(SourceConfig(name="s", paths=[str(path)]))
+    assert len(_kept(rows)) == 100 and _reasons(rows) == ["corrupt_file"]
+
+
+def test_cut_warc_zst_is_a_truncated_file(tmp_path: Path) -> None:
+    from tests.test_warc import _write_warc
+
+    plain = tmp_path / "crawl.warc"
+    _write_warc(plain, gz=False)
+    path = tmp_path / "crawl.warc.zst"
+    packed = _zst(plain.read_bytes())
+    path.write_bytes(packed[: len(packed) * 2 // 3])
+    rows = _rows(SourceConfig(name="cc", format="warc", paths=[str(path)]))
+    assert _reasons(rows)[-1:] == ["truncated_file"], [(r["reject_reason"], r["reject_detail"]) for r in rows]
+
+
 @pytest.mark.parametrize("suffix,compress", [
     (".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress), (".zst", _zst),
 ])

@@ -77,7 +77,11 @@ def iter_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
             except (ValueError, RecursionError) as exc:  # also: nested too deep, an int of > 4300 digits
                 yield ctx.rejected(key, raw, "malformed_json", f"{ctx.position}: {_json_error(exc)}")
                 continue
-            row = record_to_row(ctx, record, key, raw)
+            try:
+                row = record_to_row(ctx, record, key, raw)
+            except RecursionError as exc:  # parsed just under the limit, too deep to write back as metadata
+                yield ctx.rejected(key, raw, "malformed_json", f"{ctx.position}: {_json_error(exc)}")
+                continue
             if decoded[1] != "utf-8" and row.get("reject_reason") is None:
                 row["charset"] = decoded[1]
             yield row
