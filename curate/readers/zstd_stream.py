@@ -6,9 +6,9 @@ never counted. Python's gzip, bz2 and lzma readers raise ``EOFError`` there; thi
 the same, using the decompressor's own frame state (``eof``), and reads every frame of a
 multi-frame file (``zstd`` CLI, pzstd, concatenated files).
 
-Input is fed in small pieces so that one read never inflates more than
-:data:`MAX_INFLATE_PER_FEED` bytes at once (a zstd block of 4 bytes can stand for 128 KiB: a
-1 KiB piece of a bomb is at most 32 MiB), as the stream reader it replaces bounded its output.
+Input is fed in small pieces (:data:`FEED_BYTES`) so that one step never inflates much at once
+(a zstd block of 4 bytes can stand for 128 KiB: a 1 KiB piece of a bomb is at most 32 MiB), as
+the stream reader it replaces bounded its output.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ import zstandard
 
 #: Compressed bytes given to the decompressor per step (see the module docstring).
 FEED_BYTES = 1024
-#: The most one step can inflate: 4-byte RLE blocks of 128 KiB each.
-MAX_INFLATE_PER_FEED = FEED_BYTES // 4 * 128 * 1024
 
 
 class ZstdFrameReader(io.RawIOBase):
