@@ -19,6 +19,7 @@ import fsspec
 
 from curate.config import SourceConfig
 from curate.readers.charset import decode_bytes
+from curate.readers.zstd_stream import open_zstd
 from curate.sources import FileTask
 
 #: Rejected raw records keep at most this much of their text (the rest is counted in the detail).
@@ -38,6 +39,8 @@ class ReadContext:
         """The file's bytes, decompressed by suffix (.gz, .zst, .bz2, .xz) unless told otherwise."""
         if compression == "infer":
             compression = fsspec.utils.infer_compression(self.task.path)
+        if compression == "zstd":  # fsspec's zstd reader ends silently at a cut frame
+            return open_zstd(fsspec.open(self.local_path, "rb").open())
         handle = fsspec.open(self.local_path, "rb", compression=compression).open()
         # zstandard's reader has no readline(); a buffer over any decompressor gives it one.
         return io.BufferedReader(handle) if compression else handle

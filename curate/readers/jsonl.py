@@ -36,6 +36,13 @@ def record_to_row(ctx: ReadContext, record: Any, position_key: str, raw: str) ->
     )
 
 
+def _json_error(exc: ValueError | RecursionError) -> str:
+    """Why a line is not JSON we can hold; the error's class name when it is not a syntax error."""
+    if isinstance(exc, json.JSONDecodeError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
 def iter_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
     limit = ctx.source.max_record_bytes
     offset = 0
@@ -67,10 +74,14 @@ def iter_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
             raw = decoded[0].rstrip("\r\n")
             try:
                 record = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                yield ctx.rejected(key, raw, "malformed_json", f"{ctx.position}: {exc}")
+            except (ValueError, RecursionError) as exc:  # also: nested too deep, an int of > 4300 digits
+                yield ctx.rejected(key, raw, "malformed_json", f"{ctx.position}: {_json_error(exc)}")
                 continue
-            row = record_to_row(ctx, record, key, raw)
+            try:
+                row = record_to_row(ctx, record, key, raw)
+            except RecursionError as exc:  # parsed just under the limit, too deep to write back as metadata
+                yield ctx.rejected(key, raw, "malformed_json", f"{ctx.position}: {_json_error(exc)}")
+                continue
             if decoded[1] != "utf-8" and row.get("reject_reason") is None:
                 row["charset"] = decoded[1]
             yield row
