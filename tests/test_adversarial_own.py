@@ -209,3 +209,26 @@ def test_stale_staging_is_removed_only_under_the_lock(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="lock"):
         sink.remove_stale_staging(out)
     assert staging.is_dir()
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+@pytest.mark.slow
+def test_reruns_into_its_own_output_dir_keep_working_and_spare_a_shared_checkpoint_dir(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "notes.txt").write_text("unrelated")
+    out = tmp_path / "out"
+    config = write_config(tmp_path, str(out), checkpoint={"dir": str(shared)}, ray={"num_cpus": 2},
+                          stages={"filter": {"filters": [{"name": "length", "min_chars": 200}]}})
+    first = run_cli(str(config))
+    assert first.returncode == 0, first.stdout + first.stderr
+    first_chain = {p.name for p in shared.iterdir()} - {"notes.txt"}
+    again = run_cli(str(config), "read.batch_rows=7")  # a new read chain; the first one is this pipeline's to prune
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert (out / "_SUCCESS").is_file() and list((out / "documents").glob("*.parquet"))
+    assert (shared / "notes.txt").read_text() == "unrelated"
+    assert first_chain and not first_chain & {p.name for p in shared.iterdir()}
