@@ -109,6 +109,8 @@ def foreign_entries(output_dir: Path, configured: Iterable[str] = ()) -> list[st
 
 def check_output_dir(output_dir: Path, configured: Iterable[str] = ()) -> None:
     """Refuse an output_dir that holds anything curate did not create (it replaces folders there)."""
+    if output_dir.exists() and not output_dir.is_dir():
+        raise OwnershipError(f"output_dir: {output_dir} is a file, not a folder")
     foreign = foreign_entries(output_dir, configured)
     if foreign:
         shown = ", ".join(foreign[:8]) + (f" and {len(foreign) - 8} more" if len(foreign) > 8 else "")

@@ -33,6 +33,10 @@ A killed run resumes from OUTPUT_DIR/_checkpoints when run again with the same c
 """
 
 
+#: Where Ray's own messages go, one file per run (OUTPUT_DIR/_logs/<run>.log).
+LOGS = "_logs"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m curate.run",
@@ -86,12 +90,24 @@ def configured_entries(loaded: LoadedConfig) -> list[str]:
     checkpoint folder, and the download cache and Ray spill folder when they are set inside it."""
     from curate import ownership
     from curate.download import downloads_dir
+    from curate.sink import OUTPUT_FOLDERS, STAGING, SUCCESS_MARKER
 
+    run_entries = {*OUTPUT_FOLDERS, SUCCESS_MARKER, STAGING}  # each run replaces or clears these
     pipeline = loaded.pipeline
     output_dir = Path(pipeline.output_dir)
-    inside = [Path(pipeline.checkpoint.dir) if pipeline.checkpoint.dir else output_dir / "_checkpoints",
-              downloads_dir(pipeline.download), pipeline.ray.spill_dir]
-    return [entry for entry in (ownership.first_component_inside(p, output_dir) for p in inside) if entry]
+    named = {"checkpoint.dir": Path(pipeline.checkpoint.dir) if pipeline.checkpoint.dir else output_dir / "_checkpoints",
+             "download.cache_dir": downloads_dir(pipeline.download), "ray.spill_dir": pipeline.ray.spill_dir}
+    entries = []
+    for key, path in named.items():
+        if path is not None and Path(path).resolve() == output_dir.resolve():
+            raise ConfigError(f"{key}: {path} is output_dir itself; use a folder inside it or elsewhere")
+        entry = ownership.first_component_inside(path, output_dir)
+        if entry in run_entries:
+            raise ConfigError(f"{key}: {path} is inside {output_dir}/{entry}, which each run replaces; "
+                              "use another folder")
+        if entry:
+            entries.append(entry)
+    return entries
 
 
 #: Stage-specific numbers shown in the summary when a stage reports them (counts and ratios).
@@ -191,7 +207,7 @@ def execute(loaded: LoadedConfig, tasks: list, console: Console, verbose: bool =
             check_output_dir(loaded, tasks)  # again under the lock: the folder may have changed since preflight
         except ConfigError as exc:
             raise RunRefused(f"{loaded.path}: {exc}") from None
-        ownership.claim(output_dir, ["_logs", *configured_entries(loaded)])
+        ownership.claim(output_dir, [LOGS, *configured_entries(loaded)])
         return _execute_locked(loaded, tasks, console, verbose, fresh)
 
 
@@ -212,7 +228,7 @@ def _execute_locked(loaded: LoadedConfig, tasks: list, console: Console, verbose
         checkpoints.claim()
     sink.remove_stale_staging(output_dir)
     staging = sink.new_staging_dir(output_dir)
-    log_path = output_dir / "_logs" / f"{staging.name}.log"
+    log_path = output_dir / LOGS / f"{staging.name}.log"
     try:
         with engine.stderr_to_file(None if verbose else log_path):
             summary = _execute(loaded, tasks, console, staging, start, verbose, checkpoints)

@@ -112,6 +112,17 @@ def test_output_dir_overlapping_an_input_is_a_config_error(tmp_path: Path, capsy
     assert (data / "a.jsonl").read_text() == '{"text": "hello"}\n'
 
 
+def test_working_folders_may_not_be_output_dir_or_what_a_run_replaces(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    for key, value in [("checkpoint.dir", out), ("checkpoint.dir", out / "stats" / "ckpt"),
+                       ("download.cache_dir", out / "_staging" / "cache"), ("ray.spill_dir", out)]:
+        code, err = dry_run(write_config(tmp_path, str(out)), f"{key}={value}", capsys=capsys)
+        assert code == 2 and key in err, (key, value, err)
+    (tmp_path / "a_file").write_text("x")
+    code, err = dry_run(write_config(tmp_path, str(tmp_path / "a_file")), capsys=capsys)
+    assert code == 2 and "output_dir" in err and (tmp_path / "a_file").read_text() == "x"
+
+
 # --------------------------------------------------------------------------- 2. checkpoint.dir
 
 
@@ -172,8 +183,10 @@ HOLDER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from curate import ownership, sink
+    from tests.test_adversarial_own import stage_a_run
     out = Path(sys.argv[1])
     with ownership.output_lock(out):
+        sink.commit(stage_a_run(out, ["an earlier run"]), out)
         staging = sink.new_staging_dir(out)
         print(staging, flush=True)
         time.sleep(120)
@@ -181,15 +194,21 @@ HOLDER = textwrap.dedent("""
 
 
 def test_a_second_run_fails_fast_naming_the_first_and_keeps_its_staging(tmp_path: Path, capsys) -> None:
+    from curate import publish
+
     out = tmp_path / "out"
+    (tmp_path / "bucket").mkdir()
+    config = write_config(tmp_path, str(out), publish={"to": (tmp_path / "bucket").as_uri()})
     first = subprocess.Popen([sys.executable, "-c", HOLDER, str(out)], cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
         staging = Path(first.stdout.readline().strip())
         assert staging.is_dir()
-        code = run.main([str(write_config(tmp_path, str(out)))])
+        code = run.main([str(config)])
         err = capsys.readouterr().err
         assert code == 2 and f"pid {first.pid}" in err and "output_dir" in err and "started" in err
         assert staging.is_dir()  # the first run's staging is untouched
+        assert publish.main([str(config)]) == 2  # nor may an upload read folders a run is replacing
+        assert f"pid {first.pid}" in capsys.readouterr().err
     finally:
         first.kill()
         first.wait()
