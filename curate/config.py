@@ -151,6 +151,22 @@ class ShardsConfig(StrictModel):
     row_group_rows: int = Field(default=1024, gt=0, description="Rows per Parquet row group (the loader's unit).")
 
 
+def refuse_dangerous_path(value: Any, key: str) -> Any:
+    """Refuse a folder whose contents curate must never manage: empty (an unset shell variable
+    reads as the current directory), the filesystem root, the home folder."""
+    if value is None:
+        return value
+    text = str(value)
+    if not text.strip():
+        raise ValueError(f"{key} is empty (an unset shell variable?); name a folder for curate's own use")
+    resolved = Path(text).expanduser().resolve()
+    if resolved == Path(resolved.anchor):
+        raise ValueError(f"{text!r} is the filesystem root; name a folder for curate's own use")
+    if resolved == Path.home().resolve():
+        raise ValueError(f"{text!r} is the home folder; name a folder for curate's own use")
+    return value
+
+
 class CheckpointConfig(StrictModel):
     """Where a run materialises its stage boundaries so that a killed run resumes (curate.checkpoint)."""
 
@@ -160,6 +176,11 @@ class CheckpointConfig(StrictModel):
         default="auto",
         description="'auto': after reading (per file), global stages and model stages; or a list of stage keys ('read' too).",
     )
+
+    @field_validator("dir", mode="before")
+    @classmethod
+    def _not_dangerous(cls, value: Any) -> Any:
+        return refuse_dangerous_path(value, "checkpoint.dir")
 
 
 class PublishConfig(StrictModel):
@@ -201,7 +222,7 @@ class PipelineConfig(StrictModel):
             raise ValueError(f"{value!r}: output_dir is where the run is built and must be a local or mounted "
                              "shared path (NFS, Lustre, ...) that can rename directories; to put the outputs on "
                              "object storage add `publish: {to: " + value + "}`")
-        return value
+        return refuse_dangerous_path(value, "output_dir")
 
 
 @dataclass(frozen=True)

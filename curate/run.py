@@ -8,6 +8,7 @@ Exit codes: 0 success, 2 bad config, 1 a stage failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from collections import defaultdict
@@ -32,6 +33,10 @@ A killed run resumes from OUTPUT_DIR/_checkpoints when run again with the same c
 """
 
 
+#: Where Ray's own messages go, one file per run (OUTPUT_DIR/_logs/<run>.log).
+LOGS = "_logs"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m curate.run",
@@ -49,9 +54,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def preflight(loaded: LoadedConfig) -> list:
-    """All checks that need no Ray: input files exist, stage models can be found."""
+    """All checks that need no Ray: input files exist, stage models can be found, output_dir is
+    curate's to write (nothing foreign in it, no overlap with an input)."""
     try:
         tasks = list_all_files(loaded.pipeline.sources, loaded.pipeline.download)
+        check_output_dir(loaded, tasks)
     except ConfigError as exc:
         raise ConfigError(f"{loaded.path}: {exc}") from None
     for spec in loaded.stages:
@@ -67,6 +74,40 @@ def preflight(loaded: LoadedConfig) -> list:
         except ConfigError as exc:
             raise ConfigError(f"{loaded.path}: {exc}") from None
     return tasks
+
+
+def check_output_dir(loaded: LoadedConfig, tasks: list) -> None:
+    """output_dir holds only what curate made there and shares nothing with the inputs."""
+    from curate import ownership
+
+    output_dir = Path(loaded.pipeline.output_dir)
+    ownership.check_overlap(output_dir, loaded.pipeline.sources, [task.path for task in tasks])
+    ownership.check_output_dir(output_dir, configured_entries(loaded))
+
+
+def configured_entries(loaded: LoadedConfig) -> list[str]:
+    """Top-level entries of output_dir that the config names as curate's working folders: the
+    checkpoint folder, and the download cache and Ray spill folder when they are set inside it."""
+    from curate import ownership
+    from curate.download import downloads_dir
+    from curate.sink import OUTPUT_FOLDERS, STAGING, SUCCESS_MARKER
+
+    run_entries = {*OUTPUT_FOLDERS, SUCCESS_MARKER, STAGING}  # each run replaces or clears these
+    pipeline = loaded.pipeline
+    output_dir = Path(pipeline.output_dir)
+    named = {"checkpoint.dir": Path(pipeline.checkpoint.dir) if pipeline.checkpoint.dir else output_dir / "_checkpoints",
+             "download.cache_dir": downloads_dir(pipeline.download), "ray.spill_dir": pipeline.ray.spill_dir}
+    entries = []
+    for key, path in named.items():
+        if path is not None and Path(path).resolve() == output_dir.resolve():
+            raise ConfigError(f"{key}: {path} is output_dir itself; use a folder inside it or elsewhere")
+        entry = ownership.first_component_inside(path, output_dir)
+        if entry in run_entries:
+            raise ConfigError(f"{key}: {path} is inside {output_dir}/{entry}, which each run replaces; "
+                              "use another folder")
+        if entry:
+            entries.append(entry)
+    return entries
 
 
 #: Stage-specific numbers shown in the summary when a stage reports them (counts and ratios).
@@ -155,18 +196,39 @@ def tokens_manifest(loaded: LoadedConfig, files: list[dict], tokenizer) -> dict[
 
 def execute(loaded: LoadedConfig, tasks: list, console: Console, verbose: bool = False,
             fresh: bool = False) -> dict[str, Any]:
-    """Run on Ray and commit the outputs; returns the summary. Raises on failure (nothing committed)."""
+    """Run on Ray and commit the outputs, holding output_dir's lock throughout; returns the summary.
+    Raises on failure (nothing committed), ConfigError if another run holds the lock."""
+    from curate import ownership
+
+    output_dir = Path(loaded.pipeline.output_dir)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(ownership.output_lock(output_dir))
+            check_output_dir(loaded, tasks)  # again under the lock: the folder may have changed since preflight
+        except ConfigError as exc:
+            raise RunRefused(f"{loaded.path}: {exc}") from None
+        ownership.claim(output_dir, [LOGS, *configured_entries(loaded)])
+        return _execute_locked(loaded, tasks, console, verbose, fresh)
+
+
+class RunRefused(ConfigError):
+    """The run did not start: another run holds output_dir, or output_dir changed since preflight."""
+
+
+def _execute_locked(loaded: LoadedConfig, tasks: list, console: Console, verbose: bool, fresh: bool) -> dict[str, Any]:
     from curate import engine, sink
     from curate.checkpoint import Checkpoints
 
     start = time.time()
     output_dir = Path(loaded.pipeline.output_dir)
     checkpoints = Checkpoints(loaded, tasks) if loaded.pipeline.checkpoint.enabled else None
-    if fresh and checkpoints is not None:
-        checkpoints.clear()
+    if checkpoints is not None:
+        if fresh:
+            checkpoints.clear()
+        checkpoints.claim()
     sink.remove_stale_staging(output_dir)
     staging = sink.new_staging_dir(output_dir)
-    log_path = output_dir / "_logs" / f"{staging.name}.log"
+    log_path = output_dir / LOGS / f"{staging.name}.log"
     try:
         with engine.stderr_to_file(None if verbose else log_path):
             summary = _execute(loaded, tasks, console, staging, start, verbose, checkpoints)
@@ -268,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         summary = execute(loaded, tasks, console, verbose=args.verbose, fresh=args.fresh)
+    except RunRefused as exc:  # output_dir busy, or changed since preflight: before any work
+        errors.print(f"[bold red]config error[/bold red]\n{escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
+        return 2
     except KeyboardInterrupt:
         errors.print("[bold red]interrupted[/bold red]: nothing was committed")
         return 130
