@@ -102,6 +102,16 @@ def _limit_row(ctx: ReadContext, members: int, nbytes: int) -> dict[str, Any]:
                         f"stopped after {members} members: {nbytes} uncompressed bytes > max_archive_bytes {limit}")
 
 
+def _member_key(relpath: str, name: str, n: int, used: set[str]) -> str:
+    """``<archive>!<member>``, unique in the archive: a name it repeats (tar appends newer
+    versions; zip allows it) gets ``#<member number>``."""
+    key = f"{relpath}!{name}"
+    while key in used:
+        key = f"{key}#{n}"
+    used.add(key)
+    return key
+
+
 def _unsafe(ctx: ReadContext, key: str, name: str) -> dict[str, Any]:
     return ctx.rejected(key, b"", "unsafe_path", f"member name {name!r} is absolute or leaves the archive", path=name)
 
@@ -127,6 +137,7 @@ def _tar_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
     else:
         handle, mode = ctx.open(compression=None), "r|*"
     top = _TopFolder()
+    used_keys: set[str] = set()
     with handle, tarfile.open(fileobj=handle, mode=mode, errors="replace") as tar:
         n = 0
         while (member := tar.next()) is not None:
@@ -137,7 +148,7 @@ def _tar_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
             if tar.offset > archive_limit:
                 yield _limit_row(ctx, n - 1, tar.offset)
                 return
-            key = f"{relpath}!{member.name}"
+            key = _member_key(relpath, member.name, n, used_keys)
             parts = member_parts(member.name)
             if parts is None:
                 if not member.isdir():
@@ -176,12 +187,13 @@ def _zip_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
     with ctx.open(compression=None) as handle, zipfile.ZipFile(handle) as archive:
         infos = archive.infolist()
         top = _zip_top(infos)
+        used_keys: set[str] = set()
         for n, info in enumerate(infos, 1):
             name = info.filename
             ctx.position = f"member {n} {name!r}"
             if info.is_dir():
                 continue
-            key = f"{relpath}!{name}"
+            key = _member_key(relpath, name, n, used_keys)
             parts = member_parts(name)
             if parts is None:
                 yield _unsafe(ctx, key, name)
