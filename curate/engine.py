@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.config import DownloadConfig, LoadedConfig, SourceConfig, StageSpec
-from curate.ids import CachedIds, FileIds, IdIndex, input_metric
+from curate.ids import INPUT_METRIC, CachedIds, FileIds, IdIndex, input_metric
 from curate.schema import BASE_SCHEMA, alive_mask, text_bytes
 from curate.sources import FileTask
 
@@ -279,7 +279,7 @@ def _stats_actor_class():
             total["first_start"] = min(total["first_start"], metrics["start"])
             total["last_end"] = max(total["last_end"], metrics["end"])
             for key, value in metrics.items():
-                if key in MAX_METRICS:
+                if key in MAX_METRICS or key.startswith(INPUT_METRIC):  # a retried read reports its files again
                     total[key] = max(total.get(key, 0), value)
                 elif key not in ("start", "end"):
                     total[key] = total.get(key, 0) + value

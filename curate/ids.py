@@ -130,8 +130,10 @@ class CachedIds:
             check.check(stats)
 
 
-#: Read metrics keep each input's record count under this prefix (summed like any metric, saved
-#: with the read cache and checkpoints, so a resumed run still accounts for every input).
+#: Read metrics keep each input's record count under this prefix, saved with the read cache and
+#: checkpoints (a resumed run still accounts for every input). The stats actor keeps the largest
+#: value reported, not the sum: a read task that Ray retries after a worker died reports its
+#: files again, with the same counts.
 INPUT_METRIC = "input\t"
 
 

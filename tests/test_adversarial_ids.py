@@ -170,6 +170,22 @@ def test_ids_repeated_across_files_fail_the_read_naming_both(ray_local, tmp_path
         assert sum(t.num_rows for t in _read_group(group, {"src": scoped}, DownloadConfig(), 100, stats, None)) == 3
 
 
+def test_a_retried_read_is_neither_its_own_repeat_nor_counted_twice(ray_local, tmp_path: Path) -> None:
+    """Ray retries a read task whose worker died: its files are read and reported again."""
+    from curate.config import DownloadConfig
+    from curate.engine import _read_group, make_stats_actor
+    from curate.ids import input_metric
+
+    source = _source([str(_shards(tmp_path) / "shard1.jsonl")])
+    group = json.dumps([t.to_row() for t in list_source_files(source, 0)])
+    stats = make_stats_actor()
+    for _attempt in range(2):
+        assert sum(t.num_rows for t in _read_group(group, {"src": source}, DownloadConfig(), 100, stats, None)) == 3
+    read = ray_local.get(stats.snapshot.remote())["read"]
+    assert read[input_metric("src", str(tmp_path / "shards" / "shard1.jsonl"))] == 3
+    assert read["docs_in"] == 6  # the stage's own totals still count the work done
+
+
 # --------------------------------------------------------------------------- every input accounted for
 
 
