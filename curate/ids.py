@@ -149,6 +149,26 @@ def parse_input_metric(key: str) -> tuple[str, str] | None:
     return source, file
 
 
+def check_distinct_files(sources: list, tasks: list) -> None:
+    """Ids derived from a record's place (``<source>:<file>:<line>``) are unique only if no two
+    inputs of a source share a relative path: refuse that before any work, naming the key."""
+    from curate.config import ConfigError
+
+    index = {source.name: i for i, source in enumerate(sources)}
+    by_relpath: dict[tuple[str, str], str] = {}
+    for task in tasks:
+        other = by_relpath.get((task.source, task.relpath))
+        if other is None:
+            by_relpath[(task.source, task.relpath)] = task.path
+            continue
+        key = f"sources.{index[task.source]}.paths"
+        if other == task.path:
+            raise ConfigError(f"{key}: {task.path} is listed more than once (its records would be read twice, "
+                              "with the same ids)")
+        raise ConfigError(f"{key}: {other} and {task.path} are both {task.relpath!r} under their listed folders, so "
+                          "their records' ids would repeat; list them in two sources or from one folder")
+
+
 def own_ids(ids: pa.Array | pa.ChunkedArray, source: str) -> list[str]:
     """The ids among ``ids`` built from records' own ids (``<source>/...``), not from places."""
     import pyarrow.compute as pc

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from curate.config import ConfigError, LoadedConfig, load_config
-from curate.ids import parse_input_metric
+from curate.ids import check_distinct_files, parse_input_metric
 from curate.sources import list_all_files
 
 EPILOG = """\
@@ -53,6 +53,7 @@ def preflight(loaded: LoadedConfig) -> list:
     """All checks that need no Ray: input files exist, stage models can be found."""
     try:
         tasks = list_all_files(loaded.pipeline.sources, loaded.pipeline.download)
+        check_distinct_files(loaded.pipeline.sources, tasks)
     except ConfigError as exc:
         raise ConfigError(f"{loaded.path}: {exc}") from None
     for spec in loaded.stages:

@@ -249,3 +249,22 @@ def test_run_with_repeated_ids_keeps_unique_documents_and_accounts_for_inputs(tm
     assert again.returncode == 1
     assert "shard1.jsonl" in again.stderr and "shard2.jsonl" in again.stderr and "ids: file" in again.stderr
     assert not (tmp_path / "out2" / "_SUCCESS").exists()
+
+
+def test_two_inputs_of_one_source_with_one_relative_path_are_a_config_error(tmp_path: Path) -> None:
+    """Their records would get the same place-derived ids (<source>:x.jsonl:1)."""
+    from curate.config import ConfigError
+    from curate.ids import check_distinct_files
+    from curate.sources import list_all_files
+
+    for folder in ("a", "b"):
+        _write_jsonl(tmp_path / folder / "x.jsonl", [{"text": "no id here"}])
+    sources = [SourceConfig(name="web", paths=[str(tmp_path / "*.jsonl")]),
+               SourceConfig(name="src", paths=[str(tmp_path / "a" / "*.jsonl"), str(tmp_path / "b" / "*.jsonl")])]
+    _write_jsonl(tmp_path / "top.jsonl", [{"text": "fine"}])
+    with pytest.raises(ConfigError, match=r"sources\.1\.paths: .*a/x\.jsonl and .*b/x\.jsonl are both 'x\.jsonl'"):
+        check_distinct_files(sources, list_all_files(sources))
+    twice = [SourceConfig(name="src", paths=[str(tmp_path / "a" / "*.jsonl"), str(tmp_path / "a" / "x.jsonl")])]
+    with pytest.raises(ConfigError, match=r"sources\.0\.paths: .*a/x\.jsonl is listed more than once"):
+        check_distinct_files(twice, list_all_files(twice))
+    check_distinct_files(sources[:1], list_all_files(sources[:1]))  # one folder: distinct
