@@ -56,6 +56,15 @@ class SourceConfig(StrictModel):
     url_prefix: str | None = Field(default=None, description="Prepended to relative entries of list_file.")
     domain: str = Field(default="web", description="web, code, math, ... (used in stats and mixtures)")
     fields: FieldMap = FieldMap()
+    ids: Literal["rekey", "file", "error"] = Field(
+        default="rekey",
+        description="How records' own ids (fields.id, WARC-Record-ID) become document ids, which are unique per run. "
+        "'rekey': '<source>/<id>' as given; an id repeated inside one file (7 and \"7\" are the same id) becomes "
+        "'<source>/<file>:<id>' (then '#2', '#3', ...), and an id repeated across files fails the run naming both "
+        "files (set 'file' for such sources). 'file': always '<source>/<file>:<id>', unique across files by "
+        "construction (repeats inside a file re-keyed as above). 'error': any repeated id fails the run. Records "
+        "without an id get '<source>:<file>:<position>', a namespace (':' after the source name) no record id can enter.",
+    )
     columns: list[str] | None = Field(default=None, description="Parquet: extra columns to read (None: all).")
     normalize_unicode: Literal["NFC", "NFKC"] | None = "NFC"
     html_extractor: Literal["trafilatura", "resiliparse"] = "trafilatura"

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from curate.config import ConfigError, LoadedConfig, load_config
+from curate.ids import check_distinct_files, parse_input_metric
 from curate.sources import list_all_files
 
 EPILOG = """\
@@ -58,6 +59,7 @@ def preflight(loaded: LoadedConfig) -> list:
     curate's to write (nothing foreign in it, no overlap with an input)."""
     try:
         tasks = list_all_files(loaded.pipeline.sources, loaded.pipeline.download)
+        check_distinct_files(loaded.pipeline.sources, tasks)
         check_output_dir(loaded, tasks)
     except ConfigError as exc:
         raise ConfigError(f"{loaded.path}: {exc}") from None
@@ -141,6 +143,46 @@ def _stage_rows(loaded: LoadedConfig, metrics: dict[str, dict[str, float]]) -> l
     return rows
 
 
+class InputsUnaccounted(RuntimeError):
+    """Rows of some input went missing (or appeared) between reading and writing: nothing is committed."""
+
+
+def account_inputs(records: list[dict], read_metrics: dict[str, float]) -> tuple[list[dict], dict[str, int]]:
+    """Per input file: records read, and how many of them ended as documents or rejected.
+
+    Rows a stage made (synthesize) come from no input; they are counted apart (``generated``).
+    """
+    read = {key: int(n) for name, n in read_metrics.items() if (key := parse_input_metric(name)) is not None}
+    written: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    generated = {"documents": 0, "rejected": 0}
+    for r in records:
+        if r["record"] != "input":
+            continue
+        if r["input"] is None:
+            generated["documents"] += r["rows"]
+            generated["rejected"] += r["rejected"]
+        else:
+            counts = written[(r["source"], r["input"])]
+            counts[0] += r["rows"]
+            counts[1] += r["rejected"]
+    inputs = [{"source": source, "path": path, "records": read.get((source, path), 0),
+               "documents": written[(source, path)][0] if (source, path) in written else 0,
+               "rejected": written[(source, path)][1] if (source, path) in written else 0}
+              for source, path in sorted(set(read) | set(written))]
+    return inputs, generated
+
+
+def check_inputs(inputs: list[dict]) -> None:
+    """documents + rejected = records read, for every input file; else fail naming the files."""
+    bad = [i for i in inputs if i["documents"] + i["rejected"] != i["records"]]
+    if bad:
+        listed = "; ".join(f"{i['path']} (source {i['source']}): read {i['records']}, documents {i['documents']} + "
+                           f"rejected {i['rejected']}" for i in bad[:10])
+        more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+        raise InputsUnaccounted(f"{len(bad)} input file(s) not accounted for (documents + rejected != records read): "
+                                f"{listed}{more}")
+
+
 def summarize(loaded: LoadedConfig, records: list[dict], metrics: dict, wall: float, tokenizer_info: dict | None):
     kept: dict[tuple, dict[str, int]] = defaultdict(lambda: {"docs": 0, "tokens": 0, "bytes": 0})
     reasons: dict[tuple, int] = defaultdict(int)
@@ -154,6 +196,8 @@ def summarize(loaded: LoadedConfig, records: list[dict], metrics: dict, wall: fl
             g["bytes"] += r["bytes"]
         elif r["record"] == "rejected":
             reasons[(r["stage"], r["reason"])] += r["rows"]
+    inputs, generated = account_inputs(records, metrics.get("read", {}))
+    check_inputs(inputs)
     groups = [{"language": k[0] or ("code" if k[1] == "code" else None), "lang": k[0], "domain": k[1], **v}
               for k, v in sorted(kept.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or ""))]
     return {
@@ -173,6 +217,9 @@ def summarize(loaded: LoadedConfig, records: list[dict], metrics: dict, wall: fl
         "rejected_by_reason": [{"stage": s, "reason": r, "docs": n} for (s, r), n in sorted(reasons.items())],
         "kept_by_language_domain": groups,
         "files": files,
+        # Every input accounted for: documents + rejected = records, per file (checked above).
+        "inputs": inputs,
+        "generated": generated,
         "tokenizer": tokenizer_info,
     }
 

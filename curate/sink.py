@@ -45,6 +45,9 @@ SINK_RECORD_SCHEMA = pa.schema(
         ("domain", pa.string()),
         ("stage", pa.string()),
         ("reason", pa.string()),
+        ("source", pa.string()),  # record "input": the source and input file (None: rows a stage made)
+        ("input", pa.string()),
+        ("rejected", pa.int64()),  # record "input": rows of that input rejected ("rows": kept)
     ]
 )
 
@@ -96,6 +99,17 @@ def _group_counts(table: pa.Table, keys: list[str], record: str) -> list[dict[st
     return out
 
 
+def _input_counts(batch: pa.Table, alive: pa.ChunkedArray) -> list[dict[str, Any]]:
+    """Per input file: rows kept and rejected (one small record per file, not per row)."""
+    if batch.num_rows == 0 or "input_file" not in batch.column_names:
+        return []
+    work = pa.table({"source": batch.column("source"), "input": batch.column("input_file"),
+                     "kept": pc.cast(alive, pa.int64()), "rejected": pc.cast(pc.invert(alive), pa.int64())})
+    grouped = work.group_by(["source", "input"], use_threads=False).aggregate([("kept", "sum"), ("rejected", "sum")])
+    return [{"record": "input", "source": g["source"], "input": g["input"], "rows": g["kept_sum"],
+             "rejected": g["rejected_sum"]} for g in grouped.to_pylist()]
+
+
 def write_batch(batch: pa.Table, staging: str) -> pa.Table:
     """Ray UDF: split a batch into kept/rejected, write part files, return what was written."""
     staging_path = Path(staging)
@@ -118,6 +132,7 @@ def write_batch(batch: pa.Table, staging: str) -> pa.Table:
             [{"reject_stage": "stage", "reject_reason": "reason"}.get(c, c) for c in rejected.column_names]
         ), ["stage", "reason"], "rejected")
         records.extend(grouped)
+    records.extend(_input_counts(batch, mask))
     return pa.Table.from_pylist(records, schema=SINK_RECORD_SCHEMA)
 
 

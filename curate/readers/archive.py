@@ -108,6 +108,16 @@ def _limit_row(ctx: ReadContext, members: int, nbytes: int) -> dict[str, Any]:
                         f"stopped after {members} members: {nbytes} uncompressed bytes > max_archive_bytes {limit}")
 
 
+def _member_key(relpath: str, name: str, n: int, used: set[str]) -> str:
+    """``<archive>!<member>``, unique in the archive: a name it repeats (tar appends newer
+    versions; zip allows it) gets ``#<member number>``."""
+    key = f"{relpath}!{name}"
+    while key in used:
+        key = f"{key}#{n}"
+    used.add(key)
+    return key
+
+
 def _unsafe(ctx: ReadContext, key: str, name: str) -> dict[str, Any]:
     return ctx.rejected(key, b"", "unsafe_path", f"member name {name!r} is absolute or leaves the archive", path=name)
 
@@ -151,6 +161,7 @@ def _tar_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
     file_limit = read_limit(ctx)
     archive_limit = ctx.source.max_archive_bytes
     top = _TopFolder()
+    used_keys: set[str] = set()
     with contextlib.ExitStack() as stack:
         handle = _uncompressed(stack, ctx.open(compression=None))
         tar = stack.enter_context(tarfile.open(fileobj=handle, mode="r|", errors="replace"))
@@ -163,7 +174,7 @@ def _tar_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
             if tar.offset > archive_limit:
                 yield _limit_row(ctx, n - 1, tar.offset)
                 return
-            key = f"{relpath}!{member.name}"
+            key = _member_key(relpath, member.name, n, used_keys)
             parts = member_parts(member.name)
             if parts is None:
                 if not member.isdir():
@@ -202,12 +213,13 @@ def _zip_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
     with ctx.open(compression=None) as handle, zipfile.ZipFile(handle) as archive:
         infos = archive.infolist()
         top = _zip_top(infos)
+        used_keys: set[str] = set()
         for n, info in enumerate(infos, 1):
             name = info.filename
             ctx.position = f"member {n} {name!r}"
             if info.is_dir():
                 continue
-            key = f"{relpath}!{name}"
+            key = _member_key(relpath, name, n, used_keys)
             parts = member_parts(name)
             if parts is None:
                 yield _unsafe(ctx, key, name)

@@ -13,13 +13,19 @@ from typing import Any
 from curate.readers.context import ReadContext, decode_text
 
 
+def record_key(ctx: ReadContext, record: dict[str, Any], position_key: str) -> str:
+    """The record's own id, made unique in its file (``ids`` option), else its position key."""
+    fields = ctx.source.fields
+    raw_id = record.get(fields.id) if fields.id else None
+    return ctx.own_id(raw_id) if raw_id not in (None, "") else position_key
+
+
 def record_to_row(ctx: ReadContext, record: Any, position_key: str, raw: str) -> dict[str, Any]:
     """A parsed record (JSON object, Parquet row) -> document row or rejected row."""
     fields = ctx.source.fields
     if not isinstance(record, dict):
         return ctx.rejected(position_key, raw, "not_an_object", f"{ctx.position} is a JSON {type(record).__name__}")
-    raw_id = record.get(fields.id) if fields.id else None
-    key = str(raw_id) if raw_id not in (None, "") else position_key
+    key = record_key(ctx, record, position_key)
     text = record.get(fields.text)
     if not isinstance(text, str):
         reason = "missing_text" if text is None else "text_not_a_string"
