@@ -191,7 +191,7 @@ def test_a_retried_read_is_neither_its_own_repeat_nor_counted_twice(ray_local, t
 
 def test_sink_and_summary_account_for_every_input(tmp_path: Path) -> None:
     from curate.ids import input_metric
-    from curate.readers.context import ReadContext  # noqa: F401  (the rows below come from the reader)
+    from curate.ownership import output_lock
     from curate.run import InputsUnaccounted, account_inputs, check_inputs
     from curate.schema import reject_rows
     from curate.sink import new_staging_dir, write_batch
@@ -203,7 +203,8 @@ def test_sink_and_summary_account_for_every_input(tmp_path: Path) -> None:
     table = reject_rows(table, np.arange(table.num_rows) == 0, "filter", "too_short")
     synthetic = pa.Table.from_pylist([{"id": "synthetic/rephrase/src/1", "text": "made by a stage", "source": "synthesize"}],
                                      schema=table.schema)
-    staging = new_staging_dir(tmp_path / "out")
+    with output_lock(tmp_path / "out"):  # a run makes its staging folder under the output_dir's lock
+        staging = new_staging_dir(tmp_path / "out")
     records = [*write_batch(table.slice(0, 4), str(staging)).to_pylist(),
                *write_batch(pa.concat_tables([table.slice(4), synthetic]), str(staging)).to_pylist()]
     read = {input_metric("src", str(folder / f"shard{s}.jsonl")): n for s, n in ((1, 3), (2, 3), (3, 2))}
