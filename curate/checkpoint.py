@@ -18,7 +18,11 @@ one stage's options reruns that stage and what follows, nothing before it. Bound
 the stages where work is expensive: global stages (dedup, synthesis, distillation) and model
 stages (``Stage.expensive``), unless the YAML lists them (``checkpoint.after``).
 
-Folders of other chains are pruned when a run commits; ``--fresh`` removes them all first.
+Each chain folder carries curate's owner marker naming the pipeline (its ``output_dir``) that
+wrote it, and that ``output_dir`` is part of every hash, so pipelines sharing a ``checkpoint.dir``
+never use, overwrite or delete each other's chains. When a run commits, this pipeline's other
+chains (and its unfinished temp folders) are pruned; ``--fresh`` removes all of this pipeline's
+chains first. Anything else in the folder (other pipelines' chains, unrelated files) is left alone.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import curate
+from curate import ownership
 from curate.config import LoadedConfig, StageSpec
 
 COMPLETE_MARKER = "_COMPLETE"
@@ -58,11 +63,12 @@ def file_facts(path: str) -> list:
 
 
 def read_key(loaded: LoadedConfig, tasks: list | None = None) -> str:
-    """What determines the documents read: sources, read options, the input files and the code."""
+    """What determines the documents read: sources, read options, the input files and the code;
+    plus the pipeline that owns the chain (its output_dir), so no two pipelines share a folder."""
     pipeline = loaded.pipeline
     inputs = sorted(file_facts(t.path) for t in tasks or [])
     return _digest(curate.__version__, [s.model_dump(mode="json") for s in pipeline.sources],
-                   pipeline.read.model_dump(mode="json"), inputs)
+                   pipeline.read.model_dump(mode="json"), inputs, ownership.identity(pipeline.output_dir))
 
 
 def stage_key(upstream: str, spec: StageSpec) -> str:
@@ -99,6 +105,7 @@ class Checkpoints:
 
     def __init__(self, loaded: LoadedConfig, tasks: list | None = None) -> None:
         cfg = loaded.pipeline.checkpoint
+        self.output_dir = Path(loaded.pipeline.output_dir)
         self.root = Path(cfg.dir) if cfg.dir else Path(loaded.pipeline.output_dir) / "_checkpoints"
         self.read_dir: Path | None = None
         self.boundaries: list[Boundary] = []
@@ -118,20 +125,41 @@ class Checkpoints:
     def after(self, index: int) -> Boundary | None:
         return next((b for b in self.boundaries if b.index == index), None)
 
+    def _marked_temp(self, final: Path) -> Path:
+        """A new temp folder beside ``final``, marked as this pipeline's before anything goes in
+        (so a run killed while writing leaves a folder that prune may remove)."""
+        tmp = final.with_name(f"{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+        tmp.mkdir(parents=True)
+        ownership.mark(tmp, self.output_dir)
+        return tmp
+
+    def _replace(self, tmp: Path, final: Path) -> None:
+        """Move a finished temp folder into place, replacing only a folder of this pipeline."""
+        if final.exists() or final.is_symlink():
+            if not ownership.owned_by(final, self.output_dir):
+                raise ownership.OwnershipError(f"checkpoint.dir: {final} exists but this pipeline's marker is not in it")
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+
+    def claim(self) -> None:
+        """Create the chain's read cache folder, marked as this pipeline's, before workers write to it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self.read_dir is None or ownership.owned_by(self.read_dir, self.output_dir):
+            return
+        self._replace(self._marked_temp(self.read_dir), self.read_dir)
+
     def save(self, ds, boundary: Boundary, metrics: Callable[[], dict], artifacts: Path | None):
         """Write ``ds`` to the boundary (temp folder, then rename) and return it read back.
 
         ``metrics`` is called once the data is written: the stats of every stage up to here.
         """
-        tmp = boundary.path.with_name(f"{boundary.path.name}.tmp-{uuid.uuid4().hex[:8]}")
+        tmp = self._marked_temp(boundary.path)
         ds.write_parquet(str(tmp))
-        tmp.mkdir(parents=True, exist_ok=True)  # an empty dataset writes no files
         if artifacts is not None and artifacts.is_dir() and any(artifacts.iterdir()):
             shutil.copytree(artifacts, tmp / ARTIFACTS)
         (tmp / COMPLETE_MARKER).write_text(json.dumps({"stage": boundary.stage, "metrics": metrics()}, indent=1),
                                            encoding="utf-8")
-        shutil.rmtree(boundary.path, ignore_errors=True)
-        os.replace(tmp, boundary.path)
+        self._replace(tmp, boundary.path)
         return self.load(boundary)
 
     def load(self, boundary: Boundary):
@@ -154,16 +182,17 @@ class Checkpoints:
         return self.latest_complete() is not None or bool(self.read_dir and any(self.read_dir.glob("*.parquet")))
 
     def clear(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        """``--fresh``: remove every chain of this pipeline (its marker inside), nothing else."""
+        for child in ownership.owned_children(self.root, self.output_dir):
+            shutil.rmtree(child, ignore_errors=True)
 
     def prune(self) -> None:
-        """Remove folders of other chains (and unfinished temp folders) after a committed run."""
+        """Remove this pipeline's other chains (and unfinished temp folders) after a committed run;
+        other pipelines' chains and anything without curate's marker stay."""
         keep = {b.path.name for b in self.boundaries} | ({self.read_dir.name} if self.read_dir else set())
-        if not self.root.is_dir():
-            return
-        for child in self.root.iterdir():
+        for child in ownership.owned_children(self.root, self.output_dir):
             if child.name not in keep:
-                shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+                shutil.rmtree(child, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- per-file read cache

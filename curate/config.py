@@ -56,6 +56,15 @@ class SourceConfig(StrictModel):
     url_prefix: str | None = Field(default=None, description="Prepended to relative entries of list_file.")
     domain: str = Field(default="web", description="web, code, math, ... (used in stats and mixtures)")
     fields: FieldMap = FieldMap()
+    ids: Literal["rekey", "file", "error"] = Field(
+        default="rekey",
+        description="How records' own ids (fields.id, WARC-Record-ID) become document ids, which are unique per run. "
+        "'rekey': '<source>/<id>' as given; an id repeated inside one file (7 and \"7\" are the same id) becomes "
+        "'<source>/<file>:<id>' (then '#2', '#3', ...), and an id repeated across files fails the run naming both "
+        "files (set 'file' for such sources). 'file': always '<source>/<file>:<id>', unique across files by "
+        "construction (repeats inside a file re-keyed as above). 'error': any repeated id fails the run. Records "
+        "without an id get '<source>:<file>:<position>', a namespace (':' after the source name) no record id can enter.",
+    )
     columns: list[str] | None = Field(default=None, description="Parquet: extra columns to read (None: all).")
     normalize_unicode: Literal["NFC", "NFKC"] | None = "NFC"
     html_extractor: Literal["trafilatura", "resiliparse"] = "trafilatura"
@@ -157,6 +166,22 @@ class ShardsConfig(StrictModel):
     row_group_rows: int = Field(default=1024, gt=0, description="Rows per Parquet row group (the loader's unit).")
 
 
+def refuse_dangerous_path(value: Any, key: str) -> Any:
+    """Refuse a folder whose contents curate must never manage: empty (an unset shell variable
+    reads as the current directory), the filesystem root, the home folder."""
+    if value is None:
+        return value
+    text = str(value)
+    if not text.strip():
+        raise ValueError(f"{key} is empty (an unset shell variable?); name a folder for curate's own use")
+    resolved = Path(text).expanduser().resolve()
+    if resolved == Path(resolved.anchor):
+        raise ValueError(f"{text!r} is the filesystem root; name a folder for curate's own use")
+    if resolved == Path.home().resolve():
+        raise ValueError(f"{text!r} is the home folder; name a folder for curate's own use")
+    return value
+
+
 class CheckpointConfig(StrictModel):
     """Where a run materialises its stage boundaries so that a killed run resumes (curate.checkpoint)."""
 
@@ -166,6 +191,11 @@ class CheckpointConfig(StrictModel):
         default="auto",
         description="'auto': after reading (per file), global stages and model stages; or a list of stage keys ('read' too).",
     )
+
+    @field_validator("dir", mode="before")
+    @classmethod
+    def _not_dangerous(cls, value: Any) -> Any:
+        return refuse_dangerous_path(value, "checkpoint.dir")
 
 
 class PublishConfig(StrictModel):
@@ -207,7 +237,7 @@ class PipelineConfig(StrictModel):
             raise ValueError(f"{value!r}: output_dir is where the run is built and must be a local or mounted "
                              "shared path (NFS, Lustre, ...) that can rename directories; to put the outputs on "
                              "object storage add `publish: {to: " + value + "}`")
-        return value
+        return refuse_dangerous_path(value, "output_dir")
 
 
 @dataclass(frozen=True)
@@ -242,7 +272,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if any(not p for p in parts):
         raise ConfigError(f"override {text!r}: empty component in key {key!r}")
     try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
+        parsed = _safe_load(value) if value.strip() else ""
     except yaml.YAMLError as exc:
         raise ConfigError(f"override {text!r}: value is not valid YAML: {exc}") from exc
     return parts, parsed
@@ -293,11 +323,74 @@ def _format_validation_error(path: Path, exc: ValidationError, prefix: str = "")
     return "\n".join(lines)
 
 
+#: Most nodes a config may hold once its aliases are expanded. Real configs hold hundreds; a
+#: "billion laughs" (nested anchors, each alias repeating the last) holds billions, which every
+#: walk over the values (validation, hashing) would expand in memory.
+MAX_YAML_NODES = 1_000_000
+
+
+class _AliasBomb(yaml.YAMLError):
+    """YAML whose aliases expand to more than :data:`MAX_YAML_NODES` nodes, or into themselves."""
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many nodes the document has with every alias written out (a shared node counts each time).
+
+    Iterative (a deep document must not exhaust the stack) and memoised per node, so it costs
+    one visit per distinct node however many times aliases repeat it.
+    """
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # being summed: meeting one again means a cycle
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if children_done:
+            total = 1 + sum(sizes[id(child)] for child in children)
+            if total > MAX_YAML_NODES:
+                raise _AliasBomb(f"its aliases expand to more than {MAX_YAML_NODES:,} values (an alias bomb?)")
+            sizes[id(node)] = total
+            open_nodes.discard(id(node))
+            continue
+        if id(node) in open_nodes:
+            raise _AliasBomb("an alias refers to a value that contains it (a recursive alias)")
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` that refuses alias bombs before anything is built from them."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        _expanded_size(node)
+        return super().construct_document(node)
+
+
+def _safe_load(text: str) -> Any:
+    """Like ``yaml.safe_load``; an alias bomb or a too-deep document is a ``yaml.YAMLError``."""
+    try:
+        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise yaml.YAMLError("nested too deeply") from None
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = _safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.config import DownloadConfig, LoadedConfig, SourceConfig, StageSpec
+from curate.ids import INPUT_METRIC, CachedIds, FileIds, IdIndex, input_metric
 from curate.schema import BASE_SCHEMA, alive_mask, text_bytes
 from curate.sources import FileTask
 
@@ -152,22 +153,16 @@ def stderr_to_file(path: Path | None) -> Iterator[None]:
     """Send this process's file descriptor 2 to ``path`` (None: leave it alone).
 
     Ray's C++ core worker writes warnings straight to fd 2, past Python's logging; in quiet mode
-    they go to the run's log file instead of the user's terminal.
+    they go to the run's log file instead of the user's terminal, except when Ray itself ends
+    the driver (a dead GCS): then :mod:`curate.ray_log` shows why on the terminal.
     """
     if path is None:
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(path, "ab") as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
+    from curate.ray_log import stderr_to_log
+
+    with stderr_to_log(path):
+        yield
 
 
 def _check_reachable(address: str, timeout: float = 10.0) -> None:
@@ -263,6 +258,11 @@ def _stats_actor_class():
         def __init__(self) -> None:
             self.stages: dict[str, dict[str, float]] = {}
             self.in_flight: dict[tuple[str, int], tuple[str, float]] = {}
+            self.ids = IdIndex()
+
+        def claim_ids(self, file: str, digests) -> dict[str, int]:
+            """Record ids are unique per run: see :mod:`curate.ids`."""
+            return self.ids.claim(file, digests)
 
         def started(self, stage: str, where: str, pid: int) -> None:
             self.in_flight[(stage, pid)] = (where, time.time())
@@ -273,7 +273,7 @@ def _stats_actor_class():
             total["first_start"] = min(total["first_start"], metrics["start"])
             total["last_end"] = max(total["last_end"], metrics["end"])
             for key, value in metrics.items():
-                if key in MAX_METRICS:
+                if key in MAX_METRICS or key.startswith(INPUT_METRIC):  # a retried read reports its files again
                     total[key] = max(total.get(key, 0), value)
                 elif key not in ("start", "end"):
                     total[key] = total.get(key, 0) + value
@@ -389,6 +389,7 @@ def _read_group(encoded: str, sources: dict[str, SourceConfig], download: Downlo
             _started(stats, "read", task.path)
             rows = alive = nbytes = 0
             fetched: dict[str, float] = {}
+            file_ids = FileIds.for_task(task, source)
             try:
                 try:
                     local_path, fetched = fetch_for_read(task, source, download)
@@ -403,13 +404,16 @@ def _read_group(encoded: str, sources: dict[str, SourceConfig], download: Downlo
                     rows += table.num_rows
                     alive += int(pc.sum(alive_mask(table)).as_py() or 0)
                     nbytes += text_bytes(table)
+                    file_ids.add(table)
                     if writer is not None:
                         writer.write(table)
                     yield table
+                file_ids.check(stats)
             except Exception as exc:
                 raise StageFailed("read", f"{type(exc).__name__}: {exc}", where=task.path) from exc
             metrics = {"files": 1, "docs_in": rows, "docs_out": alive, "rejected": rows - alive, "bytes_in": 0,
-                       "bytes_out": nbytes, "seconds": time.time() - start, **fetched}
+                       "bytes_out": nbytes, "seconds": time.time() - start, **fetched,
+                       input_metric(task.source, task.path): rows}
             for name, value in metrics.items():
                 group_metrics[name] = group_metrics.get(name, 0) + value
             _report(stats, "read", start, **metrics)
@@ -434,8 +438,12 @@ def _replay_group(path: Path, batch_rows: int, stats) -> Iterator[pa.Table]:
 
     start = time.time()
     metrics = cached_metrics(path)
+    cached_ids = CachedIds()
     for record_batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
-        yield pa.Table.from_batches([record_batch])
+        table = pa.Table.from_batches([record_batch])
+        cached_ids.add(table)
+        yield table
+    cached_ids.check(stats)
     metrics.pop("seconds", None)
     _report(stats, "read", start, **metrics, resumed_files=metrics.get("files", 0), seconds=time.time() - start)
 

@@ -92,6 +92,7 @@ def publish(output_dir: Path, cfg: PublishConfig) -> Published:
 def main(argv: list[str] | None = None) -> int:
     """Upload a committed run again (after a failed publish), with the run's own arguments."""
     from curate.config import load_config
+    from curate.ownership import output_lock
 
     parser = argparse.ArgumentParser(prog="python -m curate.publish", description=main.__doc__)
     parser.add_argument("config", help="the pipeline YAML the run used")
@@ -106,10 +107,12 @@ def main(argv: list[str] | None = None) -> int:
         if not (output_dir / SUCCESS_MARKER).exists():
             raise ConfigError(f"{output_dir} has no {SUCCESS_MARKER}: the run did not finish, so there is nothing to publish")
         check_writable(cfg)
+        with output_lock(output_dir):  # no run may swap the folders while they are uploaded
+            published = publish(output_dir, cfg)
     except ConfigError as exc:
         print(f"config error\n{exc}", file=sys.stderr)
         return 2
-    print(publish(output_dir, cfg).describe())
+    print(published.describe())
     return 0
 
 

@@ -8,6 +8,7 @@ Exit codes: 0 success, 2 bad config, 1 a stage failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from collections import defaultdict
@@ -18,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from curate.config import ConfigError, LoadedConfig, load_config
+from curate.ids import check_distinct_files, parse_input_metric
 from curate.sources import list_all_files
 
 EPILOG = """\
@@ -30,6 +32,10 @@ Overrides are dotted keys into the YAML; values are read as YAML (0.7, true, [a,
 Outputs: OUTPUT_DIR/documents, tokens (+ manifest.json), rejected, stats, and _SUCCESS when complete.
 A killed run resumes from OUTPUT_DIR/_checkpoints when run again with the same config (--fresh: start over).
 """
+
+
+#: Where Ray's own messages go, one file per run (OUTPUT_DIR/_logs/<run>.log).
+LOGS = "_logs"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -49,9 +55,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def preflight(loaded: LoadedConfig) -> list:
-    """All checks that need no Ray: input files exist, stage models can be found."""
+    """All checks that need no Ray: input files exist, stage models can be found, output_dir is
+    curate's to write (nothing foreign in it, no overlap with an input)."""
     try:
         tasks = list_all_files(loaded.pipeline.sources, loaded.pipeline.download)
+        check_distinct_files(loaded.pipeline.sources, tasks)
+        check_output_dir(loaded, tasks)
     except ConfigError as exc:
         raise ConfigError(f"{loaded.path}: {exc}") from None
     for spec in loaded.stages:
@@ -67,6 +76,40 @@ def preflight(loaded: LoadedConfig) -> list:
         except ConfigError as exc:
             raise ConfigError(f"{loaded.path}: {exc}") from None
     return tasks
+
+
+def check_output_dir(loaded: LoadedConfig, tasks: list) -> None:
+    """output_dir holds only what curate made there and shares nothing with the inputs."""
+    from curate import ownership
+
+    output_dir = Path(loaded.pipeline.output_dir)
+    ownership.check_overlap(output_dir, loaded.pipeline.sources, [task.path for task in tasks])
+    ownership.check_output_dir(output_dir, configured_entries(loaded))
+
+
+def configured_entries(loaded: LoadedConfig) -> list[str]:
+    """Top-level entries of output_dir that the config names as curate's working folders: the
+    checkpoint folder, and the download cache and Ray spill folder when they are set inside it."""
+    from curate import ownership
+    from curate.download import downloads_dir
+    from curate.sink import OUTPUT_FOLDERS, STAGING, SUCCESS_MARKER
+
+    run_entries = {*OUTPUT_FOLDERS, SUCCESS_MARKER, STAGING}  # each run replaces or clears these
+    pipeline = loaded.pipeline
+    output_dir = Path(pipeline.output_dir)
+    named = {"checkpoint.dir": Path(pipeline.checkpoint.dir) if pipeline.checkpoint.dir else output_dir / "_checkpoints",
+             "download.cache_dir": downloads_dir(pipeline.download), "ray.spill_dir": pipeline.ray.spill_dir}
+    entries = []
+    for key, path in named.items():
+        if path is not None and Path(path).resolve() == output_dir.resolve():
+            raise ConfigError(f"{key}: {path} is output_dir itself; use a folder inside it or elsewhere")
+        entry = ownership.first_component_inside(path, output_dir)
+        if entry in run_entries:
+            raise ConfigError(f"{key}: {path} is inside {output_dir}/{entry}, which each run replaces; "
+                              "use another folder")
+        if entry:
+            entries.append(entry)
+    return entries
 
 
 #: Stage-specific numbers shown in the summary when a stage reports them (counts and ratios).
@@ -100,6 +143,46 @@ def _stage_rows(loaded: LoadedConfig, metrics: dict[str, dict[str, float]]) -> l
     return rows
 
 
+class InputsUnaccounted(RuntimeError):
+    """Rows of some input went missing (or appeared) between reading and writing: nothing is committed."""
+
+
+def account_inputs(records: list[dict], read_metrics: dict[str, float]) -> tuple[list[dict], dict[str, int]]:
+    """Per input file: records read, and how many of them ended as documents or rejected.
+
+    Rows a stage made (synthesize) come from no input; they are counted apart (``generated``).
+    """
+    read = {key: int(n) for name, n in read_metrics.items() if (key := parse_input_metric(name)) is not None}
+    written: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    generated = {"documents": 0, "rejected": 0}
+    for r in records:
+        if r["record"] != "input":
+            continue
+        if r["input"] is None:
+            generated["documents"] += r["rows"]
+            generated["rejected"] += r["rejected"]
+        else:
+            counts = written[(r["source"], r["input"])]
+            counts[0] += r["rows"]
+            counts[1] += r["rejected"]
+    inputs = [{"source": source, "path": path, "records": read.get((source, path), 0),
+               "documents": written[(source, path)][0] if (source, path) in written else 0,
+               "rejected": written[(source, path)][1] if (source, path) in written else 0}
+              for source, path in sorted(set(read) | set(written))]
+    return inputs, generated
+
+
+def check_inputs(inputs: list[dict]) -> None:
+    """documents + rejected = records read, for every input file; else fail naming the files."""
+    bad = [i for i in inputs if i["documents"] + i["rejected"] != i["records"]]
+    if bad:
+        listed = "; ".join(f"{i['path']} (source {i['source']}): read {i['records']}, documents {i['documents']} + "
+                           f"rejected {i['rejected']}" for i in bad[:10])
+        more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+        raise InputsUnaccounted(f"{len(bad)} input file(s) not accounted for (documents + rejected != records read): "
+                                f"{listed}{more}")
+
+
 def summarize(loaded: LoadedConfig, records: list[dict], metrics: dict, wall: float, tokenizer_info: dict | None):
     kept: dict[tuple, dict[str, int]] = defaultdict(lambda: {"docs": 0, "tokens": 0, "bytes": 0})
     reasons: dict[tuple, int] = defaultdict(int)
@@ -113,6 +196,8 @@ def summarize(loaded: LoadedConfig, records: list[dict], metrics: dict, wall: fl
             g["bytes"] += r["bytes"]
         elif r["record"] == "rejected":
             reasons[(r["stage"], r["reason"])] += r["rows"]
+    inputs, generated = account_inputs(records, metrics.get("read", {}))
+    check_inputs(inputs)
     groups = [{"language": k[0] or ("code" if k[1] == "code" else None), "lang": k[0], "domain": k[1], **v}
               for k, v in sorted(kept.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or ""))]
     return {
@@ -132,6 +217,9 @@ def summarize(loaded: LoadedConfig, records: list[dict], metrics: dict, wall: fl
         "rejected_by_reason": [{"stage": s, "reason": r, "docs": n} for (s, r), n in sorted(reasons.items())],
         "kept_by_language_domain": groups,
         "files": files,
+        # Every input accounted for: documents + rejected = records, per file (checked above).
+        "inputs": inputs,
+        "generated": generated,
         "tokenizer": tokenizer_info,
     }
 
@@ -155,18 +243,39 @@ def tokens_manifest(loaded: LoadedConfig, files: list[dict], tokenizer) -> dict[
 
 def execute(loaded: LoadedConfig, tasks: list, console: Console, verbose: bool = False,
             fresh: bool = False) -> dict[str, Any]:
-    """Run on Ray and commit the outputs; returns the summary. Raises on failure (nothing committed)."""
+    """Run on Ray and commit the outputs, holding output_dir's lock throughout; returns the summary.
+    Raises on failure (nothing committed), ConfigError if another run holds the lock."""
+    from curate import ownership
+
+    output_dir = Path(loaded.pipeline.output_dir)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(ownership.output_lock(output_dir))
+            check_output_dir(loaded, tasks)  # again under the lock: the folder may have changed since preflight
+        except ConfigError as exc:
+            raise RunRefused(f"{loaded.path}: {exc}") from None
+        ownership.claim(output_dir, [LOGS, *configured_entries(loaded)])
+        return _execute_locked(loaded, tasks, console, verbose, fresh)
+
+
+class RunRefused(ConfigError):
+    """The run did not start: another run holds output_dir, or output_dir changed since preflight."""
+
+
+def _execute_locked(loaded: LoadedConfig, tasks: list, console: Console, verbose: bool, fresh: bool) -> dict[str, Any]:
     from curate import engine, sink
     from curate.checkpoint import Checkpoints
 
     start = time.time()
     output_dir = Path(loaded.pipeline.output_dir)
     checkpoints = Checkpoints(loaded, tasks) if loaded.pipeline.checkpoint.enabled else None
-    if fresh and checkpoints is not None:
-        checkpoints.clear()
+    if checkpoints is not None:
+        if fresh:
+            checkpoints.clear()
+        checkpoints.claim()
     sink.remove_stale_staging(output_dir)
     staging = sink.new_staging_dir(output_dir)
-    log_path = output_dir / "_logs" / f"{staging.name}.log"
+    log_path = output_dir / LOGS / f"{staging.name}.log"
     try:
         with engine.stderr_to_file(None if verbose else log_path):
             summary = _execute(loaded, tasks, console, staging, start, verbose, checkpoints)
@@ -268,6 +377,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         summary = execute(loaded, tasks, console, verbose=args.verbose, fresh=args.fresh)
+    except RunRefused as exc:  # output_dir busy, or changed since preflight: before any work
+        errors.print(f"[bold red]config error[/bold red]\n{escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
+        return 2
     except KeyboardInterrupt:
         errors.print("[bold red]interrupted[/bold red]: nothing was committed")
         return 130

@@ -25,6 +25,7 @@ BASE_SCHEMA = pa.schema(
         pa.field("fetch_date", pa.string()),  # web captures: when it was fetched (ISO 8601)
         pa.field("content_type", pa.string()),  # web captures: HTTP Content-Type (no parameters)
         pa.field("charset", pa.string()),  # encoding the text was decoded from
+        pa.field("input_file", pa.string()),  # the file (path or URL) the row was read from; None: made by a stage
         pa.field("reject_stage", pa.string()),
         pa.field("reject_reason", pa.string()),
         pa.field("reject_detail", pa.string()),

@@ -4,6 +4,7 @@ Workers write Parquet part files into a staging directory inside the output dir
 (``_staging/<run id>/``) and return one small row per file plus per-language counts. The driver
 then writes ``tokens/manifest.json`` and ``stats/``, and only then moves the finished folders
 into place and writes ``_SUCCESS``. A run that dies leaves a staging folder and no ``_SUCCESS``.
+Only what curate's own records vouch for is replaced or removed (curate.ownership).
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curate import ownership
 from curate.schema import alive_mask
 
 OUTPUT_FOLDERS = ("documents", "tokens", "rejected", "stats", "artifacts", "trainer")
 SUCCESS_MARKER = "_SUCCESS"
+STAGING = "_staging"
 TOKEN_COLUMNS = ("id", "domain", "lang", "input_ids")
 #: Rows per Parquet row group: small enough to stream, large enough to compress well.
 ROW_GROUP_ROWS = 4096
@@ -42,6 +45,9 @@ SINK_RECORD_SCHEMA = pa.schema(
         ("domain", pa.string()),
         ("stage", pa.string()),
         ("reason", pa.string()),
+        ("source", pa.string()),  # record "input": the source and input file (None: rows a stage made)
+        ("input", pa.string()),
+        ("rejected", pa.int64()),  # record "input": rows of that input rejected ("rows": kept)
     ]
 )
 
@@ -93,6 +99,17 @@ def _group_counts(table: pa.Table, keys: list[str], record: str) -> list[dict[st
     return out
 
 
+def _input_counts(batch: pa.Table, alive: pa.ChunkedArray) -> list[dict[str, Any]]:
+    """Per input file: rows kept and rejected (one small record per file, not per row)."""
+    if batch.num_rows == 0 or "input_file" not in batch.column_names:
+        return []
+    work = pa.table({"source": batch.column("source"), "input": batch.column("input_file"),
+                     "kept": pc.cast(alive, pa.int64()), "rejected": pc.cast(pc.invert(alive), pa.int64())})
+    grouped = work.group_by(["source", "input"], use_threads=False).aggregate([("kept", "sum"), ("rejected", "sum")])
+    return [{"record": "input", "source": g["source"], "input": g["input"], "rows": g["kept_sum"],
+             "rejected": g["rejected_sum"]} for g in grouped.to_pylist()]
+
+
 def write_batch(batch: pa.Table, staging: str) -> pa.Table:
     """Ray UDF: split a batch into kept/rejected, write part files, return what was written."""
     staging_path = Path(staging)
@@ -115,22 +132,27 @@ def write_batch(batch: pa.Table, staging: str) -> pa.Table:
             [{"reject_stage": "stage", "reject_reason": "reason"}.get(c, c) for c in rejected.column_names]
         ), ["stage", "reason"], "rejected")
         records.extend(grouped)
+    records.extend(_input_counts(batch, mask))
     return pa.Table.from_pylist(records, schema=SINK_RECORD_SCHEMA)
 
 
 def remove_stale_staging(output_dir: Path) -> None:
-    """Delete staging folders of runs that died before committing (one run per output dir at a time)."""
-    root = output_dir / "_staging"
-    if root.is_dir():
-        for child in root.iterdir():
-            shutil.rmtree(child, ignore_errors=True)
+    """Delete staging folders of runs that died before committing: only folders carrying this
+    pipeline's marker, and only under the output_dir lock (so no live run's staging is touched)."""
+    ownership.require_lock(output_dir)
+    for child in ownership.owned_children(output_dir / STAGING, output_dir):
+        shutil.rmtree(child, ignore_errors=True)
 
 
 def new_staging_dir(output_dir: Path) -> Path:
+    """A fresh ``_staging/<run id>/``, marked as this pipeline's before workers write into it."""
+    ownership.claim(output_dir, [STAGING])
     run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    staging = output_dir / "_staging" / run_id
+    staging = output_dir / STAGING / run_id
+    staging.mkdir(parents=True)
+    ownership.mark(staging, output_dir)
     for folder in OUTPUT_FOLDERS:
-        (staging / folder).mkdir(parents=True, exist_ok=True)
+        (staging / folder).mkdir()
     return staging
 
 
@@ -141,24 +163,32 @@ def write_json(path: Path, payload: Any) -> None:
 
 
 def commit(staging: Path, output_dir: Path) -> None:
-    """Swap the staged folders into place, then mark the output complete."""
+    """Swap the staged folders into place, then mark the output complete.
+
+    Only folders curate's manifest vouches for are replaced (checked first, under the lock); the
+    manifest lists old and new files while the swap runs, so a commit killed half-way leaves
+    nothing unlisted and the next run can still replace them."""
+    ownership.require_lock(output_dir)
+    ownership.check_output_dir(output_dir)
     marker = output_dir / SUCCESS_MARKER
+    staged = {folder: ownership.files_under(staging / folder) for folder in OUTPUT_FOLDERS}
+    ownership.claim(output_dir, [SUCCESS_MARKER])
+    ownership.record_files(output_dir, staged, keep_old=True)
     marker.unlink(missing_ok=True)
-    trash = staging.parent / (staging.name + ".old")
+    trash = staging / "_replaced"
+    trash.mkdir()
     for folder in OUTPUT_FOLDERS:
         final = output_dir / folder
-        if final.exists():
-            trash.mkdir(parents=True, exist_ok=True)
+        if final.exists() or final.is_symlink():
             final.rename(trash / folder)
         (staging / folder).rename(final)
-    shutil.rmtree(trash, ignore_errors=True)
-    shutil.rmtree(staging, ignore_errors=True)
-    with contextlib.suppress(OSError):  # another run's staging folder may still be there
-        staging.parent.rmdir()
+    ownership.record_files(output_dir, staged, keep_old=False)
+    discard(staging)
     marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S%z") + "\n", encoding="utf-8")
 
 
 def discard(staging: Path) -> None:
+    """Remove this run's own staging folder, and ``_staging/`` once no other run's is left."""
     shutil.rmtree(staging, ignore_errors=True)
     with contextlib.suppress(OSError):
         staging.parent.rmdir()

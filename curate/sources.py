@@ -8,6 +8,7 @@ remote URLs (http, s3, ...) are taken as they are, and a ``list_file`` (Common C
 
 from __future__ import annotations
 
+import os
 import posixpath
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
@@ -58,7 +59,12 @@ def _has_glob(pattern: str) -> bool:
 
 
 def _expand(fs, pattern: str) -> list[tuple[str, str]]:
-    """(file, path relative to the pattern's root) for a file, folder or glob."""
+    """(file, path relative to the pattern's root) for a file, folder or glob.
+
+    Symbolic links are listed, never descended into (fsspec's find/glob list a link as an entry
+    of its own), so each one is accounted for: :func:`link_out_of_tree` then keeps the reader
+    from following one that leads out of the folder or glob it was found in.
+    """
     if _has_glob(pattern):
         root = pattern.split("*")[0].split("?")[0].split("[")[0].rsplit("/", 1)[0]
         files = [p for p in sorted(fs.glob(pattern)) if fs.isfile(p)]
@@ -77,6 +83,25 @@ def _expand(fs, pattern: str) -> list[tuple[str, str]]:
         rel = stripped[len(root) + 1 :] if stripped.startswith(root + "/") else posixpath.basename(stripped)
         out.append((f, rel))
     return out
+
+
+def link_out_of_tree(task: FileTask, named: list[str]) -> str | None:
+    """Where a listed local symlink leads, when that is outside the folder or glob that listed it.
+
+    A folder of data must not become a way to read ``/etc/passwd``: a link found by listing is
+    read only if its target stays inside the listed root. A path the user named itself (not by
+    a folder or glob) is what they asked for, link or not.
+    """
+    path = task.path
+    if "://" in path or not os.path.islink(path):
+        return None
+    from fsspec.implementations.local import LocalFileSystem
+
+    if any(LocalFileSystem._strip_protocol(p) == path for p in named if not _has_glob(p)):
+        return None
+    root = path[: -len(task.relpath)] if path.endswith("/" + task.relpath) else posixpath.dirname(path)
+    real_root, target = os.path.realpath(root), os.path.realpath(path)
+    return None if os.path.commonpath([real_root, target]) == real_root else target
 
 
 def _url_relpath(url: str) -> str:

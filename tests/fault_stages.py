@@ -55,3 +55,22 @@ class Hungry(Stage):
     def process(self, batch: pa.Table) -> pa.Table:
         bytearray(1 << 50)
         return batch
+
+
+class SleepConfig(StageConfig):
+    marker: str  # written when the first batch arrives, so a test knows the run is under way
+    seconds: float = 600.0
+
+
+class Sleepy(Stage):
+    """Holds its first batch for a long time: a run that is busy when the test breaks something."""
+
+    name = "sleepy"
+    Config = SleepConfig
+
+    def process(self, batch: pa.Table) -> pa.Table:
+        import time
+
+        Path(self.config.marker).write_text(str(os.getpid()))
+        time.sleep(self.config.seconds)
+        return batch

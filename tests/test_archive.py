@@ -101,7 +101,7 @@ def test_source_tree_archive(tmp_path: Path, suffix: str) -> None:
         assert row["reject_reason"] is None, row
         assert row["text"] == text
         assert row["code_language"] == LANGUAGES[name]
-        assert row["id"] == f"repo/{path.name}!{TOP}/{name}"
+        assert row["id"] == f"repo:{path.name}!{TOP}/{name}"
         assert row["domain"] == "code"
     assert [r["id"] for r in _read(path)] == [r["id"] for r in rows]  # stable ids
 
@@ -265,7 +265,7 @@ def test_max_archive_bytes_stops_the_archive(tmp_path: Path, suffix: str) -> Non
     assert len(rows) == 3
     limit = rows[2]
     assert limit["reject_reason"] == "archive_too_large"
-    assert limit["id"] == f"repo/{path.name}#limit"
+    assert limit["id"] == f"repo:{path.name}#limit"
     assert "max_archive_bytes 120000" in limit["reject_detail"]
     assert len(_read(path)) == 4  # the default budget reads them all
 

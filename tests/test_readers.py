@@ -94,7 +94,7 @@ def test_ids_default_to_file_and_line(tmp_path: Path) -> None:
     path.write_text('{"body": "one"}\n{"body": "two"}\n')
     source = SourceConfig(name="src", paths=[str(path)], fields=FieldMap(text="body", id=None, url=None))
     ids = _read_all(source).column("id").to_pylist()
-    assert ids == ["src/noid.jsonl:1", "src/noid.jsonl:2"]
+    assert ids == ["src:noid.jsonl:1", "src:noid.jsonl:2"]
     assert _read_all(source).column("id").to_pylist() == ids  # stable across reads
 
 
@@ -105,7 +105,7 @@ def test_code_folder(tmp_path: Path) -> None:
     assert rows["python/textstats.py"]["code_language"] == "python"
     assert rows["rust/src/tokenizer.rs"]["code_language"] == "rust"
     assert rows["python/textstats.py"]["text"] == (SAMPLES / "code/python/textstats.py").read_text()
-    assert rows["python/textstats.py"]["id"] == "code/python/textstats.py"
+    assert rows["python/textstats.py"]["id"] == "code:python/textstats.py"
     assert rows["assets/logo.png"]["reject_reason"] == "binary"
     assert rows["data/huge_table.py"]["reject_reason"] == "oversized"
     assert "max_file_bytes" in rows["data/huge_table.py"]["reject_detail"]
@@ -134,7 +134,7 @@ def test_plain_text_files(tmp_path: Path) -> None:
     (tmp_path / "blank.txt").write_text("   \n")
     source = SourceConfig(name="txt", paths=[str(tmp_path / "*.txt*")])
     rows = {r["path"]: r for r in _read_all(source, 10).to_pylist()}
-    assert rows["a.txt"]["text"] == "Plain text document one.\nSecond line." and rows["a.txt"]["id"] == "txt/a.txt"
+    assert rows["a.txt"]["text"] == "Plain text document one.\nSecond line." and rows["a.txt"]["id"] == "txt:a.txt"
     assert rows["b.txt.gz"]["text"] == "Zweites Dokument, gepackt."
     assert rows["blank.txt"]["reject_reason"] == "empty_text"
 

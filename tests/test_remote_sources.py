@@ -139,12 +139,12 @@ def test_bad_inputs_land_in_rejected_with_reasons(tmp_path: Path) -> None:
     docs = pl.read_parquet(tmp_path / "out" / "documents" / "*.parquet")
     rejected = {r["id"]: r for r in pl.read_parquet(tmp_path / "out" / "rejected" / "*.parquet").to_dicts()}
     assert {"bad/ok", "bad/after"} <= set(docs["id"])
-    assert rejected["bad/bad.jsonl:2"]["reject_reason"] == "malformed_json"
+    assert rejected["bad:bad.jsonl:2"]["reject_reason"] == "malformed_json"
     assert rejected["bad/empty"]["reject_reason"] == "empty_text"
-    assert rejected["bad/bad.jsonl:4"]["reject_reason"] == "invalid_encoding"
-    huge = rejected["bad/bad.jsonl:5"]
+    assert rejected["bad:bad.jsonl:4"]["reject_reason"] == "invalid_encoding"
+    huge = rejected["bad:bad.jsonl:5"]
     assert huge["reject_reason"] == "record_too_large" and "209715" in huge["reject_detail"]
-    error = rejected["bad/corrupt.jsonl.gz#error"]
+    error = rejected["bad:corrupt.jsonl.gz#error"]
     assert error["reject_reason"] in ("corrupt_file", "truncated_file") and "line" in error["reject_detail"]
     kept_from_corrupt = docs.filter(pl.col("path") == "corrupt.jsonl.gz").height
     assert 0 < kept_from_corrupt < 300  # what came before the damage is kept

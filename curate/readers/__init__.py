@@ -9,6 +9,7 @@ per-file error row says where and why.
 from __future__ import annotations
 
 import importlib
+import lzma
 import tarfile
 import zipfile
 import zlib
@@ -16,11 +17,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
+import zstandard
 
 from curate.config import SourceConfig
 from curate.readers.context import ReadContext
 from curate.schema import BASE_SCHEMA
-from curate.sources import FileTask
+from curate.sources import FileTask, link_out_of_tree
 
 READERS: dict[str, str] = {
     "jsonl": "curate.readers.jsonl",
@@ -32,9 +34,12 @@ READERS: dict[str, str] = {
 }
 
 #: Exceptions that mean "this file's bytes are bad", not "our code is wrong".
+#: (zstandard and lzma errors are not OSErrors: a garbage .zst or .xz raises them.)
 FILE_ERRORS: tuple[type[BaseException], ...] = (
     OSError, EOFError, ValueError, zlib.error, tarfile.TarError, zipfile.BadZipFile,
+    zstandard.ZstdError, lzma.LZMAError,
 )
+_CORRUPT_ERRORS = (zlib.error, tarfile.TarError, zipfile.BadZipFile, zstandard.ZstdError, lzma.LZMAError)
 
 
 def reader_for(fmt: str) -> Callable[[ReadContext], Iterator[dict[str, Any]]]:
@@ -43,11 +48,16 @@ def reader_for(fmt: str) -> Callable[[ReadContext], Iterator[dict[str, Any]]]:
     return importlib.import_module(READERS[fmt]).iter_rows
 
 
+#: How a cut file announces itself: tarfile ("unexpected end of data"), fastwarc on a .warc.zst
+#: ("incomplete frame"), gzip/bz2/lzma/zstd ("compressed file ended").
+_TRUNCATION_SIGNS = ("truncat", "end of stream", "compressed file ended", "unexpected end of data", "incomplete frame")
+
+
 def _classify(exc: BaseException) -> str:
     text = f"{type(exc).__name__} {exc}".lower()
-    if isinstance(exc, EOFError) or "truncat" in text or "end of stream" in text or "compressed file ended" in text:
+    if isinstance(exc, EOFError) or any(sign in text for sign in _TRUNCATION_SIGNS):
         return "truncated_file"
-    if isinstance(exc, zlib.error | tarfile.TarError | zipfile.BadZipFile) or "gzip" in text or "zstd" in text or "crc" in text:
+    if isinstance(exc, _CORRUPT_ERRORS) or "gzip" in text or "zstd" in text or "crc" in text:
         return "corrupt_file"
     return "unreadable_file"
 
@@ -55,6 +65,11 @@ def _classify(exc: BaseException) -> str:
 def read_file(task: FileTask, source: SourceConfig, batch_rows: int, local_path: str | None = None) -> Iterator[pa.Table]:
     """Batches of rows from one file; corrupt tails become a per-file error row, not an exception."""
     ctx = ReadContext(task=task, source=source, local_path=local_path or task.path)
+    target = link_out_of_tree(task, source.paths) if ctx.local_path == task.path else None  # not a download
+    if target is not None:
+        detail = f"a symbolic link to {target!r}, outside the folder it was listed from; not followed"
+        yield pa.Table.from_pylist([ctx.rejected(task.relpath, b"", "symlink", detail)], schema=BASE_SCHEMA)
+        return
     rows: list[dict[str, Any]] = []
     try:
         for row in reader_for(task.format)(ctx):

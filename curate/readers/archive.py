@@ -22,25 +22,31 @@ are read right.) Members under a dot-folder or named with a dot (``.git/``,
 ``.github/``, ``.DS_Store``) and macOS ``__MACOSX/`` copies are skipped, as folder sources skip
 them when listing.
 
-Tar members are read from a stream (``r|*``), so an archive is decompressed once, in order;
-zips need random access, which the local (or downloaded) file gives.
+Tar members are read from a stream (``r|``), so an archive is decompressed once, in order; the
+compression (gzip, bzip2, xz, zstd) is known by its first bytes and undone by readers that raise
+``EOFError`` on a cut file (one ``truncated_file`` row after the members read). Zips need random
+access, which the local (or downloaded) file gives.
 """
 
 from __future__ import annotations
 
+import bz2
+import contextlib
 import copy
+import gzip
 import lzma
 import re
 import stat
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
 from curate.download import url_path
-from curate.readers.code import code_row
+from curate.readers.code import code_row, read_limit
 from curate.readers.context import ReadContext
+from curate.readers.zstd_stream import open_zstd
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 #: How much more than it reads a zip member is told to hold (see :func:`_zip_rows`).
@@ -103,6 +109,16 @@ def _limit_row(ctx: ReadContext, members: int, nbytes: int) -> dict[str, Any]:
                         f"stopped after {members} members: {nbytes} uncompressed bytes > max_archive_bytes {limit}")
 
 
+def _member_key(relpath: str, name: str, n: int, used: set[str]) -> str:
+    """``<archive>!<member>``, unique in the archive: a name it repeats (tar appends newer
+    versions; zip allows it) gets ``#<member number>``."""
+    key = f"{relpath}!{name}"
+    while key in used:
+        key = f"{key}#{n}"
+    used.add(key)
+    return key
+
+
 def _unsafe(ctx: ReadContext, key: str, name: str) -> dict[str, Any]:
     return ctx.rejected(key, b"", "unsafe_path", f"member name {name!r} is absolute or leaves the archive", path=name)
 
@@ -119,16 +135,37 @@ def _tar_kind(member: tarfile.TarInfo) -> str:
     return f"tar member type {member.type!r}"
 
 
+#: Compressed tar streams by their first bytes, and readers that raise EOFError when one is cut
+#: short. (tarfile's own ``r|*`` decompression ends silently there, and a tar cut at a member
+#: boundary then reads as a complete, shorter archive.)
+_TAR_COMPRESSIONS: tuple[tuple[bytes, Callable[[IO[bytes]], IO[bytes]]], ...] = (
+    (b"\x1f\x8b", lambda raw: gzip.GzipFile(fileobj=raw)),
+    (b"BZh", bz2.BZ2File),
+    (b"\xfd7zXZ\x00", lzma.LZMAFile),
+    (b"\x28\xb5\x2f\xfd", open_zstd),
+)
+
+
+def _uncompressed(stack: contextlib.ExitStack, raw: IO[bytes]) -> IO[bytes]:
+    """The tar bytes of a (possibly compressed) archive file; both handles close with ``stack``."""
+    stack.enter_context(raw)
+    head = raw.read(6)
+    raw.seek(0)
+    for magic, opener in _TAR_COMPRESSIONS:
+        if head.startswith(magic):
+            return stack.enter_context(opener(raw))
+    return raw
+
+
 def _tar_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
     relpath = ctx.task.relpath
-    file_limit = ctx.source.max_file_bytes
+    file_limit = read_limit(ctx)
     archive_limit = ctx.source.max_archive_bytes
-    if url_path(ctx.task.path).lower().endswith(".zst"):  # tarfile cannot decompress zstd; fsspec can
-        handle, mode = ctx.open(), "r|"
-    else:
-        handle, mode = ctx.open(compression=None), "r|*"
     top = _TopFolder()
-    with handle, tarfile.open(fileobj=handle, mode=mode, errors="replace") as tar:
+    used_keys: set[str] = set()
+    with contextlib.ExitStack() as stack:
+        handle = _uncompressed(stack, ctx.open(compression=None))
+        tar = stack.enter_context(tarfile.open(fileobj=handle, mode="r|", errors="replace"))
         n = 0
         while (member := tar.next()) is not None:
             n += 1
@@ -138,7 +175,7 @@ def _tar_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
             if tar.offset > archive_limit:
                 yield _limit_row(ctx, n - 1, tar.offset)
                 return
-            key = f"{relpath}!{member.name}"
+            key = _member_key(relpath, member.name, n, used_keys)
             parts = member_parts(member.name)
             if parts is None:
                 if not member.isdir():
@@ -171,18 +208,19 @@ def _zip_not_regular(info: zipfile.ZipInfo) -> str | None:
 
 def _zip_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
     relpath = ctx.task.relpath
-    file_limit = ctx.source.max_file_bytes
+    file_limit = read_limit(ctx)
     archive_limit = ctx.source.max_archive_bytes
     used = 0
     with ctx.open(compression=None) as handle, zipfile.ZipFile(handle) as archive:
         infos = archive.infolist()
         top = _zip_top(infos)
+        used_keys: set[str] = set()
         for n, info in enumerate(infos, 1):
             name = info.filename
             ctx.position = f"member {n} {name!r}"
             if info.is_dir():
                 continue
-            key = f"{relpath}!{name}"
+            key = _member_key(relpath, name, n, used_keys)
             parts = member_parts(name)
             if parts is None:
                 yield _unsafe(ctx, key, name)

@@ -6,7 +6,8 @@ The checks run cheapest first, so most rejections never look at the content:
 
 1. path only: ``vendored`` (inside a third-party directory), ``generated`` (lock files,
    protobuf outputs), ``minified`` (``.min.js`` and the like);
-2. size and bytes: ``oversized``, ``binary`` (NUL byte), ``not_utf8``;
+2. size and bytes: ``oversized`` (``max_file_bytes``), ``record_too_large`` (``max_record_bytes``,
+   when that is the smaller), ``binary`` (NUL byte), ``not_utf8``;
 3. name again: ``unknown_language`` (after the byte checks, so a ``.png`` says ``binary``);
 4. text: ``empty_text``, ``generated`` (a marker comment in the first bytes), ``minified``
    (line lengths).
@@ -157,6 +158,8 @@ def code_row(ctx: ReadContext, key: str, relpath: str, data: bytes, size: int) -
     limit = ctx.source.max_file_bytes
     if size > limit:
         return _reject(ctx, key, b"", "oversized", f"{size} bytes > max_file_bytes {limit}", relpath)
+    if size > ctx.source.max_record_bytes:  # max_file_bytes set above the cap every record has
+        return _reject(ctx, key, b"", "record_too_large", f"{size} bytes > max_record_bytes {ctx.source.max_record_bytes}", relpath)
     if b"\x00" in data[:BINARY_SNIFF_BYTES]:
         return _reject(ctx, key, b"", "binary", f"NUL byte in the first {BINARY_SNIFF_BYTES} bytes", relpath)
     try:
@@ -175,6 +178,11 @@ def code_row(ctx: ReadContext, key: str, relpath: str, data: bytes, size: int) -
     if why is not None:
         return _reject(ctx, key, text, "minified", why, relpath)
     return ctx.document(key, text, code_language=language, path=relpath)
+
+
+def read_limit(ctx: ReadContext) -> int:
+    """The most bytes of one file worth holding: past either cap, :func:`code_row` rejects it unread."""
+    return min(ctx.source.max_file_bytes, ctx.source.max_record_bytes)
 
 
 def _symlink_in(ctx: ReadContext) -> str | None:
@@ -202,7 +210,7 @@ def iter_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
         target = os.readlink(link)
         yield _reject(ctx, relpath, b"", "symlink", f"{link} is a symbolic link (to {target!r}); not followed", relpath)
         return
-    limit = ctx.source.max_file_bytes
+    limit = read_limit(ctx)
     with ctx.open(compression=None) as handle:
         data = handle.read(limit + 1)
         size = len(data)

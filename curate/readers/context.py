@@ -2,9 +2,16 @@
 
 Readers are generators of row dicts (``iter_rows(ctx)``); they never build Arrow tables or
 decide ids themselves. :meth:`ReadContext.document` and :meth:`ReadContext.rejected` make the
-rows, so every format produces the same columns and the same kind of stable id:
-``<source name>/<record key>``, where the key is the record's own id when the field map names
-one, else the file's path plus the record's position in it.
+rows, so every format produces the same columns and the same kind of stable id, in one of two
+namespaces that cannot meet (source names hold no ``/`` or ``:``):
+
+- ``<source>/<id>``: a record's own id (:meth:`ReadContext.own_id`), unique in its file by a
+  check as it is read, re-keyed or refused per the source's ``ids`` option;
+- ``<source>:<key>``: a key the reader derives from where the record is (``<file>:<line>``,
+  ``<file>@<offset>``, ``<file>!<member>``, the file's path), unique by construction.
+
+Every row also names its ``input_file``, so (input_file, id) is unique in a run whatever the
+records claim: dedup decides by that, and the summary accounts for every input by it.
 """
 
 from __future__ import annotations
@@ -12,18 +19,27 @@ from __future__ import annotations
 import io
 import json
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 import fsspec
 
 from curate.config import SourceConfig
 from curate.download import url_path
+from curate.ids import DuplicateIdError, id_digest
 from curate.readers.charset import decode_bytes
+from curate.readers.zstd_stream import open_zstd
 from curate.sources import FileTask
 
 #: Rejected raw records keep at most this much of their text (the rest is counted in the detail).
 MAX_REJECTED_TEXT = 64 * 1024
+
+
+class RecordId(str):
+    """A finished document id built from a record's own id (not a key to prefix)."""
+
+
+__all__ = ["DuplicateIdError", "ReadContext", "RecordId", "decode_text"]
 
 
 @dataclass
@@ -34,17 +50,47 @@ class ReadContext:
     """What to open: the downloaded copy of a remote file, or the local file itself."""
     position: str = "start"
     """Where the reader is (``line 12``, ``record 7 at byte 3456``); named in per-file error rows."""
+    used_ids: set[int] = field(default_factory=set)
+    """64-bit digests of the record ids this file has given out: the per-file uniqueness check
+    costs ~70 bytes a record, only for records that carry their own id."""
 
     def open(self, compression: str | None = "infer") -> IO[bytes]:
         """The file's bytes, decompressed by suffix (.gz, .zst, .bz2, .xz) unless told otherwise."""
         if compression == "infer":
             compression = fsspec.utils.infer_compression(url_path(self.task.path))  # not a signed URL's query
+        if compression == "zstd":  # fsspec's zstd reader ends silently at a cut frame
+            return open_zstd(fsspec.open(self.local_path, "rb").open())
         handle = fsspec.open(self.local_path, "rb", compression=compression).open()
         # zstandard's reader has no readline(); a buffer over any decompressor gives it one.
         return io.BufferedReader(handle) if compression else handle
 
     def doc_id(self, key: str) -> str:
-        return f"{self.task.source}/{key}"
+        """``<source>:<key>`` for keys derived from a record's place; own ids pass through."""
+        return key if isinstance(key, RecordId) else f"{self.task.source}:{key}"
+
+    def own_id(self, value: Any) -> RecordId:
+        """A record's own id as a document id no other record of this file has (``ids`` option)."""
+        value = str(value)
+        scoped = f"{self.task.source}/{self.task.relpath}:{value}"
+        first = scoped if self.source.ids == "file" else f"{self.task.source}/{value}"
+        if self._claim(first):
+            return RecordId(first)
+        if self.source.ids == "error":
+            raise DuplicateIdError(
+                f"source {self.task.source!r}: id {value!r} appears twice in {self.task.path} (again at "
+                f"{self.position}); ids must be unique (sources.*.ids: error). Set ids: rekey or ids: file to re-key them")
+        candidate, n = scoped, 1
+        while not self._claim(candidate):  # deterministic: the file is read in order
+            n += 1
+            candidate = f"{scoped}#{n}"
+        return RecordId(candidate)
+
+    def _claim(self, doc_id: str) -> bool:
+        digest = id_digest(doc_id)
+        if digest in self.used_ids:
+            return False
+        self.used_ids.add(digest)
+        return True
 
     def _base(self, key: str, text: str, columns: dict[str, Any]) -> dict[str, Any]:
         metadata = columns.pop("metadata", None)
@@ -57,6 +103,7 @@ class ReadContext:
             "domain": self.source.domain,
             "path": self.task.relpath,
             "metadata": metadata,
+            "input_file": self.task.path,
         }
         row.update(columns)
         return row

@@ -13,13 +13,19 @@ from typing import Any
 from curate.readers.context import ReadContext, decode_text
 
 
+def record_key(ctx: ReadContext, record: dict[str, Any], position_key: str) -> str:
+    """The record's own id, made unique in its file (``ids`` option), else its position key."""
+    fields = ctx.source.fields
+    raw_id = record.get(fields.id) if fields.id else None
+    return ctx.own_id(raw_id) if raw_id not in (None, "") else position_key
+
+
 def record_to_row(ctx: ReadContext, record: Any, position_key: str, raw: str) -> dict[str, Any]:
     """A parsed record (JSON object, Parquet row) -> document row or rejected row."""
     fields = ctx.source.fields
     if not isinstance(record, dict):
         return ctx.rejected(position_key, raw, "not_an_object", f"{ctx.position} is a JSON {type(record).__name__}")
-    raw_id = record.get(fields.id) if fields.id else None
-    key = str(raw_id) if raw_id not in (None, "") else position_key
+    key = record_key(ctx, record, position_key)
     text = record.get(fields.text)
     if not isinstance(text, str):
         reason = "missing_text" if text is None else "text_not_a_string"
@@ -34,6 +40,13 @@ def record_to_row(ctx: ReadContext, record: Any, position_key: str, raw: str) ->
         url=str(url) if url is not None else None,
         metadata={k: v for k, v in record.items() if k not in named},
     )
+
+
+def _json_error(exc: ValueError | RecursionError) -> str:
+    """Why a line is not JSON we can hold; the error's class name when it is not a syntax error."""
+    if isinstance(exc, json.JSONDecodeError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def iter_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
@@ -67,10 +80,14 @@ def iter_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
             raw = decoded[0].rstrip("\r\n")
             try:
                 record = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                yield ctx.rejected(key, raw, "malformed_json", f"{ctx.position}: {exc}")
+            except (ValueError, RecursionError) as exc:  # also: nested too deep, an int of > 4300 digits
+                yield ctx.rejected(key, raw, "malformed_json", f"{ctx.position}: {_json_error(exc)}")
                 continue
-            row = record_to_row(ctx, record, key, raw)
+            try:
+                row = record_to_row(ctx, record, key, raw)
+            except RecursionError as exc:  # parsed just under the limit, too deep to write back as metadata
+                yield ctx.rejected(key, raw, "malformed_json", f"{ctx.position}: {_json_error(exc)}")
+                continue
             if decoded[1] != "utf-8" and row.get("reject_reason") is None:
                 row["charset"] = decoded[1]
             yield row

@@ -1,4 +1,8 @@
-"""Parquet: streamed row group by row group, reading only the columns the source needs."""
+"""Parquet: streamed row group by row group, reading only the columns the source needs.
+
+A row larger than ``max_record_bytes`` (its size as a JSON line, as JSONL records are measured)
+is a ``record_too_large`` rejection, like an oversized JSONL line.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from curate.readers.jsonl import record_to_row
 
 def iter_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
     fields = ctx.source.fields
+    limit = ctx.source.max_record_bytes
     with ctx.open(compression=None) as handle:
         parquet = pq.ParquetFile(handle)
         names = parquet.schema_arrow.names
@@ -29,4 +34,9 @@ def iter_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
                 ctx.position = f"row {seen}"
                 key = f"{ctx.task.relpath}:{seen}"
                 seen += 1
-                yield record_to_row(ctx, record, key, json.dumps(record, default=str, ensure_ascii=False))
+                raw = json.dumps(record, default=str, ensure_ascii=False)
+                size = len(raw.encode("utf-8"))
+                if size > limit:  # as the JSONL reader: measured as the record's JSON line
+                    yield ctx.rejected(key, b"", "record_too_large", f"{ctx.position}: {size} bytes > max_record_bytes {limit}")
+                    continue
+                yield record_to_row(ctx, record, key, raw)

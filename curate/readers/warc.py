@@ -197,10 +197,13 @@ def _iter_warc(ctx: ReadContext, kind: str) -> Iterator[dict[str, Any]]:
 
 
 def _warc_key(ctx: ReadContext, record_id: str | None, offset: int) -> str:
-    if not record_id:
+    """The WARC-Record-ID (a record's own id, under the source's ``ids`` rules), else its offset.
+
+    Called once per record: each call claims the id for this file."""
+    key = (record_id or "").strip().strip("<>")
+    if not key:
         return f"{ctx.task.relpath}@{offset}"
-    key = record_id.strip().strip("<>")
-    return key[len("urn:uuid:"):] if key.lower().startswith("urn:uuid:") else key
+    return ctx.own_id(key[len("urn:uuid:"):] if key.lower().startswith("urn:uuid:") else key)
 
 
 def _warc_capture(ctx: ReadContext, record: Any, block_length: int | None) -> _Capture:

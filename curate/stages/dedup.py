@@ -4,6 +4,9 @@ Dedup must see every document before it decides, so the engine calls :meth:`Dedu
 with the dataset so far. Every step is a Ray Data map or shuffle; the driver only ever holds
 the duplicate edge list:
 
+Documents are known by :func:`curate.ids.row_keys` (id + input file), not by id alone: a key
+unique by construction, so two records that claim one id are never taken for one document.
+
 1. **Sketch** (map, bounded batches): per live document a normalised content key (exact
    duplicates), a MinHash signature cut into LSH band keys, and, for verification, its sorted
    64-bit shingle hashes (:mod:`curate.dedup.sketch`).
@@ -32,6 +35,7 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
 from curate.dedup.clusters import DEFAULT_KEEP_BY, DocFacts, KeepCriterion, decide
+from curate.ids import id_of_key, row_keys
 from curate.schema import alive_mask, reject_rows, set_column, text_bytes
 from curate.stage import Resources, Stage, StageConfig
 
@@ -158,7 +162,7 @@ class Dedup(Stage):
         score = (batch.column("quality_score").cast(pa.float64()) if "quality_score" in batch.column_names
                  else pa.nulls(len(texts), pa.float64()))
         return pa.table({
-            "id": batch.column("id").cast(pa.string()),
+            "id": pa.array(row_keys(batch), pa.string()),  # unique by construction, unlike ids alone
             "length": pa.array([len(t) for t in texts], pa.int64()),
             "quality_score": score,
             "fetch_date": batch.column("fetch_date").cast(pa.string()),
@@ -308,7 +312,8 @@ class Dedup(Stage):
             else:
                 rejected.add(pair)
         decisions = decide([(a, b, exact) for (a, b), exact in edges.items()], facts, cfg.keep_by)
-        table = {doc_id: (d.cluster, d.cluster_size, d.reason, d.kept) for doc_id, d in decisions.items()}
+        table = {key: (id_of_key(d.cluster), d.cluster_size, d.reason, id_of_key(d.kept))
+                 for key, d in decisions.items()}
         summary = {
             "candidate_edges": len(checked | set(edges)),
             "false_positive_edges": len(rejected - set(edges)),
@@ -328,7 +333,7 @@ def _mark(batch: pa.Table, decisions, key: str, stats) -> pa.Table:
 
     start = time.time()
     table = ray.get(decisions) if isinstance(decisions, ray.ObjectRef) else decisions
-    ids = batch.column("id").to_pylist()
+    ids = row_keys(batch)
     alive = np.asarray(alive_mask(batch).to_numpy(zero_copy_only=False), dtype=bool)
     found = [table.get(i) if a else None for i, a in zip(ids, alive)]
     reject = np.array([f is not None and f[2] is not None for f in found], dtype=bool)
