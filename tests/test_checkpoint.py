@@ -36,7 +36,9 @@ def test_a_change_invalidates_its_stage_and_what_follows() -> None:
     assert [k for k in base if base[k] != changed[k]] == list(base)
 
 
-def test_resources_and_output_dir_do_not_invalidate() -> None:
+def test_resources_do_not_invalidate() -> None:
+    """Resources change how work is spread, not what it makes (output_dir, by contrast, is part of the
+    key since issue 16: pipelines sharing a checkpoint.dir must never take each other's chains)."""
     assert boundaries("stages.quality.resources.concurrency=2", "stages.dedup.resources.max_retries=1") == boundaries()
 
 
