@@ -210,7 +210,7 @@ HOLDER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from curate import ownership, sink
-    from tests.test_adversarial_own import stage_a_run
+    from tests.test_adversarial import stage_a_run
     out = Path(sys.argv[1])
     with ownership.output_lock(out):
         sink.commit(stage_a_run(out, ["an earlier run"]), out)
@@ -228,7 +228,9 @@ def test_a_second_run_fails_fast_naming_the_first_and_keeps_its_staging(tmp_path
     config = write_config(tmp_path, str(out), publish={"to": (tmp_path / "bucket").as_uri()})
     first = subprocess.Popen([sys.executable, "-c", HOLDER, str(out)], cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
-        staging = Path(first.stdout.readline().strip())
+        line = first.stdout.readline().strip()
+        assert line, "the process holding the lock did not start"
+        staging = Path(line)
         assert staging.is_dir()
         code = run.main([str(config)])
         err = capsys.readouterr().err
