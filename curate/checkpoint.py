@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 
 import curate
 from curate import ownership
-from curate.config import LoadedConfig, StageSpec
+from curate.config import LoadedConfig, PipelineConfig, StageSpec
 
 COMPLETE_MARKER = "_COMPLETE"
 ARTIFACTS = "_artifacts"
@@ -76,6 +76,11 @@ def stage_key(upstream: str, spec: StageSpec) -> str:
     return _digest(upstream, spec.key, f"{spec.stage_cls.__module__}.{spec.stage_cls.__qualname__}", options)
 
 
+def checkpoint_root(pipeline: PipelineConfig) -> Path:
+    """``checkpoint.dir``, or ``OUTPUT_DIR/_checkpoints`` when the YAML does not set it."""
+    return Path(pipeline.checkpoint.dir) if pipeline.checkpoint.dir else Path(pipeline.output_dir) / "_checkpoints"
+
+
 def wants_boundary(spec: StageSpec) -> bool:
     return bool(spec.stage_cls.global_stage or getattr(spec.stage_cls, "expensive", False))
 
@@ -106,7 +111,7 @@ class Checkpoints:
     def __init__(self, loaded: LoadedConfig, tasks: list | None = None) -> None:
         cfg = loaded.pipeline.checkpoint
         self.output_dir = Path(loaded.pipeline.output_dir)
-        self.root = Path(cfg.dir) if cfg.dir else Path(loaded.pipeline.output_dir) / "_checkpoints"
+        self.root = checkpoint_root(loaded.pipeline)
         self.read_dir: Path | None = None
         self.boundaries: list[Boundary] = []
         chain = read_key(loaded, tasks)

@@ -91,13 +91,14 @@ def configured_entries(loaded: LoadedConfig) -> list[str]:
     """Top-level entries of output_dir that the config names as curate's working folders: the
     checkpoint folder, and the download cache and Ray spill folder when they are set inside it."""
     from curate import ownership
+    from curate.checkpoint import checkpoint_root
     from curate.download import downloads_dir
     from curate.sink import OUTPUT_FOLDERS, STAGING, SUCCESS_MARKER
 
     run_entries = {*OUTPUT_FOLDERS, SUCCESS_MARKER, STAGING}  # each run replaces or clears these
     pipeline = loaded.pipeline
     output_dir = Path(pipeline.output_dir)
-    named = {"checkpoint.dir": Path(pipeline.checkpoint.dir) if pipeline.checkpoint.dir else output_dir / "_checkpoints",
+    named = {"checkpoint.dir": checkpoint_root(pipeline),
              "download.cache_dir": downloads_dir(pipeline.download), "ray.spill_dir": pipeline.ray.spill_dir}
     entries = []
     for key, path in named.items():
