@@ -55,3 +55,21 @@ def test_first_failing_filter_names_the_reason_and_rejected_rows_are_untouched()
     assert rows["short"]["reject_reason"] == "length.too_short" and rows["short"]["reject_stage"] == "filter"
     assert rows["soup"]["reject_reason"].startswith("gopher_quality.")
     assert rows["earlier"]["reject_stage"] == "langid" and rows["earlier"]["reject_reason"] == "low_score"
+
+
+def test_rejected_rows_keep_the_text_they_arrived_with_when_signals_are_kept() -> None:
+    """keep_signals runs every filter on every row; C4 line removal after the rejecting filter used
+    to empty the text of rejected rows (93 rows in one run), and PII redaction rewrote it."""
+    banner = "Accept all cookies\nManage preferences\nContact webmaster@example.org"
+    prose = PROSE  # passes every filter below
+    stage = _stage(keep_signals=True, filters=[
+        {"name": "length", "min_chars": 100},
+        {"name": "c4"},
+        {"name": "pii"},
+    ])
+    out = stage.process(_table([{"id": "banner", "text": banner}, {"id": "prose", "text": prose}]))
+    rows = {r["id"]: r for r in out.to_pylist()}
+    assert rows["banner"]["reject_reason"] == "length.too_short"
+    assert rows["banner"]["text"] == banner  # not "" (C4 removes every line) nor redacted
+    assert rows["banner"]["c4_lines_removed_frac"] == 1.0  # the later filters' signals are still there
+    assert rows["prose"]["reject_reason"] is None and rows["prose"]["text"] != ""

@@ -89,8 +89,8 @@ class FilterStage(Stage):
                 if not flt.applies_to(domains[i], langs[i]):
                     continue
                 text, signals, rejection = flt.check(texts[i], langs[i])
-                if text is not texts[i] and text != texts[i]:
-                    texts[i], changed = text, True
+                if reasons[i] is None and text is not texts[i] and text != texts[i]:
+                    texts[i], changed = text, True  # a rejected document's text is never rewritten
                 if keep_signals:
                     for signal in flt.signals:
                         columns[f"{flt.name}_{signal}"][i] = signals.get(signal)
@@ -102,6 +102,10 @@ class FilterStage(Stage):
                     reasons[i] = f"{flt.name}.{rejection.reason}"
                     details[i] = rejection.detail
         if changed:
+            # rejected/ is the audit trail: a rejected row keeps the text it arrived with, not what
+            # C4 line removal or PII redaction made of it before (or after) the rejecting filter.
+            original = batch.column("text").to_pylist()
+            texts = [original[i] if reasons[i] is not None else texts[i] for i in range(n)]
             batch = set_column(batch, "text", pa.array(texts, pa.large_string()))
         mask = np.array([r is not None for r in reasons], dtype=bool)
         batch = reject_rows(batch, mask, self.key, reasons, details)
