@@ -8,33 +8,50 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from filters.base import Filter, Rejection
+from filters.words import english_words, latin_chars, script_of, split_words_in_script
+
+NAN = float("nan")
 
 
 class LengthFilter(Filter):
     """Reject documents too short to be worth training on, or too long to handle safely.
 
-    Length is counted in characters so it means the same in every script (whitespace words do
-    not exist in Chinese, Japanese, Thai, ...); ``min_words`` adds a word bound for spaced scripts.
+    Bounds mean the same amount of content in every script: with ``script_aware`` (the default)
+    ``min_chars``/``max_chars`` count English-equivalent characters (a Han character counts 3.4,
+    kana 2.0, Hangul 2.3, Thai 1.13: :data:`filters.words.CHAR_WEIGHTS`) and ``min_words`` counts
+    English-equivalent words (:func:`filters.words.english_words`), so ``min_chars: 200`` keeps a
+    Chinese paragraph of about 60 characters just as it keeps the English one it translates.
+    ``script_aware: false`` counts raw characters and whitespace words. ``max_chars`` always
+    counts raw characters: it guards memory, not content.
     """
 
     name: Literal["length"] = "length"
-    signals: ClassVar[tuple[str, ...]] = ("chars", "words")
+    signals: ClassVar[tuple[str, ...]] = ("chars", "words", "latin_chars", "english_words")
 
     min_chars: int = Field(default=200, ge=0)
     max_chars: int = Field(default=1_000_000, gt=0)
     min_words: int = Field(default=0, ge=0)
+    script_aware: bool = True
 
     def score(self, text: str, lang: str | None = None) -> dict[str, float]:
-        return {"chars": float(len(text)), "words": float(len(text.split()))}
+        chars, words = float(len(text)), float(len(text.split()))
+        if not self.script_aware:
+            return {"chars": chars, "words": words, "latin_chars": chars, "english_words": words}
+        script = script_of(text, lang)
+        return {
+            "chars": chars, "words": words, "latin_chars": latin_chars(text),
+            "english_words": english_words(split_words_in_script(text, script), script) if self.min_words else NAN,
+        }
 
     def reject_reason(self, signals: dict[str, float]) -> Rejection | None:
-        chars, words = int(signals["chars"]), int(signals["words"])
-        if chars < self.min_chars:
-            return Rejection("too_short", f"{chars} chars < min_chars {self.min_chars}")
-        if chars > self.max_chars:
-            return Rejection("too_long", f"{chars} chars > max_chars {self.max_chars}")
-        if words < self.min_words:
-            return Rejection("too_few_words", f"{words} words < min_words {self.min_words}")
+        size, unit = signals["latin_chars"], "English-equivalent chars" if self.script_aware else "chars"
+        if size < self.min_chars:
+            return Rejection("too_short", f"{size:.0f} {unit} < min_chars {self.min_chars}")
+        if signals["chars"] > self.max_chars:
+            return Rejection("too_long", f"{int(signals['chars'])} chars > max_chars {self.max_chars}")
+        words = signals["english_words"]
+        if self.min_words and words < self.min_words:
+            return Rejection("too_few_words", f"{words:.0f} words < min_words {self.min_words}")
         return None
 
 

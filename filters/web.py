@@ -31,7 +31,7 @@ from pydantic import Field
 
 from filters.base import Filter, Rejection
 from filters.stopwords import stop_words_for
-from filters.words import SPACELESS_SCRIPTS, script_of, split_words_in_script
+from filters.words import SPACELESS_SCRIPTS, english_words, latin_chars, script_of, split_words_in_script
 
 NAN = float("nan")
 
@@ -41,7 +41,7 @@ _BASE_TERMINALS = ".!?"
 #: Sentence-ending characters each script adds to ``. ! ?``; None: the script has none (a space ends
 #: a Thai or Lao sentence), so rules about terminal punctuation do not apply.
 SCRIPT_TERMINALS: dict[str, str | None] = {
-    "Hani": "。！？｡．", "Jpan": "。！？｡．", "Hira": "。！？｡．", "Kana": "。！？｡．",
+    "Hani": "。！？｡．", "Hans": "。！？｡．", "Hant": "。！？｡．", "Jpan": "。！？｡．", "Hira": "。！？｡．", "Kana": "。！？｡．",
     "Hang": "。！？", "Kore": "。！？",
     "Deva": "।॥", "Beng": "।॥", "Guru": "।॥", "Gujr": "।॥", "Orya": "।॥",
     "Arab": "؟۔", "Thaa": "؟",
@@ -163,9 +163,11 @@ class GopherQuality(_WebFilter):
     ellipsis, at least 80% of words containing a letter, and at least 2 stop words of its
     language. These remove most machine-generated lists, menus and symbol soup while keeping prose.
 
-    Spaceless scripts (zh, ja, th, lo, km, my): the word bounds become ``min_chars``/``max_chars``
-    over characters (CJK) or grapheme clusters (the rest), 100-300,000 by default (about Gopher's
-    50 words of Chinese); mean word length is skipped (a unit is one character by construction);
+    The word bounds count English-equivalent words in every script
+    (:func:`filters.words.english_words`): 50 words of English, about 80 Han characters, 160
+    kana, 38 Korean eojeol, 167 Thai grapheme clusters. Spaceless scripts (zh, ja, th, lo, km,
+    my): ``min_chars``/``max_chars`` (off by default) can add bounds on raw characters (CJK) or
+    grapheme clusters (the rest); mean word length is skipped (a unit is one character by construction);
     the symbol ratios are per unit; the letter rule counts units plus symbol-only tokens; stop
     words are particles matched as substrings (:mod:`filters.stopwords`). Lines: non-empty lines.
     Korean words (eojeol) and Vietnamese syllables are short, hence lower minimum mean lengths.
@@ -198,9 +200,10 @@ class GopherQuality(_WebFilter):
 
     min_words: int | None = Field(default=50, ge=0)
     max_words: int | None = Field(default=100_000, ge=0)
-    min_chars: int | None = Field(default=100, ge=0)
-    """Spaceless scripts: minimum characters (CJK) or grapheme clusters, in place of min_words."""
-    max_chars: int | None = Field(default=300_000, ge=0)
+    min_chars: int | None = Field(default=None, ge=0)
+    """Spaceless scripts only: minimum characters (CJK) or grapheme clusters, on top of ``min_words``
+    (off by default: the word bounds already count English-equivalent words in every script)."""
+    max_chars: int | None = Field(default=None, ge=0)
     min_mean_word_length: float | None = Field(default=3, ge=0)
     max_mean_word_length: float | None = Field(default=10, ge=0)
     max_symbol_word_ratio: float | None = Field(default=0.1, ge=0)
@@ -216,13 +219,14 @@ class GopherQuality(_WebFilter):
         words = rules.words(lowered)
         n = len(words)
         per_word = max(n, 1)
+        n_words = english_words(words, rules.script)
         if rules.spaceless:
-            n_words, n_chars, mean_len = NAN, float(n), NAN
+            n_chars, mean_len = float(n), NAN
             symbols = len(_SYMBOL_TOKEN.findall(text))
             numeric = sum(1 for w in words if not w[0].isalpha() and not any(c.isalpha() for c in w))
             tokens, alpha = n + symbols, n - numeric
         else:
-            n_words, n_chars = float(n), NAN
+            n_chars = NAN
             mean_len = sum(len(w) for w in words) / n if n else 0.0
             tokens = len(text.split())  # Gopher's words: whitespace tokens, punctuation included
             alpha = tokens - len(_NO_LETTER_TOKEN.findall(text))

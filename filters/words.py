@@ -6,6 +6,12 @@ notion of word that works for Chinese, Japanese, Thai, Lao, Khmer and Burmese to
 dictionary segmenters (heavy, one per language) we use units that exist in every text:
 one Han/kana character is one word (a common choice for CJK statistics), and for the
 Southeast Asian scripts each grapheme cluster is one unit.
+
+Size rules need more than units: 200 characters of Chinese say what about 680 characters of
+English say. :func:`latin_chars` and :func:`english_words` convert a text's size into the
+characters or words an English text with the same content would have, with weights measured on
+parallel human translations (:data:`CHAR_WEIGHTS`, :data:`WORD_WEIGHTS`), so one bound
+(``min_chars: 200``, Gopher's 50 words) means the same amount of content in every script.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ import regex
 from curate.langcodes import dominant_script
 
 #: Scripts written without spaces between words.
-SPACELESS_SCRIPTS = frozenset({"Hani", "Jpan", "Hira", "Kana", "Thai", "Laoo", "Khmr", "Mymr", "Tibt"})
+SPACELESS_SCRIPTS = frozenset({"Hani", "Hans", "Hant", "Jpan", "Hira", "Kana", "Thai", "Laoo", "Khmr", "Mymr", "Tibt"})
+#: Scripts whose unit is one Han or kana character.
+_CJK_SCRIPTS = frozenset({"Hani", "Hans", "Hant", "Jpan", "Hira", "Kana"})
 
 _SPACED_WORD = regex.compile(r"[\p{L}\p{M}\p{N}][\p{L}\p{M}\p{N}'’_-]*")
 _CJK_CHAR = regex.compile(
@@ -44,8 +52,61 @@ def split_words(text: str, lang: str | None = None) -> list[str]:
 
 def split_words_in_script(text: str, script: str | None) -> list[str]:
     """:func:`split_words` for a script already known (per-line work need not detect it again)."""
-    if script in ("Hani", "Jpan", "Hira", "Kana"):
+    if script in _CJK_SCRIPTS:
         return _CJK_CHAR.findall(text)
     if script in SPACELESS_SCRIPTS:
         return _CLUSTER.findall(text)
     return _SPACED_WORD.findall(text)
+
+
+# --- content size in English equivalents ------------------------------------------------------
+#
+# Measured on parallel human translations (the same paragraph in English and in the script):
+# 1,200 paragraph pairs of the Python documentation's .po files (benchmarks/data/prose_parallel.jsonl:
+# Chinese, Japanese, Korean, Spanish) and the 250 MGSM problems in 11 languages
+# (../shared/realdata/math_mgsm.jsonl). The README's "Sizes in every script" table has the numbers.
+
+#: English (Latin-script) characters one character of the script carries. Characters of other
+#: scripts, digits, punctuation and spaces count 1 (Cyrillic 0.97, Bengali 1.00, Telugu 0.88 and
+#: Latin languages 0.89-0.94 were measured close enough to 1 to leave them there).
+CHAR_WEIGHTS: dict[str, float] = {"Han": 3.4, "Kana": 2.0, "Hangul": 2.3, "Thai": 1.13}
+_CHAR_CLASSES = {
+    "Han": regex.compile(r"\p{Han}"),
+    "Kana": regex.compile(r"[\p{Hiragana}\p{Katakana}ー]"),
+    "Hangul": regex.compile(r"\p{Hangul}"),
+    "Thai": regex.compile(r"\p{Thai}"),
+}
+
+#: English words one word unit of the script carries (see :func:`split_words`): a Han character,
+#: a kana character, a Thai/Lao/Khmer/Burmese grapheme cluster, or a space-separated word of a
+#: spaced script (a Korean eojeol carries 1.3 English words; Russian, Bengali and Telugu words
+#: 1.12-1.21; Latin-script languages 0.98-1.05, left at 1).
+WORD_WEIGHTS: dict[str, float] = {
+    "Han": 0.63, "Kana": 0.31, "Cluster": 0.30,
+    "Hang": 1.3, "Kore": 1.3, "Cyrl": 1.15, "Beng": 1.15, "Telu": 1.15, "Deva": 1.15,
+}  # fmt: skip
+_HAN_UNIT = regex.compile(r"\p{Han}")
+_KANA_UNIT = regex.compile(r"[\p{Hiragana}\p{Katakana}ー]")
+
+
+def latin_chars(text: str) -> float:
+    """Characters an English text with the same content would have (``len`` for Latin text)."""
+    if text.isascii():
+        return float(len(text))
+    extra = 0.0
+    for name, pattern in _CHAR_CLASSES.items():
+        found = len(pattern.findall(text))
+        if found:
+            extra += (CHAR_WEIGHTS[name] - 1.0) * found
+    return len(text) + extra
+
+
+def english_words(words: list[str], script: str | None) -> float:
+    """How many English words the ``words`` of :func:`split_words_in_script` amount to."""
+    if script in _CJK_SCRIPTS:
+        han = sum(1 for w in words if _HAN_UNIT.fullmatch(w))
+        kana = sum(1 for w in words if _KANA_UNIT.fullmatch(w))
+        return WORD_WEIGHTS["Han"] * han + WORD_WEIGHTS["Kana"] * kana + (len(words) - han - kana)
+    if script in SPACELESS_SCRIPTS:
+        return WORD_WEIGHTS["Cluster"] * len(words)
+    return WORD_WEIGHTS.get(script or "", 1.0) * len(words)
