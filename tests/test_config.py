@@ -120,7 +120,7 @@ def test_filter_thresholds_and_language_overrides_from_yaml() -> None:
     assert length.min_chars == 50
     assert length.for_language("cmn_Hani").min_chars == 20
     assert length.for_language("eng_Latn") is length
-    text = "短" * 30
+    text = "短" * 10   # 34 English-equivalent characters (a Han character counts 3.4)
     assert length.filter(text, lang="cmn_Hani") and not length.filter(text, lang="eng_Latn")
     with pytest.raises(ConfigError, match=r"stages.filter.filters.1.length: .*overrides.cmn_Hani: unknown option"):
         load_config(QUICKSTART, ["stages.filter.filters.1.overrides={cmn_Hani: {min_charz: 5}}"])
