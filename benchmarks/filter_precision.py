@@ -11,7 +11,7 @@ the internet:
 good (a rejection is a false rejection)
   * ``prose_parallel``: 300 paragraphs of the Python documentation in English and, the same
     paragraphs, in Chinese, Japanese, Korean and Spanish (human translations from the .po files;
-    ``benchmarks/data/prose_parallel.jsonl``, built by ``benchmarks/build/prose_parallel.py``).
+    ``benchmarks/data/prose_parallel.jsonl``; each record names its .po file and commit in ``source``).
     The fair test of a script-aware size rule: the rejection rate of a language should match
     English's on the same content.
   * ``prose_docs`` / ``prose_paragraphs``: ``../shared/realdata/prose_docs.jsonl`` (translated

@@ -219,7 +219,7 @@ class GopherQuality(_WebFilter):
         words = rules.words(lowered)
         n = len(words)
         per_word = max(n, 1)
-        n_words = english_words(words, rules.script)
+        n_words = english_words(words, rules.script, lang)
         if rules.spaceless:
             n_chars, mean_len = float(n), NAN
             symbols = len(_SYMBOL_TOKEN.findall(text))
@@ -454,5 +454,5 @@ class FineWebQuality(_WebFilter):
             "line_punct_ratio": line_punct,
             "short_line_ratio": short / n,
             "char_dup_ratio": dup_chars / chars if chars else 0.0,
-            "list_ratio": text.count("\n") / max(english_words(rules.words(text), rules.script), 1.0),
+            "list_ratio": text.count("\n") / max(english_words(rules.words(text), rules.script, lang), 1.0),
         }
