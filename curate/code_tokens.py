@@ -30,6 +30,8 @@ _PYGMENTS_ALIAS = {
 }  # fmt: skip
 #: Pygments files these under Comment, but they are code: ``#include``, ``#define``, ``#!``.
 _CODE_COMMENTS = (Comment.Preproc, Comment.PreprocFile, Comment.Hashbang)
+#: Documentation comments (Doxygen, Javadoc, JSDoc, rustdoc): API docs, like a docstring.
+_DOC_COMMENTS = ("/**", "/*!", "///", "//!")
 #: Python token types that carry no text of their own.
 _PY_SKIP = frozenset({tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER})
 _PY_STATEMENT_START = frozenset({tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT})
@@ -104,7 +106,7 @@ def _pygments_pieces(text: str, lexer: Lexer) -> list[Piece]:
     for _, token, value in lexer.get_tokens_unprocessed(text):
         if value.strip():  # Pygments' Text is a word in some lexers (bash): code
             if token in Comment and not any(token in c for c in _CODE_COMMENTS):
-                kind: Kind = "comment"
+                kind: Kind = "doc" if value.startswith(_DOC_COMMENTS) and not value.startswith("/**/") else "comment"
             elif token in String.Doc:
                 kind = "doc"
             else:
@@ -117,14 +119,22 @@ def _pygments_pieces(text: str, lexer: Lexer) -> list[Piece]:
 def comment_only_lines(text: str, language: str) -> tuple[int, int] | None:
     """(comment-only lines, non-blank lines) by the language's tokens, None without a tokenizer.
 
-    A line holding any code is code; a docstring line is documentation and not a comment.
+    A line holding any code is code. Documentation is not commentary: docstrings, doc comments
+    (``/** */``, ``///``) and the comment block heading the file (its license and description)
+    count as neither, unless the file has no code at all.
     """
     if not has_tokenizer(language):
         return None
     lines = text.split("\n")
     rank = {"comment": 1, "doc": 2, "code": 3}
     best = [0] * (len(lines) + 1)
-    for piece in pieces(text, language):
+    found = pieces(text, language)
+    if any(p.kind == "code" for p in found):
+        header = next(i for i, p in enumerate(found) if p.kind == "code")
+        found = [Piece("doc", p.text, p.line) if i < header else p for i, p in enumerate(found)]
+    else:
+        found = [Piece("comment", p.text, p.line) for p in found]
+    for piece in found:
         r = rank[piece.kind]
         first = piece.line
         for offset, part in enumerate(piece.text.split("\n")):

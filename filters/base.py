@@ -47,6 +47,9 @@ class Filter(BaseModel):
 
     #: Signals this filter produces, in order (their names become ``<filter>_<signal>`` columns).
     signals: ClassVar[tuple[str, ...]] = ()
+    #: True when ``check`` takes the row's programming language (``code_language=``): the filter
+    #: stage passes the ``code_language`` column to such filters.
+    wants_code_language: ClassVar[bool] = False
 
     domains: list[str] | None = None
     """Apply only to documents of these domains (None: every domain)."""

@@ -34,6 +34,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from curate.code_tokens import comment_only_lines
 from curate.readers.code import generated_marker
 from filters.base import Filter, Rejection
 
@@ -42,6 +43,10 @@ from filters.base import Filter, Rejection
 _BASE64 = re.compile(r"(?<![a-zA-Z0-9+/\n=])[a-zA-Z0-9+/\n=]{64,}")  # lookbehind: start at a run's start only
 _HEX_BYTES = re.compile(r"(?:\b(?:0x|\\x)?[0-9a-fA-F]{2}(?:,|\b\s*)){8,}")
 _UNICODE_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4}){8,}")
+#: Fewer distinct characters than this in a base64/hex run: a divider (``/////``, ``=====``) or
+#: padding, not encoded data (random base64 uses ~all 64 symbols, hex bytes all 16 digits).
+_MIN_DISTINCT_ENCODED = 16
+_RUN_FILLER = frozenset("\n ,")
 
 #: Literals and words of code in one alternation: strings (one line, either quote), numbers
 #: (hex, decimal, float with exponent), identifiers/keywords. Group 1/2/3 tells which.
@@ -56,7 +61,7 @@ _NON_SPACE = re.compile(r"\S+")
 #: Comment openers that need no language: a comment-only line starts with one of them.
 _LINE_COMMENTS = ("//", "--", ";", "%", "#")
 #: Block comment / docstring openers with their closers.
-_BLOCKS = (("/*", "*/"), ("<!--", "-->"), ('"""', '"""'), ("'''", "'''"), ("{-", "-}"), ("(*", "*)"))
+_BLOCKS = (("/*", "*/"), ("<!--", "-->"), ("{-", "-}"), ("(*", "*)"))
 #: Openers that also start code (``(*ptr)``, ``{-1}``): a comment only when a space or ``*``/``#`` follows.
 _LOOSE_BLOCKS = frozenset({"(*", "{-"})
 _LOOSE_FOLLOWERS = frozenset({"", " ", "\t", "*", "#"})
@@ -95,7 +100,9 @@ class CodeQuality(Filter):
         "lines", "chars", "max_line_length", "mean_line_length", "alnum_frac", "comment_line_frac",
         "generated", "encoded_chars", "encoded_frac", "minified_frac", "literal_frac",
         "license_only", "tokens", "token_diversity", "prose", "markup", "visible_text_frac",
+        "comments_by_tokens",
     )
+    wants_code_language: ClassVar[bool] = True
 
     max_lines: int = Field(default=100_000, gt=0)
     """StarCoder (Li et al. 2023): files with more than 100k lines are removed."""
@@ -139,7 +146,20 @@ class CodeQuality(Filter):
     min_html_visible_frac: float = Field(default=0.2, ge=0, le=1)
     """StarCoder: an HTML page is kept only if its visible text is at least 20% of the file."""
 
-    def score(self, text: str, lang: str | None = None) -> dict[str, float]:
+    comment_token_margin: float = Field(default=0.05, ge=0, le=1)
+    """The line rules (cheap, fooled by ``#`` or ``/*`` inside strings) only decide which files
+    the language's tokenizer re-counts: those within this margin of a comment bound."""
+
+    def check(
+        self, text: str, lang: str | None = None, code_language: str | None = None
+    ) -> tuple[str, dict[str, float], Rejection | None]:
+        """As :meth:`Filter.check`; ``code_language`` (the reader's ``code_language``) lets the
+        comment and "generated" rules read the file with that language's tokenizer."""
+        variant = self.for_language(lang)
+        signals = variant.score(text, lang, code_language)
+        return text, signals, variant.reject_reason(signals)
+
+    def score(self, text: str, lang: str | None = None, code_language: str | None = None) -> dict[str, float]:
         lines = text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
@@ -196,14 +216,22 @@ class CodeQuality(Filter):
             license_only = _LICENSE.search(text) is not None
         elif is_prose:
             license_only = _LICENSE.search(text, 0, 2000) is not None
+        comment_frac = comment / nonblank if nonblank else 0.0
+        by_tokens = False
+        if code_language is not None and self._comment_bound_near(comment_frac, nonblank):
+            counted = comment_only_lines(text, code_language)
+            if counted is not None:
+                by_tokens = True
+                comment_frac = counted[0] / counted[1] if counted[1] else 0.0
         return {
             "lines": float(n_lines),
             "chars": float(chars),
             "max_line_length": float(max_len),
             "mean_line_length": chars / n_lines if n_lines else 0.0,
             "alnum_frac": alnum / chars if chars else 0.0,
-            "comment_line_frac": comment / nonblank if nonblank else 0.0,
-            "generated": 1.0 if self.reject_generated and generated_marker(text) is not None else 0.0,
+            "comment_line_frac": comment_frac,
+            "comments_by_tokens": 1.0 if by_tokens else 0.0,
+            "generated": 1.0 if self.reject_generated and generated_marker(text, code_language) is not None else 0.0,
             "encoded_chars": float(encoded),
             "encoded_frac": encoded / chars if chars else 0.0,
             "minified_frac": minified_chars / chars if chars else 0.0,
@@ -215,6 +243,15 @@ class CodeQuality(Filter):
             "markup": 1.0 if is_markup else 0.0,
             "visible_text_frac": visible,
         }
+
+    def _comment_bound_near(self, frac: float, nonblank: int) -> bool:
+        """Whether the line count puts the file near enough a comment bound to re-count by tokens."""
+        if nonblank < self.min_lines_for_comment_rules:
+            return False
+        margin = self.comment_token_margin
+        return frac > self.max_comment_line_frac - margin or (
+            self.min_comment_line_frac > 0 and frac < self.min_comment_line_frac + margin
+        )
 
     def reject_reason(self, signals: dict[str, float]) -> Rejection | None:
         s = signals
@@ -287,5 +324,20 @@ def _minified_line(stripped: str) -> bool:
 
 
 def _encoded_chars(text: str) -> int:
-    regexes = (_BASE64, _HEX_BYTES, _UNICODE_ESCAPES) if "\\u" in text else (_BASE64, _HEX_BYTES)
-    return sum(m.end() - m.start() for rx in regexes for m in rx.finditer(text))
+    """Characters in base64 / hex / ``\\uXXXX`` runs. A base64 or hex run needs 16 distinct
+    characters (``/////`` and ``=====`` divider lines have one) and must not be part of a URL."""
+    total = 0
+    for rx in (_BASE64, _HEX_BYTES):
+        for m in rx.finditer(text):
+            run = m.group()
+            if len(set(run) - _RUN_FILLER) >= _MIN_DISTINCT_ENCODED and not _in_url(text, m.start()):
+                total += m.end() - m.start()
+    if "\\u" in text:
+        total += sum(m.end() - m.start() for m in _UNICODE_ESCAPES.finditer(text))
+    return total
+
+
+def _in_url(text: str, start: int) -> bool:
+    """Whether the word around ``start`` is a URL (``https://host/very/long/path``)."""
+    word_start = max(text.rfind(" ", 0, start), text.rfind("\n", 0, start), text.rfind("\t", 0, start)) + 1
+    return "://" in text[word_start : start + 3]

@@ -168,7 +168,7 @@ def test_code_quality_thresholds_are_honoured() -> None:
     assert CodeQuality(max_mean_line_length=20).check(text)[2].reason == "long_mean_line"
     assert CodeQuality(min_alnum_frac=0.9).check(text)[2].reason == "low_alnum"
     assert CodeQuality(min_comment_line_frac=0.5).check(text)[2].reason == "too_few_comments"
-    assert CodeQuality(max_comment_line_frac=0.05).check(text)[2].reason == "too_many_comments"
+    assert CodeQuality(max_comment_line_frac=0.02).check(text)[2].reason == "too_many_comments"
     assert CodeQuality(max_lines=50).check(text)[2].reason == "too_many_lines"
     assert CodeQuality(max_line_length=5000).check(one_long_line())[2].reason == "long_mean_line"
     assert CodeQuality(max_line_length=5000, max_mean_line_length=5000).check(one_long_line())[2] is None

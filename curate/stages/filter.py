@@ -76,6 +76,7 @@ class FilterStage(Stage):
         texts = batch.column("text").to_pylist()
         domains = batch.column("domain").to_pylist()
         langs = batch.column("lang").to_pylist() if "lang" in batch.column_names else [None] * len(texts)
+        code_langs = batch.column("code_language").to_pylist() if "code_language" in batch.column_names else None
         n = len(texts)
         reasons: list[str | None] = [None] * n
         details: list[str | None] = [None] * n
@@ -88,7 +89,10 @@ class FilterStage(Stage):
                     break  # already rejected and no signals wanted: skip the work
                 if not flt.applies_to(domains[i], langs[i]):
                     continue
-                text, signals, rejection = flt.check(texts[i], langs[i])
+                if flt.wants_code_language and code_langs is not None:
+                    text, signals, rejection = flt.check(texts[i], langs[i], code_language=code_langs[i])
+                else:
+                    text, signals, rejection = flt.check(texts[i], langs[i])
                 if reasons[i] is None and text is not texts[i] and text != texts[i]:
                     texts[i], changed = text, True  # a rejected document's text is never rewritten
                 if keep_signals:
