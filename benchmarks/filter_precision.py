@@ -19,7 +19,7 @@ good (a rejection is a false rejection)
   * ``math_mgsm``: the 250 MGSM word problems in 11 languages (``../shared/realdata``).
   * ``math_gsm8k``/``math_competition``: GSM8K train problems with worked answers and competition
     problems with LaTeX solutions, when ``benchmarks/data/`` has them.
-  * ``code_python``: Python files of the installed site-packages (vendored ``_vendor`` trees and
+  * ``code_python``: Python files of the installed site-packages (vendored ``_vendor``/``vendored`` trees and
     protobuf ``*_pb2.py`` output left out: not hand-written); ``code_c``: C/C++ headers under
     ``/usr/include``; ``code_js``: the non-minified JavaScript under ``/usr/share/javascript`` and
     npm's own sources. A seeded sample of ``--code-files`` files each. Node's per-platform copies
@@ -157,8 +157,8 @@ def code_sets(n: int) -> list[DocSet]:
     python, generated = [], []
     for root in SITE_PACKAGES:
         for p in root.rglob("*.py"):
-            if "_vendor" in p.parts:
-                continue
+            if {"_vendor", "_vendored", "vendored"} & set(p.parts):
+                continue  # third-party copies: not the package authors' code
             (generated if p.name.endswith("_pb2.py") else python).append(p)
     headers = [p for ext in ("*.h", "*.hpp", "*.tcc") for p in Path("/usr/include").rglob(ext)
                if "archs" not in p.parts]
@@ -255,7 +255,7 @@ def reader_reasons(s: DocSet) -> list[str | None]:
     out = []
     for r in s.rows:
         found = reader.path_reason(r["path"])
-        if found is None and reader.generated_marker(r["text"]) is not None:
+        if found is None and reader.generated_marker(r["text"], r["code_language"]) is not None:
             found = ("generated", "")
         if found is None and r["code_language"] and reader.minified_reason(r["text"], r["code_language"]):
             found = ("minified", "")
