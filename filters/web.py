@@ -31,7 +31,7 @@ from pydantic import Field
 
 from filters.base import Filter, Rejection
 from filters.stopwords import stop_words_for
-from filters.words import SPACELESS_SCRIPTS, english_words, latin_chars, script_of, split_words_in_script
+from filters.words import SPACELESS_SCRIPTS, english_words, script_of, split_words_in_script
 
 NAN = float("nan")
 
