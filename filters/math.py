@@ -98,12 +98,17 @@ _DOLLAR = re.compile(r"(?<![\\$])\$(?!\$)")
 #: What follows a currency ``$``: an amount, or a GSM8K calculator annotation ``<<12/60=0.2>>``.
 _AMOUNT = re.compile(r" ?(?:<<|[-+]?(?:\d[\d,]*(?:\.\d+)?|\.\d+))")
 _AMOUNT_BEFORE = re.compile(r"\d ?\Z")
+#: An amount standing alone before an unspaced ``$`` ("spent 300$ on", "<<97=97>>97$"), not the end
+#: of a formula ("x = 2$").
+_LONE_AMOUNT_BEFORE = re.compile(r"(?:^|>>|(?<![-=<>+*/^_({\[,:;|])\s)\d[\d.,]*\Z")
 _AMOUNT_BEFORE_SPACED = re.compile(r"\d \Z")
 #: LaTeX text commands whose argument is words, not math.
 _TEXT_COMMAND = re.compile(r"\\(?:text\w*|mbox|mathrm|operatorname|emph)\s*\{[^{}]*\}")
-#: A word of prose between two dollars: 3+ Latin letters not part of a command, or 2+ letters of
-#: another script (math variables are Latin).
-_PROSE_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}|[^\W\da-zA-Z_]{2,}")
+#: Prose between two dollars: a word of 4+ Latin letters or two words of 2+ (not commands: math
+#: has products of variables such as ``pqr`` and ``BAD``), or 2+ letters of another script.
+_PROSE_WORD = re.compile(
+    r"(?<![\\a-zA-Z])(?:[a-zA-Z]{4,}|[a-zA-Z]{2,}\s+[a-zA-Z]{2,}(?![a-zA-Z]))|[^\W\da-zA-Z_]{2,}"
+)
 #: Plain-text arithmetic: 48/2, 3 x 4, 12*52, 5 × 7, 10 - 3 (LaTeX spans are cut out first).
 _ARITHMETIC = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?%? ?[-+*/×÷xX] ?\$?\d")
 #: A number written with digits (amounts, percentages, measures: "12.50", "80%", "3.5 pounds").
@@ -151,13 +156,17 @@ def _leading_currency(text: str, i: int, following: int | None) -> bool:
     return _has_prose(text[amount.end() : following])
 
 
-def _trailing_currency(text: str, i: int, spaced: bool) -> bool:
-    """``$`` at ``i`` follows an amount ("2 $ chacun"; with ``spaced`` false also "5$."), and no
-    formula follows it. Unspaced "5$" ends formulas ("$x = 5$"), so it counts only inside one."""
+def _trailing_currency(text: str, i: int, inside: bool) -> bool:
+    """``$`` at ``i`` follows an amount ("2 $ chacun", "15$?", "10$-Note") and no formula follows.
+    Outside a formula an unspaced "5$" must be a lone amount, not the end of "x = 5$"; ``inside``
+    one (the caller checks for prose in between) any number before it will do."""
     after = text[i + 1 : i + 2]
-    if after and not (after.isspace() or after in ".,;:!?)"):
+    if after and not (after.isspace() or after in ".,;:!?)-/"):
         return False
-    return bool(_AMOUNT_BEFORE_SPACED.search(text, max(0, i - 2), i) if spaced else _AMOUNT_BEFORE.search(text, max(0, i - 2), i))
+    window = max(0, i - 40)
+    if inside or _AMOUNT_BEFORE_SPACED.search(text, window, i):
+        return bool(_AMOUNT_BEFORE.search(text, window, i))
+    return bool(_LONE_AMOUNT_BEFORE.search(text, window, i))
 
 
 def currency_dollars(text: str) -> list[int]:
@@ -175,11 +184,11 @@ def currency_dollars(text: str) -> list[int]:
         if text.startswith("<<", i + 1):
             currency.append(i)
         elif open_at is None:
-            if _leading_currency(text, i, following) or _trailing_currency(text, i, spaced=True):
+            if _leading_currency(text, i, following) or _trailing_currency(text, i, inside=False):
                 currency.append(i)
             else:
                 open_at = i
-        elif _trailing_currency(text, i, spaced=False) and _has_prose(text[open_at + 1 : i]):
+        elif _trailing_currency(text, i, inside=True) and _has_prose(text[open_at + 1 : i]):
             currency.append(i)
         else:
             open_at = None
