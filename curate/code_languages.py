@@ -23,6 +23,8 @@ EXTENSION_LANGUAGE: dict[str, str] = {
     ".less": "css", ".sass": "css", ".groovy": "groovy", ".gradle": "groovy",
     ".proto": "protobuf", ".thrift": "thrift", ".bzl": "starlark", ".cmake": "cmake",
     ".svelte": "svelte", ".fs": "fsharp", ".vb": "visual-basic", ".pm": "perl",
+    # C++ template implementations and textual includes (libstdc++ .tcc, Boost .ipp, LLVM .inc)
+    ".inc": "cpp", ".ipp": "cpp", ".tcc": "cpp", ".inl": "cpp", ".tpp": "cpp",
 }
 
 FILENAME_LANGUAGE: dict[str, str] = {
@@ -33,7 +35,18 @@ FILENAME_LANGUAGE: dict[str, str] = {
 }
 
 
-def language_of(path: str) -> str | None:
-    """``src/main.rs`` -> ``rust``; None for files that are not recognised source code."""
+#: ``.inc`` is also PHP's include suffix: such a file opens with ``<?php``.
+_PHP_OPENER = "<?php"
+
+
+def language_of(path: str, text: str | None = None) -> str | None:
+    """``src/main.rs`` -> ``rust``; None for files that are not recognised source code.
+
+    ``text`` (when known) settles suffixes two languages share: a ``.inc`` starting with
+    ``<?php`` is PHP, any other ``.inc`` is C/C++ (LLVM, Tcl, glibc textual includes).
+    """
     p = PurePosixPath(path)
-    return FILENAME_LANGUAGE.get(p.name) or EXTENSION_LANGUAGE.get(p.suffix.lower())
+    language = FILENAME_LANGUAGE.get(p.name) or EXTENSION_LANGUAGE.get(p.suffix.lower())
+    if language == "cpp" and text is not None and p.suffix.lower() == ".inc" and text.lstrip().startswith(_PHP_OPENER):
+        return "php"
+    return language

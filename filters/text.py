@@ -40,7 +40,7 @@ class LengthFilter(Filter):
         script = script_of(text, lang)
         return {
             "chars": chars, "words": words, "latin_chars": latin_chars(text),
-            "english_words": english_words(split_words_in_script(text, script), script) if self.min_words else NAN,
+            "english_words": english_words(split_words_in_script(text, script), script, lang) if self.min_words else NAN,
         }
 
     def reject_reason(self, signals: dict[str, float]) -> Rejection | None:

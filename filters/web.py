@@ -219,7 +219,7 @@ class GopherQuality(_WebFilter):
         words = rules.words(lowered)
         n = len(words)
         per_word = max(n, 1)
-        n_words = english_words(words, rules.script)
+        n_words = english_words(words, rules.script, lang)
         if rules.spaceless:
             n_chars, mean_len = float(n), NAN
             symbols = len(_SYMBOL_TOKEN.findall(text))
@@ -378,7 +378,6 @@ class C4Quality(_WebFilter):
 
 # --- FineWeb --------------------------------------------------------------------------------
 
-_WIDE = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\uFF01-\uFF60\u3000-\u303F]")
 
 
 class FineWebQuality(_WebFilter):
@@ -391,9 +390,11 @@ class FineWebQuality(_WebFilter):
     than 0.3 line breaks per word (``list_ratio``: one-word-per-line lists).
 
     Per script: terminal punctuation as in :data:`SCRIPT_TERMINALS`, the punctuation rule skipped
-    for Thai and Lao; a line's length counts East Asian wide characters (Han, kana, Hangul) twice,
-    so a short CJK line is one of 15 characters or fewer; "words" are characters or grapheme
-    clusters in spaceless scripts. Lines are the non-empty lines, stripped.
+    for Thai and Lao; a line's length and the words of ``list_ratio`` are English-equivalent
+    (:func:`filters.words.latin_chars`, :func:`filters.words.english_words`), so a one-line
+    Chinese paragraph of 12 characters (about 40 English characters of content) is not "short"
+    and a list means the same density of line breaks in every script. Lines are the non-empty
+    lines, stripped.
     """
 
     name: Literal["fineweb"] = "fineweb"
@@ -437,7 +438,7 @@ class FineWebQuality(_WebFilter):
         for line in lines:
             if rules.terminals is not None and rules.ends_sentence(line):
                 punct += 1
-            if len(line) <= limit and len(line) + len(_WIDE.findall(line)) <= limit:
+            if len(line) <= limit and latin_chars(line) <= limit:
                 short += 1
             if line in seen:
                 dup_chars += len(line)
@@ -453,5 +454,5 @@ class FineWebQuality(_WebFilter):
             "line_punct_ratio": line_punct,
             "short_line_ratio": short / n,
             "char_dup_ratio": dup_chars / chars if chars else 0.0,
-            "list_ratio": text.count("\n") / max(len(rules.words(text)), 1),
+            "list_ratio": text.count("\n") / max(english_words(rules.words(text), rules.script, lang), 1.0),
         }

@@ -63,28 +63,42 @@ def split_words_in_script(text: str, script: str | None) -> list[str]:
 #
 # Measured on parallel human translations (the same paragraph in English and in the script):
 # 1,200 paragraph pairs of the Python documentation's .po files (benchmarks/data/prose_parallel.jsonl:
-# Chinese, Japanese, Korean, Spanish) and the 250 MGSM problems in 11 languages
-# (../shared/realdata/math_mgsm.jsonl). The README's "Sizes in every script" table has the numbers.
+# Chinese, Japanese, Korean, Spanish), the 250 MGSM problems in 11 languages
+# (../shared/realdata/math_mgsm.jsonl) and, for the scripts neither has, the translated messages of
+# 20 languages in /usr/share/locale/*/LC_MESSAGES/*.mo (messages of 40+ English characters;
+# benchmarks/script_weights.py). The README's "Sizes in every script" table has the numbers.
 
 #: English (Latin-script) characters one character of the script carries. Characters of other
-#: scripts, digits, punctuation and spaces count 1 (Cyrillic 0.97, Bengali 1.00, Telugu 0.88 and
-#: Latin languages 0.89-0.94 were measured close enough to 1 to leave them there).
-CHAR_WEIGHTS: dict[str, float] = {"Han": 3.4, "Kana": 2.0, "Hangul": 2.3, "Thai": 1.13}
+#: scripts, digits, punctuation and spaces count 1 (Cyrillic, Devanagari, Bengali, Telugu, Tamil
+#: and the Latin languages were measured within about 15% of 1 and left there).
+CHAR_WEIGHTS: dict[str, float] = {
+    "Han": 3.4, "Kana": 2.0, "Hangul": 2.3, "Thai": 1.1, "Arabic": 1.2, "Hebrew": 1.25,
+    "Khmer": 0.85, "Myanmar": 0.85,
+}  # fmt: skip
 _CHAR_CLASSES = {
     "Han": regex.compile(r"\p{Han}"),
     "Kana": regex.compile(r"[\p{Hiragana}\p{Katakana}ー]"),
     "Hangul": regex.compile(r"\p{Hangul}"),
-    "Thai": regex.compile(r"\p{Thai}"),
+    "Thai": regex.compile(r"[\p{Thai}\p{Lao}]"),
+    "Arabic": regex.compile(r"\p{Arabic}"),
+    "Hebrew": regex.compile(r"\p{Hebrew}"),
+    "Khmer": regex.compile(r"\p{Khmer}"),
+    "Myanmar": regex.compile(r"\p{Myanmar}"),
 }
 
 #: English words one word unit of the script carries (see :func:`split_words`): a Han character,
 #: a kana character, a Thai/Lao/Khmer/Burmese grapheme cluster, or a space-separated word of a
-#: spaced script (a Korean eojeol carries 1.3 English words; Russian, Bengali and Telugu words
-#: 1.12-1.21; Latin-script languages 0.98-1.05, left at 1).
+#: spaced script (a Korean eojeol carries 1.15-1.3 English words; Russian and Bengali words
+#: 1.05-1.15, Telugu and Tamil 1.2-1.34; Latin, Arabic and Devanagari languages 0.9-1.15, left
+#: at 1, except :data:`LANGUAGE_WORD_WEIGHTS`).
 WORD_WEIGHTS: dict[str, float] = {
     "Han": 0.63, "Kana": 0.31, "Cluster": 0.30,
-    "Hang": 1.3, "Kore": 1.3, "Cyrl": 1.15, "Beng": 1.15, "Telu": 1.15, "Deva": 1.15,
+    "Hang": 1.2, "Kore": 1.2, "Cyrl": 1.1, "Beng": 1.1, "Telu": 1.25, "Taml": 1.3,
 }  # fmt: skip
+#: Languages whose words differ from their script's: a Vietnamese word is one syllable
+#: (0.70 English words per word, measured on 9,422 messages); a Hindi text spells postpositions
+#: as words (0.89).
+LANGUAGE_WORD_WEIGHTS: dict[str, float] = {"vie": 0.7, "hin": 0.9}
 _HAN_UNIT = regex.compile(r"\p{Han}")
 _KANA_UNIT = regex.compile(r"[\p{Hiragana}\p{Katakana}ー]")
 
@@ -101,8 +115,10 @@ def latin_chars(text: str) -> float:
     return len(text) + extra
 
 
-def english_words(words: list[str], script: str | None) -> float:
+def english_words(words: list[str], script: str | None, lang: str | None = None) -> float:
     """How many English words the ``words`` of :func:`split_words_in_script` amount to."""
+    if lang and (weight := LANGUAGE_WORD_WEIGHTS.get(lang.split("_", 1)[0])):
+        return weight * len(words)
     if script in _CJK_SCRIPTS:
         han = sum(1 for w in words if _HAN_UNIT.fullmatch(w))
         kana = sum(1 for w in words if _KANA_UNIT.fullmatch(w))

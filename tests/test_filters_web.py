@@ -389,8 +389,8 @@ def test_fineweb_rejects_junk_with_the_expected_reason():
     assert reason(lenient, words_ar, "arb_Arab") == "list_ratio"
 
 
-def test_fineweb_counts_cjk_characters_as_wide():
-    # 20 Chinese characters fill 40 columns: not a short line; 20 Latin letters are
+def test_fineweb_measures_line_length_in_english_equivalent_characters():
+    # a 20-character Chinese line carries what ~68 English characters do: not a short line
     zh = "\n".join(
         ["市政府今天召开发布会介绍城市绿化工作进展。"] * 1
         + [f"第{i}个公园今年春天已经正式向市民免费开放。" for i in range(1, 9)]
@@ -399,7 +399,13 @@ def test_fineweb_counts_cjk_characters_as_wide():
     en = "\n".join([f"Park {i} opened today." for i in range(1, 9)])
     assert FineWebQuality().score(en, "eng_Latn")["short_line_ratio"] == 1
     assert reason(FineWebQuality(), zh, "cmn_Hani") is None
-    assert reason(FineWebQuality(short_line_length=60), zh, "cmn_Hani") == "short_line_ratio"
+    assert reason(FineWebQuality(short_line_length=80), zh, "cmn_Hani") == "short_line_ratio"
+    # one-line paragraphs of 11-13 characters (a news digest): ~40 English characters each, kept
+    # (counting a Han character as two columns called all of them short and dropped the page)
+    digest = "\n".join(["今年全市新增公园绿地三百公顷。", "地铁五号线下月正式开通运营。", "市图书馆延长周末开放时间。",
+                         "全市空气质量优良天数继续增加。"] * 2)
+    assert FineWebQuality().score(digest, "cmn_Hans")["short_line_ratio"] == 0
+    assert reason(FineWebQuality(max_char_dup_ratio=None), digest, "cmn_Hans") is None
 
 
 def test_fineweb_thresholds_and_overrides():
