@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--show", help="print the documents rejected for this reason")
     args = parser.parse_args()
     langid, filters = build_chain(args.config)
-    print(f"{'set':<12} {'lang':<9} {'docs':>5} {'rejected':>9}  reasons")
+    print(f"{'set':<12} {'lang':<9} {'docs':>5} {'rejected':>9} {'lid_wrong':>9}  reasons")
     for name, path in SETS.items():
         rows = load_rows(path)
         by_lang: dict[str, list[dict]] = defaultdict(list)
@@ -71,8 +71,9 @@ def main() -> None:
                 f"{o['reject_stage']}.{o['reject_reason']}" for o in outs if o["reject_reason"] is not None
             )
             rejected = sum(reasons.values())
+            wrong = sum(1 for o in outs if o["lang"] is not None and o["lang"].split("_")[0] != lang.split("_")[0])
             top = ", ".join(f"{r} {c}" for r, c in reasons.most_common(4))
-            print(f"{name:<12} {lang:<9} {len(outs):>5} {100 * rejected / len(outs):>8.1f}%  {top}")
+            print(f"{name:<12} {lang:<9} {len(outs):>5} {100 * rejected / len(outs):>8.1f}% {100 * wrong / len(outs):>8.1f}%  {top}")
             if args.show:
                 for o in outs:
                     if o["reject_reason"] and args.show in f"{o['reject_stage']}.{o['reject_reason']}":

@@ -42,9 +42,19 @@ class FilterConfig(StageConfig):
 
     @model_validator(mode="after")
     def _unique_names(self) -> FilterConfig:
-        names = [f.name for f in self.filters]
-        if len(names) != len(set(names)):
-            raise ValueError(f"each filter may appear once per stage (got {names}); use a second filter stage")
+        """A filter may appear more than once only for disjoint domains (``length`` with one bound
+        for web pages and another for math problems): each document meets it at most once, so its
+        signal columns stay unambiguous."""
+        seen: dict[str, list[set[str] | None]] = {}
+        for flt in self.filters:
+            domains = None if flt.domains is None else set(flt.domains)
+            for other in seen.get(flt.name, []):
+                if domains is None or other is None or domains & other:
+                    raise ValueError(
+                        f"filter {flt.name!r} appears twice for the same documents; repeat a filter only "
+                        f"with disjoint `domains` (e.g. one for [web], one for [math]), or use a second filter stage"
+                    )
+            seen.setdefault(flt.name, []).append(domains)
         return self
 
 
@@ -56,10 +66,11 @@ class FilterStage(Stage):
     def signal_columns(self) -> list[str]:
         if not self.config.keep_signals:
             return []
-        return [f"{f.name}_{s}" for f in self.config.filters for s in f.signals]
+        names = [f"{f.name}_{s}" for f in self.config.filters for s in f.signals]
+        return list(dict.fromkeys(names))  # a filter repeated for other domains fills the same columns
 
     def flag_columns(self) -> list[str]:
-        return [f"{f.name}_flag" for f in self.config.filters if f.action == "flag"]
+        return list(dict.fromkeys(f"{f.name}_flag" for f in self.config.filters if f.action == "flag"))
 
     def output_columns(self) -> dict[str, pa.DataType]:
         return {**{name: pa.float64() for name in self.signal_columns()},
