@@ -1,4 +1,4 @@
-"""WARC (.warc, .warc.gz, .warc.zst) and ARC (.arc, .arc.gz) web captures: one row per HTTP response.
+"""WARC (.warc, .warc.gz, .warc.zst, .warc.lz4) and ARC (.arc, .arc.gz) web captures: one row per HTTP response.
 
 What becomes a row:
 
@@ -7,14 +7,16 @@ What becomes a row:
   (images, PDFs, ...: the content type is in the detail), ``record_too_large``,
   ``truncated_record`` (payload shorter than its declared length, or cut by the crawler:
   ``WARC-Truncated``), ``malformed_http``, ``invalid_content_encoding`` (a gzip/deflate/br/zstd
-  body that does not decode), ``invalid_encoding`` (no charset decodes the text),
+  body that does not decode; one whose compressed data is complete and that lacks only its
+  gzip/zlib trailer is kept, with ``"body_truncated": true`` and a ``warning`` in its metadata), ``invalid_encoding`` (no charset decodes the text),
   ``extraction_failed`` (the HTML extractor raised), ``no_main_text`` (it found nothing) or
   ``empty_text``. A record of a type WARC does not define is an ``unknown_record_type`` row.
 * ``revisit`` records (deduplicated captures that point at an earlier one) become ``revisit``
   rejections.
 * ``warcinfo``, ``request``, ``metadata``, ``conversion`` and ``continuation`` records (and the
   ARC ``filedesc`` header) describe captures rather than being documents: they are counted and
-  produce no row. The counts are logged at DEBUG level when the file is done.
+  produce no row. So are ``resource`` records under a ``metadata://`` URI: wget's own log and
+  command line (``metadata://gnu.org/software/wget/warc/wget.log``). The counts are logged at DEBUG level when the file is done.
 
 ``max_records`` counts records that give a row (response, resource, revisit).
 
@@ -30,7 +32,7 @@ browsers read them (WHATWG): ``iso-8859-1``/``ascii`` decode as windows-1252, ``
 as gb18030, ``shift_jis`` as cp932, ``euc-kr`` as cp949. (The decoding itself is
 :mod:`curate.readers.charset`, shared with the JSONL and text readers.)
 
-Every row has ``url`` (WARC-Target-URI), ``fetch_date`` (WARC-Date as given; ARC dates become
+Every row has ``url`` (WARC-Target-URI, without the ``<...>`` of WARC/1.0 writers such as wget), ``fetch_date`` (WARC-Date as given; ARC dates become
 ISO 8601), ``content_type`` (HTTP Content-Type without parameters, lower case), ``charset``
 (the one the text was decoded with) and ``metadata`` = ``{"http_status", "warc_offset"}``
 (the byte offset of the record in the file; for .gz, of its gzip member). Ids are
