@@ -490,17 +490,17 @@ def _decode_body(
 def _undo_coding(body: bytes, coding: str, limit: int, metadata: dict[str, Any]) -> bytes:
     if coding in ("gzip", "x-gzip", "deflate"):
         attempts = (47, -15) if coding == "deflate" else (31, 47)  # 47: zlib or gzip header; -15: raw
-        error = "no data"
+        error, ends_early = "no data", False
         for wbits in attempts:
             try:
                 d = zlib.decompressobj(wbits)
                 out = d.decompress(body, limit + 1)
                 if d.eof or len(out) > limit:
                     return out
-                error = "stream ends early"
+                error, ends_early = "stream ends early", True
             except zlib.error as exc:
                 error = str(exc)
-        if error == "stream ends early":
+        if ends_early:
             out, missing = _inflate_without_trailer(body, limit)
             if out is not None:
                 metadata["body_truncated"] = True
