@@ -172,9 +172,9 @@ def test_warc_found_by_content_without_format(tmp_path: Path, name: str, wget_ro
 def test_lz4_that_is_not_a_warc_is_a_clear_error(tmp_path: Path) -> None:
     jsonl = tmp_path / "docs.jsonl.lz4"
     _lz4(b'{"text": "A sentence that would be read as garbage if lz4 went undetected."}\n', jsonl)
-    with pytest.raises(ConfigError, match="lz4"):
+    with pytest.raises(ConfigError, match="lz4-compressed"):
         list_source_files(SourceConfig(name="docs", paths=[str(jsonl)]), 0)
-    with pytest.raises(ConfigError, match="lz4"):
+    with pytest.raises(ConfigError, match="lz4-compressed"):
         list_source_files(SourceConfig(name="docs", paths=[str(jsonl)], format="jsonl"), 0)
     other = tmp_path / "notes.bad"
     other.write_bytes(gzip.compress(b"not a web archive\n"))
