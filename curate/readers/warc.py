@@ -160,6 +160,9 @@ def _sniff(ctx: ReadContext) -> str:
 def _iter_warc(ctx: ReadContext, kind: str) -> Iterator[dict[str, Any]]:
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
+    if kind == "lz4":
+        _require_lz4()
+
     max_records = ctx.source.max_records
     skipped: Counter[str] = Counter()
     rows = 0
@@ -199,6 +202,15 @@ def _iter_warc(ctx: ReadContext, kind: str) -> Iterator[dict[str, Any]]:
     if skipped:
         logger.debug("%s: records without rows: %s", ctx.task.path, dict(skipped))
     _check_tail(ctx, kind, last, header_end=b"\r\n\r\n", what="WARC")
+
+
+def _require_lz4() -> None:
+    """fastwarc reads lz4 WARCs only when built with lz4; without it a file would read as empty."""
+    try:
+        from fastwarc.stream_io import Lz4Reader  # noqa: F401
+    except ImportError:
+        raise OSError("this fastwarc has no lz4 support: decompress the .warc.lz4 (lz4 -d) or "
+                      "recompress it with gzip or zstd") from None
 
 
 def _uri(value: str | None) -> str | None:
