@@ -338,6 +338,14 @@ def fetch_for_read(task: FileTask, source: SourceConfig, download: DownloadConfi
                               "fetch_attempts": result.attempts}
 
 
+def size_on_disk(path: str) -> int:
+    """Bytes the read stage takes in: the input file as stored (compressed), local or downloaded."""
+    try:
+        return os.path.getsize(path.removeprefix("file://"))
+    except OSError:  # vanished or unreadable: the reader reports it as a row of its own
+        return 0
+
+
 def read_tasks(
     batch: pa.Table, sources: dict[str, SourceConfig], download: DownloadConfig, batch_rows: int, stats=None,
     read_dir: str | None = None,
@@ -387,12 +395,13 @@ def _read_group(encoded: str, sources: dict[str, SourceConfig], download: Downlo
             source = sources[task.source]
             start = time.time()
             _started(stats, "read", task.path)
-            rows = alive = nbytes = 0
+            rows = alive = nbytes = size = 0
             fetched: dict[str, float] = {}
             file_ids = FileIds.for_task(task, source)
             try:
                 try:
                     local_path, fetched = fetch_for_read(task, source, download)
+                    size = size_on_disk(local_path)
                     tables = read_file(task, source, batch_rows, local_path)
                 except DownloadError as exc:
                     if source.on_error != "skip":
@@ -411,7 +420,7 @@ def _read_group(encoded: str, sources: dict[str, SourceConfig], download: Downlo
                 file_ids.check(stats)
             except Exception as exc:
                 raise StageFailed("read", f"{type(exc).__name__}: {exc}", where=task.path) from exc
-            metrics = {"files": 1, "docs_in": rows, "docs_out": alive, "rejected": rows - alive, "bytes_in": 0,
+            metrics = {"files": 1, "docs_in": rows, "docs_out": alive, "rejected": rows - alive, "bytes_in": size,
                        "bytes_out": nbytes, "seconds": time.time() - start, **fetched,
                        input_metric(task.source, task.path): rows}
             for name, value in metrics.items():

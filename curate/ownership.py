@@ -141,6 +141,23 @@ def record_files(output_dir: Path, files: dict[str, list[str]], keep_old: bool) 
                                  "files": recorded})
 
 
+def created(output_dir: Path, entry: str) -> bool:
+    """Whether the manifest says curate created this top-level entry of ``output_dir``."""
+    manifest = read_manifest(output_dir)
+    return manifest is not None and entry in manifest["entries"]
+
+
+def forget(output_dir: Path, entries: Iterable[str]) -> None:
+    """Drop removed top-level entries (and their recorded files) from the manifest."""
+    gone = set(entries)
+    if not gone:
+        return
+    require_lock(output_dir)
+    manifest = read_manifest(output_dir) or _new_manifest(output_dir)
+    _write_manifest(output_dir, {**manifest, "entries": sorted(set(manifest["entries"]) - gone),
+                                 "files": {k: v for k, v in manifest["files"].items() if k not in gone}})
+
+
 def first_component_inside(path: Path | str | None, output_dir: Path) -> str | None:
     """The top-level entry of ``output_dir`` that ``path`` lies under (None: outside it)."""
     if path is None:

@@ -348,6 +348,7 @@ def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path,
     summary["publish_to"] = loaded.pipeline.publish.to if loaded.pipeline.publish is not None else None
     if tokenizer is not None:
         manifest = tokens_manifest(loaded, summary["files"], tokenizer)
+        (staging / "tokens").mkdir(exist_ok=True)  # no kept documents: no shard, still a manifest
         sink.write_json(staging / "tokens" / "manifest.json", manifest)
         if loaded.pipeline.shards is not None:
             from curate.data.shards import build_shards

@@ -26,6 +26,8 @@ from curate import ownership
 from curate.schema import alive_mask
 
 OUTPUT_FOLDERS = ("documents", "tokens", "rejected", "stats", "artifacts", "trainer")
+#: Output folders that exist only when something is written there (a tokenize stage, ``shards:``).
+WRITTEN_ONLY = ("tokens", "trainer")
 SUCCESS_MARKER = "_SUCCESS"
 STAGING = "_staging"
 TOKEN_COLUMNS = ("id", "domain", "lang", "input_ids")
@@ -152,7 +154,8 @@ def new_staging_dir(output_dir: Path) -> Path:
     staging.mkdir(parents=True)
     ownership.mark(staging, output_dir)
     for folder in OUTPUT_FOLDERS:
-        (staging / folder).mkdir()
+        if folder not in WRITTEN_ONLY:
+            (staging / folder).mkdir()
     return staging
 
 
@@ -167,11 +170,16 @@ def commit(staging: Path, output_dir: Path) -> None:
 
     Only folders curate's manifest vouches for are replaced (checked first, under the lock); the
     manifest lists old and new files while the swap runs, so a commit killed half-way leaves
-    nothing unlisted and the next run can still replace them."""
+    nothing unlisted and the next run can still replace them. An output folder this run did not
+    write (``tokens/`` without a tokenize stage) is removed when an earlier run of curate's made
+    it, as the manifest proves, so no stale outputs outlive the run that wrote them."""
     ownership.require_lock(output_dir)
     ownership.check_output_dir(output_dir)
     marker = output_dir / SUCCESS_MARKER
-    staged = {folder: ownership.files_under(staging / folder) for folder in OUTPUT_FOLDERS}
+    staged = {folder: ownership.files_under(staging / folder) for folder in OUTPUT_FOLDERS
+              if (staging / folder).is_dir()}
+    stale = [folder for folder in OUTPUT_FOLDERS
+             if folder not in staged and ownership.created(output_dir, folder)]
     ownership.claim(output_dir, [SUCCESS_MARKER])
     ownership.record_files(output_dir, staged, keep_old=True)
     marker.unlink(missing_ok=True)
@@ -179,10 +187,12 @@ def commit(staging: Path, output_dir: Path) -> None:
     trash.mkdir()
     for folder in OUTPUT_FOLDERS:
         final = output_dir / folder
-        if final.exists() or final.is_symlink():
+        if (folder in staged or folder in stale) and (final.exists() or final.is_symlink()):
             final.rename(trash / folder)
-        (staging / folder).rename(final)
+        if folder in staged:
+            (staging / folder).rename(final)
     ownership.record_files(output_dir, staged, keep_old=False)
+    ownership.forget(output_dir, stale)
     discard(staging)
     marker.write_text(time.strftime("%Y-%m-%dT%H:%M:%S%z") + "\n", encoding="utf-8")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import zlib
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
@@ -47,10 +48,55 @@ def format_of(path: str) -> str | None:
     name = url_path(path).lower()
     if name.endswith(ARCHIVE_SUFFIXES):
         return "archive"
-    for suffix in _COMPRESSION_SUFFIXES:
+    for suffix in (*_COMPRESSION_SUFFIXES, LZ4_SUFFIX):
         if name.endswith(suffix):
             name = name[: -len(suffix)]
     return _FORMAT_SUFFIXES.get(posixpath.splitext(name)[1])
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_LZ4_MAGIC = b"\x04\x22\x4d\x18"
+#: Only fastwarc reads lz4 here, so only WARC files may be lz4-compressed.
+LZ4_SUFFIX = ".lz4"
+
+
+def _local_file(path: str) -> str | None:
+    """The path on this machine's disk (None: remote, read only when fetched)."""
+    if path.startswith("file://"):
+        return path[len("file://"):]
+    return None if "://" in path else path
+
+
+def _leading_bytes(path: str, n: int = 16) -> bytes:
+    """The first ``n`` bytes of a local file after gzip, zstd or lz4 decompression (b"": unreadable)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+            if head.startswith(_GZIP_MAGIC):
+                return zlib.decompressobj(31).decompress(head, n)
+            if head.startswith(_ZSTD_MAGIC):
+                import zstandard
+
+                return zstandard.ZstdDecompressor().decompressobj().decompress(head)[:n]
+            if head.startswith(_LZ4_MAGIC):
+                from fastwarc.stream_io import Lz4Reader
+
+                fh.seek(0)
+                return Lz4Reader(fh).read(n)
+            return head[:n]
+    except Exception:  # a corrupt or unreadable file is simply not recognised; reading it reports why
+        return b""
+
+
+def sniff_format(path: str) -> str | None:
+    """``warc`` when a local file's content is a WARC (``WARC/``) or ARC (``filedesc:``) file,
+    also gzip/zstd/lz4-compressed: names like ``.warc.gz.bad`` or none at all say nothing."""
+    local = _local_file(path)
+    if local is None:
+        return None
+    head = _leading_bytes(local)
+    return "warc" if head.startswith((b"WARC/", b"filedesc:")) else None
 
 
 def _has_glob(pattern: str) -> bool:
@@ -113,11 +159,15 @@ def _task(source: SourceConfig, index: int, path: str, rel: str) -> FileTask:
     if source.format in ("code", "archive"):
         fmt = "archive" if source.format == "archive" or path.lower().endswith(ARCHIVE_SUFFIXES) else "code"
     else:
-        fmt = source.format or format_of(path)
+        fmt = source.format or format_of(path) or sniff_format(path)
     if fmt is None:
         raise ConfigError(
             f"sources.{index}.format: cannot infer the format of {path!r}; set format: jsonl|parquet|text|warc|code|archive"
         )
+    if fmt != "warc" and url_path(path).lower().endswith(LZ4_SUFFIX):
+        raise ConfigError(
+            f"sources.{index}.paths: {path!r} is lz4-compressed, which curate reads only for WARC files (through "
+            f"fastwarc), not for format {fmt}; decompress it or recompress it with zstd or gzip")
     return FileTask(source=source.name, format=fmt, path=path, relpath=rel)
 
 

@@ -1,4 +1,4 @@
-"""WARC (.warc, .warc.gz, .warc.zst) and ARC (.arc, .arc.gz) web captures: one row per HTTP response.
+"""WARC (.warc, .warc.gz, .warc.zst, .warc.lz4) and ARC (.arc, .arc.gz) web captures: one row per HTTP response.
 
 What becomes a row:
 
@@ -7,14 +7,16 @@ What becomes a row:
   (images, PDFs, ...: the content type is in the detail), ``record_too_large``,
   ``truncated_record`` (payload shorter than its declared length, or cut by the crawler:
   ``WARC-Truncated``), ``malformed_http``, ``invalid_content_encoding`` (a gzip/deflate/br/zstd
-  body that does not decode), ``invalid_encoding`` (no charset decodes the text),
+  body that does not decode; one whose compressed data is complete and that lacks only its
+  gzip/zlib trailer is kept, with ``"body_truncated": true`` and a ``warning`` in its metadata), ``invalid_encoding`` (no charset decodes the text),
   ``extraction_failed`` (the HTML extractor raised), ``no_main_text`` (it found nothing) or
   ``empty_text``. A record of a type WARC does not define is an ``unknown_record_type`` row.
 * ``revisit`` records (deduplicated captures that point at an earlier one) become ``revisit``
   rejections.
 * ``warcinfo``, ``request``, ``metadata``, ``conversion`` and ``continuation`` records (and the
   ARC ``filedesc`` header) describe captures rather than being documents: they are counted and
-  produce no row. The counts are logged at DEBUG level when the file is done.
+  produce no row. So are ``resource`` records under a ``metadata://`` URI: wget's own log and
+  command line (``metadata://gnu.org/software/wget/warc/wget.log``). The counts are logged at DEBUG level when the file is done.
 
 ``max_records`` counts records that give a row (response, resource, revisit).
 
@@ -30,7 +32,7 @@ browsers read them (WHATWG): ``iso-8859-1``/``ascii`` decode as windows-1252, ``
 as gb18030, ``shift_jis`` as cp932, ``euc-kr`` as cp949. (The decoding itself is
 :mod:`curate.readers.charset`, shared with the JSONL and text readers.)
 
-Every row has ``url`` (WARC-Target-URI), ``fetch_date`` (WARC-Date as given; ARC dates become
+Every row has ``url`` (WARC-Target-URI, without the ``<...>`` of WARC/1.0 writers such as wget), ``fetch_date`` (WARC-Date as given; ARC dates become
 ISO 8601), ``content_type`` (HTTP Content-Type without parameters, lower case), ``charset``
 (the one the text was decoded with) and ``metadata`` = ``{"http_status", "warc_offset"}``
 (the byte offset of the record in the file; for .gz, of its gzip member). Ids are
@@ -158,6 +160,9 @@ def _sniff(ctx: ReadContext) -> str:
 def _iter_warc(ctx: ReadContext, kind: str) -> Iterator[dict[str, Any]]:
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
+    if kind == "lz4":
+        _require_lz4()
+
     max_records = ctx.source.max_records
     skipped: Counter[str] = Counter()
     rows = 0
@@ -176,6 +181,9 @@ def _iter_warc(ctx: ReadContext, kind: str) -> Iterator[dict[str, Any]]:
             if rtype in SKIPPED_TYPES and block_length is not None:
                 skipped[rtype] += 1
                 continue
+            if rtype == "resource" and _is_crawler_metadata(headers):
+                skipped["resource (metadata://)"] += 1
+                continue
             if max_records is not None and rows >= max_records:
                 return  # a sample: the rest of the file is not read, so no tail check either
             rows += 1
@@ -188,12 +196,42 @@ def _iter_warc(ctx: ReadContext, kind: str) -> Iterator[dict[str, Any]]:
                 what = "WARC headers cut off (no Content-Length)" if block_length is None else f"WARC-Type {headers.get('WARC-Type')!r}"
                 yield ctx.rejected(
                     _warc_key(ctx, record.record_id, offset), b"", reason, f"{ctx.position}: {what}",
-                    url=headers.get("WARC-Target-URI"), fetch_date=headers.get("WARC-Date"),
+                    url=_uri(headers.get("WARC-Target-URI")), fetch_date=headers.get("WARC-Date"),
                     metadata={"http_status": None, "warc_offset": offset},
                 )
     if skipped:
         logger.debug("%s: records without rows: %s", ctx.task.path, dict(skipped))
     _check_tail(ctx, kind, last, header_end=b"\r\n\r\n", what="WARC")
+
+
+def _require_lz4() -> None:
+    """fastwarc reads lz4 WARCs only when built with lz4; without it a file would read as empty."""
+    try:
+        from fastwarc.stream_io import Lz4Reader  # noqa: F401
+    except ImportError:
+        raise OSError("this fastwarc has no lz4 support: decompress the .warc.lz4 (lz4 -d) or "
+                      "recompress it with gzip or zstd") from None
+
+
+def _uri(value: str | None) -> str | None:
+    """A WARC URI without the ``<...>`` that WARC/1.0 writers such as wget put around it.
+
+    The WARC/1.0 grammar wrote ``WARC-Target-URI`` as ``<uri>`` (1.1 dropped the brackets), so
+    both forms are in the wild; the row's ``url`` is the bare URI either way."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.startswith("<") and value.endswith(">"):
+        value = value[1:-1].strip()
+    return value or None
+
+
+def _is_crawler_metadata(headers: Any) -> bool:
+    """A ``resource`` record holding the crawler's own files, not a web document.
+
+    wget stores its log and command line as resource records under ``metadata://`` URIs
+    (``metadata://gnu.org/software/wget/warc/wget.log``, ``.../wget_arguments.txt``)."""
+    return (_uri(headers.get("WARC-Target-URI")) or "").lower().startswith("metadata://")
 
 
 def _warc_key(ctx: ReadContext, record_id: str | None, offset: int) -> str:
@@ -212,7 +250,7 @@ def _warc_capture(ctx: ReadContext, record: Any, block_length: int | None) -> _C
     capture = _Capture(
         key=_warc_key(ctx, record.record_id, offset),
         offset=offset,
-        url=headers.get("WARC-Target-URI"),
+        url=_uri(headers.get("WARC-Target-URI")),
         fetch_date=headers.get("WARC-Date"),
         status=None,
         reason_phrase=None,
@@ -255,13 +293,13 @@ def _revisit_row(ctx: ReadContext, record: Any) -> dict[str, Any]:
                 content_type = _mime(record.http_headers.get("Content-Type"))[0]
         except (OSError, ValueError):
             pass  # a revisit is rejected either way; its HTTP headers are only informative
-    refers = headers.get("WARC-Refers-To-Target-URI") or headers.get("WARC-Target-URI")
+    refers = _uri(headers.get("WARC-Refers-To-Target-URI")) or _uri(headers.get("WARC-Target-URI"))
     when = headers.get("WARC-Refers-To-Date")
     profile = (headers.get("WARC-Profile") or "").rsplit("/", 1)[-1]
     detail = f"{ctx.position}: revisit of {refers}" + (f" captured {when}" if when else "") + (f" ({profile})" if profile else "")
     return ctx.rejected(
         _warc_key(ctx, record.record_id, record.stream_pos), b"", "revisit", detail,
-        url=headers.get("WARC-Target-URI"), fetch_date=headers.get("WARC-Date"), content_type=content_type,
+        url=_uri(headers.get("WARC-Target-URI")), fetch_date=headers.get("WARC-Date"), content_type=content_type,
         metadata={"http_status": status, "warc_offset": record.stream_pos},
     )
 
@@ -387,13 +425,16 @@ def _capture_row(ctx: ReadContext, cap: _Capture) -> dict[str, Any]:
         "metadata": {"http_status": cap.status, "warc_offset": cap.offset},
     }
     try:
-        text, charset = _capture_text(ctx, cap, mime, declared)
+        text, charset = _capture_text(ctx, cap, mime, declared, columns["metadata"])
     except _Reject as rej:
         return ctx.rejected(cap.key, rej.raw, rej.reason, f"{ctx.position}: {rej.detail}", **columns)
     return ctx.document(cap.key, text, charset=charset, **columns)
 
 
-def _capture_text(ctx: ReadContext, cap: _Capture, mime: str | None, declared: str | None) -> tuple[str, str]:
+def _capture_text(
+    ctx: ReadContext, cap: _Capture, mime: str | None, declared: str | None, metadata: dict[str, Any]
+) -> tuple[str, str]:
+    """The record's text; warnings about a body kept despite a flaw go into ``metadata``."""
     limit = ctx.source.max_record_bytes
     if cap.payload_length is None:
         raise _Reject("truncated_record", "WARC headers cut off (no Content-Length)")
@@ -410,7 +451,7 @@ def _capture_text(ctx: ReadContext, cap: _Capture, mime: str | None, declared: s
     body = cap.read_payload(cap.payload_length)
     if len(body) < cap.payload_length:
         raise _Reject("truncated_record", f"payload has {len(body)} of its {cap.payload_length} bytes", body)
-    body = _decode_body(body, cap.transfer_encoding, cap.content_encoding, limit)
+    body = _decode_body(body, cap.transfer_encoding, cap.content_encoding, limit, metadata)
     if mime is None:  # no Content-Type: HTML if it looks like HTML
         if not _LOOKS_LIKE_HTML.search(body[:1024]):
             raise _Reject("not_html", "no Content-Type and the payload does not look like HTML")
@@ -434,7 +475,9 @@ def _decode(body: bytes, charset: str | None, lang: str | None = None) -> tuple[
     return decoded
 
 
-def _decode_body(body: bytes, transfer_encoding: str | None, content_encoding: str | None, limit: int) -> bytes:
+def _decode_body(
+    body: bytes, transfer_encoding: str | None, content_encoding: str | None, limit: int, metadata: dict[str, Any]
+) -> bytes:
     """Undo HTTP transfer and content codings, capped at ``limit`` decoded bytes."""
     if transfer_encoding and "chunked" in transfer_encoding.lower():
         from fastwarc.stream_io import ChunkedReader
@@ -446,7 +489,7 @@ def _decode_body(body: bytes, transfer_encoding: str | None, content_encoding: s
         if not body or coding in ("identity", "none", "utf-8", "binary", "7bit", "8bit"):
             continue
         try:
-            body = _undo_coding(body, coding, limit)
+            body = _undo_coding(body, coding, limit, metadata)
         except _Reject:
             if body.lstrip()[:1] == b"<":
                 continue  # the server said gzip but sent plain markup (common): take it as it is
@@ -456,19 +499,26 @@ def _decode_body(body: bytes, transfer_encoding: str | None, content_encoding: s
     return body
 
 
-def _undo_coding(body: bytes, coding: str, limit: int) -> bytes:
+def _undo_coding(body: bytes, coding: str, limit: int, metadata: dict[str, Any]) -> bytes:
     if coding in ("gzip", "x-gzip", "deflate"):
         attempts = (47, -15) if coding == "deflate" else (31, 47)  # 47: zlib or gzip header; -15: raw
-        error = "no data"
+        error, ends_early = "no data", False
         for wbits in attempts:
             try:
                 d = zlib.decompressobj(wbits)
                 out = d.decompress(body, limit + 1)
                 if d.eof or len(out) > limit:
                     return out
-                error = "stream ends early"
+                error, ends_early = "stream ends early", True
             except zlib.error as exc:
                 error = str(exc)
+        if ends_early:
+            out, missing = _inflate_without_trailer(body, limit)
+            if out is not None:
+                metadata["body_truncated"] = True
+                metadata["warning"] = (f"Content-Encoding {coding}: the body lacks the last {missing} bytes of its "
+                                       f"{_TRAILER[_wrapper(body)]}-byte trailer; the compressed data itself is complete")
+                return out
         raise _Reject("invalid_content_encoding", f"Content-Encoding {coding}: {error}")
     if coding in ("br", "zstd"):
         from fastwarc.stream_io import BrotliReader, ZstdReader
@@ -479,6 +529,63 @@ def _undo_coding(body: bytes, coding: str, limit: int) -> bytes:
         except OSError as exc:
             raise _Reject("invalid_content_encoding", f"Content-Encoding {coding}: {exc}") from None
     raise _Reject("invalid_content_encoding", f"unsupported Content-Encoding {coding!r}")
+
+
+#: Bytes after the deflate data: gzip CRC-32 + ISIZE, zlib Adler-32.
+_TRAILER = {"gzip": 8, "zlib": 4}
+
+
+def _wrapper(body: bytes) -> str:
+    return "gzip" if body.startswith(_GZIP_MAGIC) else "zlib"
+
+
+def _inflate_without_trailer(body: bytes, limit: int) -> tuple[bytes | None, int]:
+    """A gzip/zlib body whose deflate stream is complete but whose trailer was cut off.
+
+    Servers and crawlers drop the last bytes of a response often enough; the text is all there,
+    so it is kept (flagged). A stream that ends inside the deflate data, or whose partial CRC
+    disagrees with the data, is not. Returns (decoded bytes, trailer bytes missing) or (None, 0)."""
+    header = _gzip_header_length(body) if body.startswith(_GZIP_MAGIC) else _zlib_header_length(body)
+    if header is None:
+        return None, 0
+    d = zlib.decompressobj(-15)
+    try:
+        out = d.decompress(body[header:], limit + 1)
+    except zlib.error:
+        return None, 0
+    trailer, size = d.unused_data, _TRAILER[_wrapper(body)]
+    if not d.eof or len(trailer) >= size:
+        return None, 0
+    if _wrapper(body) == "gzip" and len(trailer) >= 4 and trailer[:4] != zlib.crc32(out).to_bytes(4, "little"):
+        return None, 0
+    return out, size - len(trailer)
+
+
+def _gzip_header_length(body: bytes) -> int | None:
+    """Where the deflate data of a gzip member starts (RFC 1952 header: FEXTRA, FNAME, FCOMMENT, FHCRC)."""
+    if len(body) < 10 or body[2] != 8:
+        return None
+    flags, pos = body[3], 10
+    if flags & 4:
+        if len(body) < pos + 2:
+            return None
+        pos += 2 + int.from_bytes(body[pos : pos + 2], "little")
+    for bit in (8, 16):
+        if flags & bit:
+            end = body.find(b"\0", pos)
+            if end < 0:
+                return None
+            pos = end + 1
+    if flags & 2:
+        pos += 2
+    return pos if pos <= len(body) else None
+
+
+def _zlib_header_length(body: bytes) -> int | None:
+    """2 for a zlib header (RFC 1950, deflate, no preset dictionary), else None."""
+    if len(body) < 2 or body[0] & 0x0F != 8 or (body[0] << 8 | body[1]) % 31 or body[1] & 0x20:
+        return None
+    return 2
 
 
 # --------------------------------------------------------------------------- content type
