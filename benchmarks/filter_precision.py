@@ -83,8 +83,9 @@ class DocSet:
     domain: str
     rows: list[dict] = field(default_factory=list)  # text, lang, code_language, path
 
-    def add(self, text: str, lang: str | None, path: str | None = None) -> None:
-        self.rows.append({"text": text, "lang": lang, "path": path,
+    def add(self, text: str, lang: str | None, path: str | None = None, group: str | None = None) -> None:
+        """``group``: the report's row (default: ``lang``)."""
+        self.rows.append({"text": text, "lang": lang, "path": path, "group": group or lang,
                           "code_language": language_of(path) if path and self.domain == "code" else None})
 
 
@@ -108,8 +109,21 @@ def _jsonl_set(name: str, domain: str, path: Path) -> list[DocSet]:
     return [s]
 
 
+def parallel_set(path: Path) -> list[DocSet]:
+    """Translations and their English originals, the English grouped by the language it pairs with."""
+    if not path.exists():
+        return []
+    rows = list(_jsonl(path))
+    other = {r["pair"]: r["lang"] for r in rows if r["lang"] != "eng_Latn"}
+    s = DocSet("prose_parallel", True, "web")
+    for r in rows:
+        group = f"eng_Latn ({other.get(r['pair'], '?')} pairs)" if r["lang"] == "eng_Latn" else r["lang"]
+        s.add(r["text"], r["lang"], group=group)
+    return [s]
+
+
 def prose_sets() -> list[DocSet]:
-    sets = _jsonl_set("prose_parallel", "web", DATA / "prose_parallel.jsonl")
+    sets = parallel_set(DATA / "prose_parallel.jsonl")
     docs = REALDATA / "prose_docs.jsonl"
     if docs.exists():
         whole, paragraphs = DocSet("prose_docs", True, "web"), DocSet("prose_paragraphs", True, "web")
@@ -298,7 +312,8 @@ def run(sets: list[DocSet], pipeline: Path) -> dict:
         columns["chain"] = chain
         if s.domain == "code":
             columns["kept"] = [c for c, r in zip(chain, columns["reader"]) if r is None]
-        results[s.name] = {"good": s.good, "domain": s.domain, "langs": [r["lang"] for r in s.rows], "columns": columns}
+        results[s.name] = {"good": s.good, "domain": s.domain, "langs": [r["lang"] for r in s.rows],
+                           "groups": [r["group"] for r in s.rows], "columns": columns}
     return results
 
 
@@ -313,14 +328,14 @@ def report(results: dict) -> str:
     out = []
     for name, res in results.items():
         kind = "false rejections (good data)" if res["good"] else "catch rate (bad data)"
-        langs = res["langs"]
-        groups = sorted({lang or "-" for lang in langs})
+        langs = [g or "-" for g in res.get("groups", res["langs"])]
+        groups = sorted(set(langs))
         filters = list(res["columns"])
         out.append(f"\n### {name} ({res['domain']}): {kind}, {len(langs)} documents\n")
         out.append("| lang | n | " + " | ".join(filters) + " |")
         out.append("|---|---:|" + "---:|" * len(filters))
         for group in [*groups, "all"] if len(groups) > 1 else groups:
-            idx = [i for i, lang in enumerate(langs) if group == "all" or (lang or "-") == group]
+            idx = [i for i, lang in enumerate(langs) if group == "all" or lang == group]
             cells = [f"{100 * _rate([res['columns'][f][i] for i in idx]):.1f}%" for f in filters if f != "kept"]
             if "kept" in filters:
                 kept = res["columns"]["kept"] if group == "all" or len(groups) == 1 else []
