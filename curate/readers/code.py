@@ -180,9 +180,19 @@ def generated_marker(text: str, language: str | None = None) -> str | None:
     return _marker_in_comment("\n".join(block), block_in_header) if block else None
 
 
+_REST_RULE = re.compile(r"([~=\-^*#])\1{2,}")
+
+
 def _first_paragraph(docstring: str) -> str:
-    """A docstring's opening paragraph: where a file says it was generated (later ones describe data)."""
-    return docstring.strip().strip("\"'rRbBuU").strip().split("\n\n")[0]
+    """A docstring's opening paragraph: where a file says it was generated (later ones describe data).
+
+    A reStructuredText title (``pygments.lexers._css_builtins`` over a ``~~~`` rule) is not that
+    paragraph: the one after it is.
+    """
+    paragraphs = [p.strip() for p in docstring.strip().strip("\"'rRbBuU").strip().split("\n\n") if p.strip()]
+    if len(paragraphs) > 1 and _REST_RULE.fullmatch(paragraphs[0].split("\n")[-1].strip()):
+        return paragraphs[1]
+    return paragraphs[0] if paragraphs else ""
 
 
 def _marker_in_comment(comment: str, header: bool = True) -> str | None:
