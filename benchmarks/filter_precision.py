@@ -34,10 +34,11 @@ bad (a rejection is a catch)
     filter; ``junk_troff``: man pages in their troff source; ``junk_certificates``: PEM files
     (base64 blobs).
 
-Each filter of ``pipelines/code_math.yaml`` runs alone on the sets of the domains it is
-configured for (through :class:`~curate.stages.filter.FilterStage`, the stage's own code path,
-with the set's true language), then the quickstart's chain runs as the pipeline runs it: language
-ID (lid.176, the stage's defaults) and then the filters in order, the first failure rejecting.
+Each filter of ``pipelines/code_math.yaml`` (and, with its defaults, each web filter it does not
+configure: ``c4``) runs alone on the sets of the domains it is configured for (through
+:class:`~curate.stages.filter.FilterStage`, the stage's own code path, with the set's true
+language), then the quickstart's chain runs as the pipeline runs it: language ID (lid.176, the
+stage's defaults) and then the filters in order, the first failure rejecting.
 For code the reader's own rules (vendored/generated/minified by path or header) are a column too,
 and ``kept`` is the chain's rejection rate on the files the reader keeps: a generated file set
 aside by its header comment is not a false rejection of hand-written code (the issue's target
@@ -68,9 +69,11 @@ from curate.config import load_config  # noqa: E402
 from curate.schema import BASE_SCHEMA  # noqa: E402
 from curate.stages.filter import FilterConfig, FilterStage  # noqa: E402
 from curate.stages.langid import LangIDConfig, LanguageID  # noqa: E402
+from filters import FILTERS  # noqa: E402
 
 REALDATA = ROOT.parent / "shared" / "realdata"
 DATA = ROOT / "benchmarks" / "data"
+WEB_FILTERS = ("gopher_quality", "c4", "fineweb")
 SITE_PACKAGES = sorted({Path(p) for p in sys.path if Path(p).name == "site-packages" and Path(p).is_dir()})
 
 
@@ -285,12 +288,15 @@ def run(sets: list[DocSet], pipeline: Path) -> dict:
     filter_config: FilterConfig = stages["filter"].options
     langid = LanguageID(stages["langid"].options if "langid" in stages else LangIDConfig())
     langid.setup()
+    # the library's web filters the pipeline does not configure run too, with their defaults
+    configured = {flt.name for flt in filter_config.filters}
+    extra = [FILTERS[name](domains=["web"]) for name in WEB_FILTERS if name not in configured]
     results: dict = {}
     for s in sets:
         columns: dict[str, list[str | None]] = {}
         if s.domain == "code":
             columns["reader"] = reader_reasons(s)
-        for flt in filter_config.filters:
+        for flt in [*filter_config.filters, *extra]:
             if flt.domains is not None and s.domain not in flt.domains:
                 continue
             stage = FilterStage(FilterConfig(filters=[flt]))

@@ -40,6 +40,7 @@ from filters.base import Filter, Rejection
 
 #: StarCoder2 (Lozhkov et al. 2024, "encoded data"): base64 strings, hex byte sequences and runs
 #: of Unicode escapes, used as published.
+_MIN_WRAPPED_LINE = 32  # mean line length of a base64 run that spans lines
 _BASE64 = re.compile(r"(?<![a-zA-Z0-9+/\n=])[a-zA-Z0-9+/\n=]{64,}")  # lookbehind: start at a run's start only
 _HEX_BYTES = re.compile(r"(?:\b(?:0x|\\x)?[0-9a-fA-F]{2}(?:,|\b\s*)){8,}")
 _UNICODE_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4}){8,}")
@@ -330,11 +331,19 @@ def _encoded_chars(text: str) -> int:
     for rx in (_BASE64, _HEX_BYTES):
         for m in rx.finditer(text):
             run = m.group()
-            if len(set(run) - _RUN_FILLER) >= _MIN_DISTINCT_ENCODED and not _in_url(text, m.start()):
+            if (len(set(run) - _RUN_FILLER) >= _MIN_DISTINCT_ENCODED and not _in_url(text, m.start())
+                    and _wrapped_like_encoding(run)):
                 total += m.end() - m.start()
     if "\\u" in text:
         total += sum(m.end() - m.start() for m in _UNICODE_ESCAPES.finditer(text))
     return total
+
+
+def _wrapped_like_encoding(run: str) -> bool:
+    """Base64 spanning lines is wrapped at 60-76 characters (PEM, MIME); a word-per-line list
+    (``akin``/``aking``/``ako``: a stop-word set) is letters and newlines too, in short lines."""
+    lines = [line for line in run.split("\n") if line]
+    return len(lines) <= 1 or sum(map(len, lines)) / len(lines) >= _MIN_WRAPPED_LINE
 
 
 def _in_url(text: str, start: int) -> bool:

@@ -267,3 +267,22 @@ def test_real_base64_is_still_encoded_data() -> None:
     blob = base64.b64encode(bytes(rng.randrange(256) for _ in range(3000))).decode()
     text = f'ICON = (\n    "{blob}"\n)\n'
     assert CodeQuality().check(text, None, code_language="python")[2].reason == "encoded_data"
+
+
+def test_word_per_line_list_is_not_encoded_data() -> None:
+    # a stop-word set as spaCy writes it: letters and newlines, which the base64 run once joined
+    words = """akin aking ako alin amin aming ang ano anumang apat atin ating bababa bago bakit bawat bilang
+        dahil dalawa dapat dito doon gagawin gayunman ginagawa ginawa ginawang gumawa gusto habang hanggang
+        hindi huwag iba ibaba ibabaw ibig ikaw ilagay ilalim ilan inyong isa isang itaas ito iyo iyon iyong"""
+    words = words.split()
+    text = 'STOP_WORDS = set(\n    """\n' + "\n".join(words) + '\n""".split()\n)\n'
+    _, signals, rejection = CodeQuality().check(text, None, code_language="python")
+    assert signals["encoded_chars"] == 0 and rejection is None
+    # base64 wrapped at 64 columns (a PEM body) is still one encoded run
+    import base64
+    import random
+
+    rng = random.Random(1)
+    blob = base64.b64encode(bytes(rng.randrange(256) for _ in range(2400))).decode()
+    pem = "CERT = '''\n" + "\n".join(blob[i : i + 64] for i in range(0, len(blob), 64)) + "\n'''\n"
+    assert CodeQuality().check(pem, None, code_language="python")[2].reason == "encoded_data"
