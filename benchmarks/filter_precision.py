@@ -44,7 +44,8 @@ and ``kept`` is the chain's rejection rate on the files the reader keeps: a gene
 aside by its header comment is not a false rejection of hand-written code (the issue's target
 excludes vendored, minified and generated files), but the ``reader`` column shows every one.
 Printed: per set and language, the rejection rate of each filter and the chain, and the chain's
-reasons.
+reasons; and how many rejected rows carry a text other than the document as it arrived (0: the
+audit trail in ``rejected/`` is the input, never what a later filter rewrote).
 """
 
 from __future__ import annotations
@@ -294,6 +295,7 @@ def run(sets: list[DocSet], pipeline: Path) -> dict:
     results: dict = {}
     for s in sets:
         columns: dict[str, list[str | None]] = {}
+        altered = 0
         if s.domain == "code":
             columns["reader"] = reader_reasons(s)
         for flt in [*filter_config.filters, *extra]:
@@ -312,14 +314,17 @@ def run(sets: list[DocSet], pipeline: Path) -> dict:
         if alive:
             stage = FilterStage(filter_config)
             stage.setup()
-            filtered = reasons_of(stage.process(batch.take(alive)))
-            for i, reason in zip(alive, filtered):
+            out = stage.process(batch.take(alive))
+            texts = out.column("text").to_pylist()
+            for i, reason, text in zip(alive, reasons_of(out), texts):
                 chain[i] = f"filter.{reason}" if reason else None
+                if reason and text != s.rows[i]["text"]:
+                    altered += 1  # rejected/ must hold the document as it arrived
         columns["chain"] = chain
         if s.domain == "code":
             columns["kept"] = [c for c, r in zip(chain, columns["reader"]) if r is None]
         results[s.name] = {"good": s.good, "domain": s.domain, "langs": [r["lang"] for r in s.rows],
-                           "groups": [r["group"] for r in s.rows], "columns": columns}
+                           "groups": [r["group"] for r in s.rows], "columns": columns, "altered": altered}
     return results
 
 
@@ -383,6 +388,9 @@ def summary(results: dict) -> str:
         out.append(f"| {key} | {n} | " + " | ".join(cells) + " |")
     out.append("\n(code chain: the files the code reader keeps; reader: files it sets aside as generated, vendored "
                "or minified by header or path)")
+    rejected = sum(sum(r is not None for r in res["columns"]["chain"]) for res in results.values())
+    altered = sum(res.get("altered", 0) for res in results.values())
+    out.append(f"\nRejected rows whose text differs from the document as it arrived: {altered} of {rejected}")
     return "\n".join(out)
 
 
