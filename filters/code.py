@@ -32,6 +32,7 @@ import re
 from operator import itemgetter
 from typing import ClassVar, Literal
 
+import regex
 from pydantic import Field
 
 from curate.code_tokens import comment_only_lines
@@ -56,7 +57,7 @@ _TOKEN = re.compile(
     r"|(\b0[xX][0-9a-fA-F]+\b|(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\b)"
     r"|([A-Za-z_]\w*)"
 )
-_ALNUM = re.compile(r"[^\W_]+")
+_ALNUM = regex.compile(r"[\p{L}\p{N}\p{M}]+")  # letters with their combining vowel signs (Bengali, Hindi)
 _NON_SPACE = re.compile(r"\S+")
 
 #: Comment openers that need no language: a comment-only line starts with one of them.

@@ -286,3 +286,10 @@ def test_word_per_line_list_is_not_encoded_data() -> None:
     blob = base64.b64encode(bytes(rng.randrange(256) for _ in range(2400))).decode()
     pem = "CERT = '''\n" + "\n".join(blob[i : i + 64] for i in range(0, len(blob), 64)) + "\n'''\n"
     assert CodeQuality().check(pem, None, code_language="python")[2].reason == "encoded_data"
+
+
+def test_vowel_signs_count_as_letters_for_alnum() -> None:
+    # Bengali and Hindi comments: the vowel signs (combining marks) are part of the words
+    comment = "# মোট ডিমের সংখ্যা গণনা করুন\n# कुल अंडों की संख्या गिनें\n"
+    letters = sum(1 for ch in comment if ch not in "# \n")
+    assert CodeQuality().score(comment)["alnum_frac"] == letters / len(comment)
