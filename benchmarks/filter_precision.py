@@ -22,8 +22,10 @@ good (a rejection is a false rejection)
   * ``code_python``: Python files of the installed site-packages (vendored ``_vendor``/``vendored`` trees and
     protobuf ``*_pb2.py`` output left out: not hand-written); ``code_c``: C/C++ headers under
     ``/usr/include``; ``code_js``: the non-minified JavaScript under ``/usr/share/javascript`` and
-    npm's own sources. A seeded sample of ``--code-files`` files each. Node's per-platform copies
-    of the OpenSSL headers (``node/openssl/archs``, generated from one template) are left out.
+    of the npm packages under ``/usr/lib/node_modules`` (npm, corepack and their dependencies,
+    each package read as a project of its own). A seeded sample of ``--code-files`` files each.
+    Node's per-platform copies of the OpenSSL headers (``node/openssl/archs``, generated from one
+    template) are left out.
 
 bad (a rejection is a catch)
   * ``junk_minified_js``: ``*.min.js`` files shipped by Debian and npm packages;
@@ -165,6 +167,10 @@ def _read(path: Path, limit: int = 1_000_000) -> str | None:
 
 
 def _relative(path: Path, roots: list[Path]) -> str:
+    """The path inside its project: an npm package under ``node_modules/`` is a project of its own."""
+    if "node_modules" in path.parts:
+        inside = path.as_posix().rsplit("node_modules/", 1)[1].split("/")
+        return "/".join(inside[2:] if inside[0].startswith("@") else inside[1:])
     for root in roots:
         if path.is_relative_to(root):
             return path.relative_to(root).as_posix()
@@ -180,9 +186,8 @@ def code_sets(n: int) -> list[DocSet]:
             (generated if p.name.endswith("_pb2.py") else python).append(p)
     headers = [p for ext in ("*.h", "*.hpp", "*.tcc") for p in Path("/usr/include").rglob(ext)
                if "archs" not in p.parts]
-    js_roots = [Path("/usr/share/javascript"), Path("/usr/lib/node_modules/npm")]
-    js_all = [p for root in js_roots if root.exists() for p in root.rglob("*.js") if "node_modules" not in p.relative_to(root).parts]
-    js = [p for p in js_all if not p.name.endswith(".min.js")]
+    js_roots = [Path("/usr/share/javascript"), Path("/usr/lib/node_modules")]
+    js = [p for root in js_roots if root.exists() for p in root.rglob("*.js") if not p.name.endswith(".min.js")]
     minified = [p for root in js_roots if root.exists() for p in root.rglob("*.min.js")]
     sets = []
     for name, good, paths, roots in (
