@@ -83,7 +83,7 @@ def parallel_pairs() -> dict[tuple[str, str], list[tuple[str, str]]]:
             try:
                 with mo.open("rb") as f:
                     catalog = gettext.GNUTranslations(f)._catalog  # the parsed message table
-            except (OSError, ValueError, UnicodeDecodeError):
+            except (OSError, ValueError, LookupError, UnicodeDecodeError):
                 continue
             for key, value in catalog.items():
                 if isinstance(key, tuple):
