@@ -412,6 +412,15 @@ def dominant_script(text: str) -> str | None:
     return _cjk_script(cjk["Hani"], cjk["Hira"], cjk["Kana"], cjk["Hang"])
 
 
+def east_asian_script(text: str) -> str | None:
+    """The script of ``text``'s Han, kana and Hangul alone (Latin words around them ignored:
+    "load_module() 方法：改用 exec_module()。" is ``Hani``); None without any."""
+    counts = Counter(char_script(ch) for ch in text[:_PREFIX_CHARS] if ord(ch) >= 0x1100)
+    if not any(counts[s] for s in _CJK):
+        return None
+    return _cjk_script(counts["Hani"], counts["Hira"], counts["Kana"], counts["Hang"])
+
+
 def _cjk_script(han: int, hira: int, kana: int, hang: int) -> str:
     """Pick the East Asian script code; a 5% share decides mixing so stray characters do not."""
     jp = hira + kana
@@ -425,6 +434,29 @@ def _cjk_script(han: int, hira: int, kana: int, hang: int) -> str:
             return "Kore"
         return "Hang" if hang >= han else "Hani"
     return "Hani"
+
+
+#: Chinese languages a model may give for Han text (Mandarin, Wu, Cantonese, Classical, Gan, Hakka, Min Nan).
+CHINESE_LANGUAGES = frozenset({"cmn", "zho", "wuu", "yue", "lzh", "gan", "hak", "nan"})
+_KANA_SCRIPTS = frozenset({"Jpan", "Hira", "Kana"})
+
+
+def settle_chinese_or_japanese(code: str, text: str) -> str:
+    """The kana rule for the pair models confuse most in East Asia: Japanese is written with kana
+    (a 5% share of the CJK characters, :func:`east_asian_script`), Chinese never is.
+
+    A text labelled Japanese that is Han only is Chinese (``cmn_Hani``); one labelled as a Chinese
+    language whose CJK characters carry kana is Japanese. Other codes pass unchanged.
+    """
+    lang = code.split("_", 1)[0]
+    if lang != "jpn" and lang not in CHINESE_LANGUAGES:
+        return code
+    script = east_asian_script(text)
+    if script in _KANA_SCRIPTS:
+        return "jpn_Jpan"
+    if script == "Hani" and lang == "jpn":
+        return "cmn_Hani"
+    return code
 
 
 # --- code conversion --------------------------------------------------------------------------

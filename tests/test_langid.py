@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from curate.langcodes import QWEN2_LANGUAGES
+from curate.langcodes import QWEN2_LANGUAGES, settle_chinese_or_japanese
 from curate.langid_thresholds import DEFAULT_THRESHOLDS, threshold_from_scores
 from curate.schema import BASE_SCHEMA
 from curate.stages.langid import LangIDConfig, LanguageID, comment_text, prediction_text
@@ -288,3 +288,16 @@ def test_prediction_text_matches_reference(max_chars: int, sample_texts: list[st
     ]
     for text in tricky + sample_texts:
         assert prediction_text(text, max_chars) == _reference_prediction_text(text, max_chars)
+
+
+def test_kana_rule_settles_chinese_and_japanese() -> None:
+    # real translated messages lid.176 calls Japanese: Chinese with Latin identifiers around it
+    chinese = ["load_module() 方法：改用 exec_module()。", "要在Python脚本中使用shell命令，请查看 subprocess 模块。",
+               "增量 repack 和 bitmap 索引不相容。請使用 --no-write-bitmap-index 或停用 pack.writeBitmaps 設定。"]
+    japanese = ["-r/--roles-onlyと-t/--tablespaces-onlyオプションは同時に使用できません",
+                "使用法: [-s SIGNAL | -SIGNAL] PID... または: -l [SIGNAL]... または: -t [SIGNAL]..."]
+    rows = _run(chinese + japanese, threshold=0.0)
+    assert [row["lang"] for row in rows] == ["cmn_Hani"] * 3 + ["jpn_Jpan"] * 2
+    assert settle_chinese_or_japanese("wuu_Hani", "今日は雨が降っています。") == "jpn_Jpan"
+    assert settle_chinese_or_japanese("jpn_Jpan", "Only Latin text here") == "jpn_Jpan"  # no CJK: no say
+    assert settle_chinese_or_japanese("kor_Hang", "load_module() 方法") == "kor_Hang"  # other languages pass

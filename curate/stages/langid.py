@@ -51,6 +51,7 @@ from curate.langcodes import (
     LID176_TO_ISO639_3,
     MULTI_SCRIPT,
     normalize_lang_code,
+    settle_chinese_or_japanese,
     to_lang_code,
 )
 from curate.langid_thresholds import DEFAULT_THRESHOLDS
@@ -309,6 +310,11 @@ class LanguageID(Stage):
         return self.minimums.get(lang, self.fallback)
 
     def code(self, label: str, text: str) -> str:
+        """Our code for a model label, Chinese and Japanese settled by the kana rule
+        (:func:`~curate.langcodes.settle_chinese_or_japanese`)."""
+        return settle_chinese_or_japanese(self._label_code(label, text), text)
+
+    def _label_code(self, label: str, text: str) -> str:
         """Our code for a model label; cached per label unless the script must be read from ``text``."""
         code = self._codes.get(label, "")
         if code:
