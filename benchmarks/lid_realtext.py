@@ -25,7 +25,6 @@ Indonesian is always wrong for it) when it is installed. Correct means the same 
 from __future__ import annotations
 
 import argparse
-import gettext
 import json
 import random
 import re
@@ -36,11 +35,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from locale_messages import LOCALE, translated_messages  # noqa: E402
+
 from curate.langcodes import QWEN2_LANGUAGES  # noqa: E402
 from curate.stages.langid import LangIDConfig, LanguageID  # noqa: E402
 
 REALDATA = ROOT.parent / "shared" / "realdata"
-LOCALE = Path("/usr/share/locale")
 #: locale directory -> our code, for the Qwen2 languages (everything else: a non-target language)
 LOCALE_CODES = {
     "en_GB": "eng_Latn", "zh_CN": "cmn_Hans", "zh_TW": "cmn_Hant", "de": "deu_Latn", "fr": "fra_Latn",
@@ -74,21 +74,12 @@ def locale_items(per_language: int, min_chars: int) -> list[dict]:
         if lang is None and (base in _QWEN2_PREFIXES or not re.fullmatch(r"[a-z]{2,3}", base) or "@" in name):
             continue  # a regional or script variant of a Qwen2 language, or an odd name
         label = lang or f"other:{base}"
-        for mo in sorted((directory / "LC_MESSAGES").glob("*.mo")):
-            try:
-                with mo.open("rb") as f:
-                    catalog = gettext.GNUTranslations(f)._catalog  # msgid -> msgstr
-            except (OSError, ValueError, LookupError, UnicodeDecodeError):  # a malformed header
-                continue
-            for key, value in catalog.items():
-                key = key[0] if isinstance(key, tuple) else key
-                if not isinstance(key, str) or not key or "\x04" in key or not value or value == key:
-                    continue
-                text, english = _clean(value), _clean(key)
-                if len(text) >= min_chars:
-                    by_lang[label].add(text)
-                if len(english) >= min_chars and lang is not None:
-                    by_lang["eng_Latn"].add(english)
+        for key, value, _ in translated_messages(directory):
+            text, english = _clean(value), _clean(key)
+            if len(text) >= min_chars:
+                by_lang[label].add(text)
+            if len(english) >= min_chars and lang is not None:
+                by_lang["eng_Latn"].add(english)
     items = []
     for label, texts in sorted(by_lang.items()):
         chosen = sorted(texts)

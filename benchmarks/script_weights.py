@@ -21,7 +21,6 @@ and what the current weights make of the translation, as a ratio to English (1.0
 
 from __future__ import annotations
 
-import gettext
 import json
 import sys
 from collections import defaultdict
@@ -31,6 +30,8 @@ import regex
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from locale_messages import LOCALE, translated_messages  # noqa: E402
 
 from filters.words import english_words, latin_chars, split_words_in_script  # noqa: E402
 
@@ -79,19 +80,9 @@ def parallel_pairs() -> dict[tuple[str, str], list[tuple[str, str]]]:
                 if english and code in texts:
                     pairs[("MGSM", lang)].append((english, texts[code]))
     for directory, lang in LOCALE_DIRS.items():
-        for mo in sorted(Path("/usr/share/locale", directory, "LC_MESSAGES").glob("*.mo")):
-            try:
-                with mo.open("rb") as f:
-                    catalog = gettext.GNUTranslations(f)._catalog  # the parsed message table
-            except (OSError, ValueError, LookupError, UnicodeDecodeError):
-                continue
-            for key, value in catalog.items():
-                if isinstance(key, tuple):
-                    if key[1] != 0:
-                        continue
-                    key = key[0]
-                if isinstance(key, str) and len(key) >= 40 and value and value != key and "\x04" not in key:
-                    pairs[(".mo messages", lang)].append((key, value))
+        for key, value, form in translated_messages(LOCALE / directory):
+            if form == 0 and len(key) >= 40:
+                pairs[(".mo messages", lang)].append((key, value))
     return pairs
 
 

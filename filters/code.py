@@ -41,7 +41,6 @@ from filters.base import Filter, Rejection
 
 #: StarCoder2 (Lozhkov et al. 2024, "encoded data"): base64 strings, hex byte sequences and runs
 #: of Unicode escapes, used as published.
-_MIN_WRAPPED_LINE = 32  # mean line length of a base64 run that spans lines
 _BASE64 = re.compile(r"(?<![a-zA-Z0-9+/\n=])[a-zA-Z0-9+/\n=]{64,}")  # lookbehind: start at a run's start only
 _HEX_BYTES = re.compile(r"(?:\b(?:0x|\\x)?[0-9a-fA-F]{2}(?:,|\b\s*)){8,}")
 _UNICODE_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4}){8,}")
@@ -49,6 +48,8 @@ _UNICODE_ESCAPES = re.compile(r"(?:\\u[0-9a-fA-F]{4}){8,}")
 #: padding, not encoded data (random base64 uses ~all 64 symbols, hex bytes all 16 digits).
 _MIN_DISTINCT_ENCODED = 16
 _RUN_FILLER = frozenset("\n ,")
+#: A base64 run that spans lines is wrapped at 60-76 characters: shorter lines on average are a list.
+_MIN_WRAPPED_LINE = 32
 
 #: Literals and words of code in one alternation: strings (one line, either quote), numbers
 #: (hex, decimal, float with exponent), identifiers/keywords. Group 1/2/3 tells which.

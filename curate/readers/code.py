@@ -87,6 +87,8 @@ NOT_GENERATED = re.compile(r"\.in by configure\b|do not edit (?:this|the followi
 _MARKER_WORD = re.compile(r"generated|do not edit", re.IGNORECASE)
 #: A sentence starts after one of these (or at a line starting with a capital, or a comment's start).
 _SENTENCE_END = re.compile(r"[.!?:]\s+")
+#: The rule under a reStructuredText title (``~~~~``, ``====``): a module docstring's heading.
+_REST_RULE = re.compile(r"([~=\-^*#])\1{2,}")
 #: Line openers of comments and docstrings, for files of no known language: a marker must stand
 #: in one of these lines (or inside a block comment).
 _COMMENT_OPENERS = ("#", "//", "/*", "*", "--", ";", "%", "<!--", "{-", "(*")
@@ -178,9 +180,6 @@ def generated_marker(text: str, language: str | None = None) -> str | None:
                 return found
             block, last_line = [], -2
     return _marker_in_comment("\n".join(block), block_in_header) if block else None
-
-
-_REST_RULE = re.compile(r"([~=\-^*#])\1{2,}")
 
 
 def _first_paragraph(docstring: str) -> str:
