@@ -54,9 +54,10 @@ def format_of(path: str) -> str | None:
     return _FORMAT_SUFFIXES.get(posixpath.splitext(name)[1])
 
 
-_GZIP_MAGIC = b"\x1f\x8b"
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-_LZ4_MAGIC = b"\x04\x22\x4d\x18"
+#: First bytes of the compressed streams sources may hold (the WARC reader sniffs them too).
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+LZ4_MAGIC = b"\x04\x22\x4d\x18"
 #: Only fastwarc reads lz4 here, so only WARC files may be lz4-compressed.
 LZ4_SUFFIX = ".lz4"
 
@@ -73,13 +74,13 @@ def _leading_bytes(path: str, n: int = 16) -> bytes:
     try:
         with open(path, "rb") as fh:
             head = fh.read(1 << 16)
-            if head.startswith(_GZIP_MAGIC):
+            if head.startswith(GZIP_MAGIC):
                 return zlib.decompressobj(31).decompress(head, n)
-            if head.startswith(_ZSTD_MAGIC):
+            if head.startswith(ZSTD_MAGIC):
                 import zstandard
 
                 return zstandard.ZstdDecompressor().decompressobj().decompress(head)[:n]
-            if head.startswith(_LZ4_MAGIC):
+            if head.startswith(LZ4_MAGIC):
                 from fastwarc.stream_io import Lz4Reader
 
                 fh.seek(0)

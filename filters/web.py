@@ -379,7 +379,6 @@ class C4Quality(_WebFilter):
 # --- FineWeb --------------------------------------------------------------------------------
 
 
-
 class FineWebQuality(_WebFilter):
     """FineWeb's extra line rules (Penedo et al. 2024; datatrove's FineWebQualityFilter).
 

@@ -80,6 +80,7 @@ from curate.readers.charset import (
     sniff_bom,
 )
 from curate.readers.context import ReadContext
+from curate.sources import GZIP_MAGIC, LZ4_MAGIC, ZSTD_MAGIC
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +91,6 @@ SKIPPED_TYPES = frozenset({"warcinfo", "request", "metadata", "conversion", "con
 #: Longest HTTP header block accepted (longer: malformed_http).
 MAX_HTTP_HEADER_BYTES = 256 * 1024
 
-_GZIP_MAGIC = b"\x1f\x8b"
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-_LZ4_MAGIC = b"\x04\x22\x4d\x18"
 
 _LOOKS_LIKE_HTML = re.compile(rb"<(!doctype\s+html|html|head|body)[\s>]", re.IGNORECASE)
 
@@ -139,19 +137,19 @@ def _sniff(ctx: ReadContext) -> str:
     """'gzip', 'plain', 'zstd', 'lz4' (a WARC) or 'arc'."""
     with ctx.open(compression=None) as stream:
         head = stream.read(4096)
-    if head.startswith(_ZSTD_MAGIC):
+    if head.startswith(ZSTD_MAGIC):
         return "zstd"
-    if head.startswith(_LZ4_MAGIC):
+    if head.startswith(LZ4_MAGIC):
         return "lz4"
     text = head
-    if head.startswith(_GZIP_MAGIC):
+    if head.startswith(GZIP_MAGIC):
         try:
             text = zlib.decompressobj(31).decompress(head, 64)
         except zlib.error:
             return "gzip"  # let the WARC reader report it
     if text.startswith(b"filedesc:"):
         return "arc"
-    return "gzip" if head.startswith(_GZIP_MAGIC) else "plain"
+    return "gzip" if head.startswith(GZIP_MAGIC) else "plain"
 
 
 # --------------------------------------------------------------------------- WARC (fastwarc)
@@ -536,7 +534,7 @@ _TRAILER = {"gzip": 8, "zlib": 4}
 
 
 def _wrapper(body: bytes) -> str:
-    return "gzip" if body.startswith(_GZIP_MAGIC) else "zlib"
+    return "gzip" if body.startswith(GZIP_MAGIC) else "zlib"
 
 
 def _inflate_without_trailer(body: bytes, limit: int) -> tuple[bytes | None, int]:
@@ -545,7 +543,7 @@ def _inflate_without_trailer(body: bytes, limit: int) -> tuple[bytes | None, int
     Servers and crawlers drop the last bytes of a response often enough; the text is all there,
     so it is kept (flagged). A stream that ends inside the deflate data, or whose partial CRC
     disagrees with the data, is not. Returns (decoded bytes, trailer bytes missing) or (None, 0)."""
-    header = _gzip_header_length(body) if body.startswith(_GZIP_MAGIC) else _zlib_header_length(body)
+    header = _gzip_header_length(body) if body.startswith(GZIP_MAGIC) else _zlib_header_length(body)
     if header is None:
         return None, 0
     d = zlib.decompressobj(-15)
@@ -656,7 +654,7 @@ def _check_tail(ctx: ReadContext, kind: str, last: tuple[int, int | None] | None
         if kind == "gzip":
             start = last[0] if last and 0 <= last[0] < size else 0
             stream.seek(start)
-            if stream.read(2) != _GZIP_MAGIC:
+            if stream.read(2) != GZIP_MAGIC:
                 start = 0  # not a member start (e.g. one gzip member for the whole file): check it all
             _check_gzip_members(stream, start, size, what)
             return
@@ -730,7 +728,7 @@ def _check_gzip_members(stream: IO[bytes], start: int, size: int, what: str) -> 
 
 def _is_gzip(ctx: ReadContext) -> bool:
     with ctx.open(compression=None) as stream:
-        return stream.read(2) == _GZIP_MAGIC
+        return stream.read(2) == GZIP_MAGIC
 
 
 def _int(value: str | None) -> int | None:
