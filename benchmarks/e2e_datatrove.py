@@ -141,7 +141,7 @@ sources:
     paths: ["{data}/*.jsonl.gz"]
     domain: web
 stages:
-  langid: {{model: lid.176, threshold: {LID_THRESHOLD}, default_thresholds: false}}
+  langid: {{models: [lid.176], threshold: {LID_THRESHOLD}, default_thresholds: false}}
   filter:
     filters:
       - {{name: gopher_quality}}

@@ -1,7 +1,7 @@
 """Real human translations on any Debian-like machine: the installed programs' ``.mo`` catalogs.
 
 ``/usr/share/locale/<ll>/LC_MESSAGES/*.mo`` pair each English message (``msgid``) with a
-translator's own sentence. ``script_weights.py`` measures sizes on them, ``lid_realtext.py``
+translator's own sentence. ``script_weights.py`` measures sizes on them, ``lid_accuracy.py``
 language ID.
 """
 

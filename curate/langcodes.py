@@ -412,10 +412,40 @@ def dominant_script(text: str) -> str | None:
     return _cjk_script(cjk["Hani"], cjk["Hira"], cjk["Kana"], cjk["Hang"])
 
 
+def script_letters(text: str) -> dict[str, int]:
+    """Letters per ISO 15924 script in the first 2,000 characters (ASCII text: just ``Latn``)."""
+    sample = text[:_PREFIX_CHARS]
+    if sample.isascii():
+        return {"Latn": len(_ASCII_LETTER.findall(sample))}
+    counts: dict[str, int] = {}
+    for ch, n in Counter(sample).items():
+        script = char_script(ch)
+        if script is not None:
+            counts[script] = counts.get(script, 0) + n
+    return counts
+
+
+_WRITTEN_WITH = {"Jpan": frozenset({"Hani", "Hira", "Kana"}), "Kore": frozenset({"Hang", "Hani"}),
+                 "Hang": frozenset({"Hang", "Hani"})}  # fmt: skip
+
+
+def language_scripts(lang: str) -> frozenset[str] | None:
+    """The scripts a language's letters are in (Japanese: Han and kana), None for one we do not know."""
+    if lang not in DEFAULT_SCRIPT:
+        return None
+    scripts: set[str] = set()
+    for script in _SCRIPTS_OF.get(lang, {DEFAULT_SCRIPT[lang]}):
+        scripts |= _WRITTEN_WITH.get(script, {script})
+    return frozenset(scripts)
+
+
 def east_asian_script(text: str) -> str | None:
     """The script of ``text``'s Han, kana and Hangul alone (Latin words around them ignored:
     "load_module() 方法：改用 exec_module()。" is ``Hani``); None without any."""
-    counts = Counter(char_script(ch) for ch in text[:_PREFIX_CHARS] if ord(ch) >= 0x1100)
+    counts: Counter[str | None] = Counter()
+    for ch, n in Counter(text[:_PREFIX_CHARS]).items():  # distinct characters, counted at C speed
+        if ord(ch) >= 0x1100:
+            counts[char_script(ch)] += n
     if not any(counts[s] for s in _CJK):
         return None
     return _cjk_script(counts["Hani"], counts["Hira"], counts["Kana"], counts["Hang"])
@@ -479,6 +509,19 @@ def to_lang_code(label: str, text: str | None = None) -> str:
         if script in _SCRIPTS_OF[lang]:
             return f"{lang}_{script}"
     return f"{lang}_{DEFAULT_SCRIPT[lang]}"
+
+
+def language_code(lang: str, text: str) -> str:
+    """An ISO 639-3 language (``srp``, or ``ace`` from heliport) -> full code, script read from
+    ``text`` where the language has several, else its default; a language lid.176 lacks gets the
+    script of the text."""
+    if lang in DEFAULT_SCRIPT:
+        if lang in MULTI_SCRIPT:
+            script = dominant_script(text)
+            if script in _SCRIPTS_OF[lang]:
+                return f"{lang}_{script}"
+        return f"{lang}_{DEFAULT_SCRIPT[lang]}"
+    return f"{lang}_{dominant_script(text) or 'Zyyy'}"
 
 
 def _iso639_3(lang: str, original: str) -> str:

@@ -6,7 +6,7 @@ Indonesian, Tagalog and Cebuano). In the spirit of FineWeb-2's per-language thre
 table lowers the minimum where the model's scores on genuine text are low, and leaves the others
 at the generic 0.5.
 
-How the numbers were derived (measured, not guessed): ``python benchmarks/lid_accuracy.py
+How the numbers were derived (measured, not guessed): ``python benchmarks/lid_own_set.py
 --thresholds`` runs lid.176.ftz, exactly as the stage does, over the sentence items of
 ``benchmarks/data/lid_labelled.jsonl`` (25-42 sentences of 30-150 characters per language, from
 the repository's samples plus written sentences). For each language we take the scores of the

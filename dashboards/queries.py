@@ -257,9 +257,9 @@ def thresholds(output_dir: str | Path) -> dict[str, Any]:
 
     ``quality``: minimum ``quality_score`` per domain (``*`` for any other), from quality and
     distilled_quality stages. ``lang_score``: minimum per language as the langid stage applies it
-    (configured, else ``threshold``, else the measured table), with ``fallback`` for the rest.
+    (:meth:`LangIDConfig.score_minimums`), with ``fallback`` for the rest.
     """
-    from curate.stages.langid import DEFAULT_THRESHOLDS, FALLBACK_THRESHOLD
+    from curate.stages.langid import LangIDConfig
 
     quality: dict[str, float] = {}
     lang: dict[str, float] = {}
@@ -268,10 +268,9 @@ def thresholds(output_dir: str | Path) -> dict[str, Any]:
         if cfg.get("uses") in ("quality", "distilled_quality"):
             quality.update(cfg.get("thresholds") or {})
         elif cfg.get("uses") == "langid":
-            if cfg.get("default_thresholds", True) and cfg.get("threshold") is None:
-                lang.update(DEFAULT_THRESHOLDS)
-            lang.update(cfg.get("thresholds") or {})
-            fallback = FALLBACK_THRESHOLD if cfg.get("threshold") is None else cfg["threshold"]
+            known = {k: v for k, v in cfg.items() if k in LangIDConfig.model_fields}
+            minimums, fallback = LangIDConfig.model_validate(known).score_minimums()
+            lang.update(minimums)
     return {"quality": quality, "lang_score": lang, "lang_score_fallback": fallback}
 
 

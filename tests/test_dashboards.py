@@ -173,11 +173,12 @@ def test_dedup_synthetic_and_token_lengths(out: Path, kept: list[dict], dropped:
 
 
 def test_thresholds_come_from_the_run_config(out: Path) -> None:
-    from curate.langid_thresholds import DEFAULT_THRESHOLDS
+    from curate.langid_weights import CALIBRATED_THRESHOLD
 
     limits = queries.thresholds(out)
     assert limits["quality"] == {}  # the quickstart sets none (stand-in scores)
-    assert limits["lang_score"] == DEFAULT_THRESHOLDS and limits["lang_score_fallback"] == 0.5
+    # the quickstart's langid runs the calibrated ensemble: one threshold for every language
+    assert limits["lang_score"] == {} and limits["lang_score_fallback"] == CALIBRATED_THRESHOLD
     assert queries.quality_threshold({"web": 2.5, "*": 2.0}, "web") == 2.5
     assert queries.quality_threshold({"web": 2.5, "*": 2.0}, "code") == 2.0
     assert queries.quality_threshold({"web": 2.5}, "code") is None

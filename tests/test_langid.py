@@ -83,7 +83,7 @@ def test_glotlid_style_model_by_path(tiny_glotlid_model: Path) -> None:
         if item["lang"] in ("eng_Latn", "fra_Latn", "cmn_Hani") and item["origin"] == "written"
     }
     texts = list(held_out)
-    rows = _run(texts, model=str(tiny_glotlid_model), threshold=0.0, default_thresholds=False, top_k=3, line_mix=True)
+    rows = _run(texts, models=[str(tiny_glotlid_model)], threshold=0.0, default_thresholds=False, top_k=3, line_mix=True)
     labels = {"eng_Latn", "fra_Latn", "cmn_Hani"}
     correct = sum(row["lang"] == held_out[text] for row, text in zip(rows, texts))
     assert correct >= 0.9 * len(texts), [(row["lang"], text) for row, text in zip(rows, texts)]
@@ -111,38 +111,95 @@ def test_lid176_labels_still_get_script_from_text() -> None:
 
 # --- thresholds ----------------------------------------------------------------------------------
 
-# lid.176 says ind_Latn with a score between the table's 0.35 and the generic 0.5.
+# lid.176 says ind_Latn with a probability between the table's 0.35 and the generic 0.5.
 INDONESIAN = "Pertama, potong daging melawan arah seratnya supaya teksturnya empuk setelah dimasak."
 
 
-def test_default_thresholds_applied_and_overridable() -> None:
-    default = _run([INDONESIAN])[0]
+def _lid176_by_path() -> str:
+    """lid.176 named by its file: an uncalibrated fastText model, as GlotLID would be."""
+    from curate.stages.langid import resolve_model_path
+
+    return str(resolve_model_path("lid.176"))
+
+
+def test_lid176_table_applies_to_uncalibrated_models() -> None:
+    default = _run([INDONESIAN], models=[_lid176_by_path()])[0]
     assert default["lang"] == "ind_Latn"
     assert DEFAULT_THRESHOLDS["ind_Latn"] <= default["lang_score"] < 0.5, default["lang_score"]
     assert default["reject_reason"] is None  # kept thanks to the table
 
-    off = _run([INDONESIAN], default_thresholds=False)[0]
+    off = _run([INDONESIAN], models=[_lid176_by_path()], default_thresholds=False)[0]
     assert off["reject_reason"] == "low_score" and "< 0.5" in off["reject_detail"]
 
-    override = _run([INDONESIAN], thresholds={"id": 0.45})[0]  # config beats the table
-    assert override["reject_reason"] == "low_score" and "< 0.45" in override["reject_detail"]
+
+def test_calibrated_scores_and_thresholds() -> None:
+    """The ensemble's lang_score is a calibrated probability: the same sentence that lid.176 gives
+    0.4 is sure once heliport agrees; `thresholds` and `threshold` still apply."""
+    default = _run([INDONESIAN])[0]
+    assert default["lang"] == "ind_Latn" and default["lang_score"] > 0.9, default
+    assert default["lang_top"][0]["score"] < 0.5  # lang_top keeps lid.176's own probability
+    override = _run([INDONESIAN], thresholds={"id": 0.999})[0]
+    assert override["reject_reason"] == "low_score" and "< 0.999" in override["reject_detail"]
 
     # An explicit `threshold` applies to every language without its own entry in `thresholds`.
     danish = _sample("web-b-dan_Latn-2")
-    strict = _run([INDONESIAN, danish], threshold=0.95, thresholds={"id": 0.3})
+    strict = _run([INDONESIAN, danish], threshold=0.9999, thresholds={"id": 0.3})
     assert strict[0]["reject_reason"] is None  # its own entry wins
     assert strict[1]["lang"] == "dan_Latn" and strict[1]["reject_reason"] == "low_score"
-    assert _run([INDONESIAN], threshold=0.45)[0]["reject_reason"] == "low_score"
-    assert _run([danish])[0]["reject_reason"] is None  # outside the table: 0.5
+    assert _run([danish])[0]["reject_reason"] is None
+
+
+# Real translated UI messages (the installed programs' catalogs) that lid.176 alone gets wrong.
+ENSEMBLE_FIXES = [
+    ("zsm_Latn", "Sama ada widget patut menunjukkan aplikasi lain"),
+    ("ukr_Cyrl", "Чи буде текст закресленим"),
+    ("por_Latn", "Identificador de utilizador inexistente."),
+]
+
+
+def test_ensemble_fixes_what_lid176_alone_gets_wrong() -> None:
+    texts = [text for _, text in ENSEMBLE_FIXES]
+    alone = [row["lang"] for row in _run(texts, models=["lid.176"], threshold=0.0)]
+    both = [row["lang"] for row in _run(texts, threshold=0.0)]
+    expected = [lang for lang, _ in ENSEMBLE_FIXES]
+    assert both == expected
+    assert all(a != e for a, e in zip(alone, expected)), alone
+
+
+def test_each_model_alone_is_calibrated_too() -> None:
+    from curate.langid_weights import CALIBRATED_THRESHOLD
+
+    gibberish = next(j["text"] for j in read_jsonl(SAMPLES / "junk" / "junk.jsonl") if j["id"] == "junk-8")
+    english = _sample("web-a-en-1")
+    for models in (["lid.176"], ["heliport"], ["lid.176", "heliport"]):
+        rows = _run([english, gibberish], models=models)
+        assert rows[0]["lang"] == "eng_Latn" and rows[0]["lang_score"] > 0.9, (models, rows[0])
+        if len(models) == 1:
+            assert rows[1]["lang_score"] < CALIBRATED_THRESHOLD and rows[1]["reject_reason"] == "low_score", models
+        else:  # keyboard mash is not in the texts the ensemble is calibrated on: it is less sure, no more
+            assert rows[1]["lang_score"] < 0.7, rows[1]
+
+
+def test_models_config_is_checked() -> None:
+    from curate.config import ConfigError
+
+    with pytest.raises(ValueError, match="at least one model"):
+        LangIDConfig(models=[])
+    with pytest.raises(ValueError, match="at most one fastText model"):
+        LangIDConfig(models=["lid.176", "/tmp/glotlid.bin"])
+    assert LangIDConfig(model="x.bin").models == ["x.bin", "heliport"]  # `model` is the fastText voice
+    stage = LanguageID(LangIDConfig(models=["heliport", "/nonexistent/glotlid.bin"]), key="langid")
+    with pytest.raises(ConfigError, match="stages.langid.models"):
+        stage.preflight()
 
 
 def test_default_table_is_the_measurement() -> None:
     """DEFAULT_THRESHOLDS is what threshold_from_scores gives on the labelled set (lid.176)."""
-    spec = importlib.util.spec_from_file_location("lid_accuracy", REPO / "benchmarks" / "lid_accuracy.py")
-    lid_accuracy = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(lid_accuracy)
-    items = [item for item in lid_accuracy.load() if item["kind"] == "sentence"]
-    codes, scores = lid_accuracy.predict(items, "lid.176")
+    spec = importlib.util.spec_from_file_location("lid_own_set", REPO / "benchmarks" / "lid_own_set.py")
+    lid_own_set = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lid_own_set)
+    items = [item for item in lid_own_set.load() if item["kind"] == "sentence"]
+    codes, scores = lid_own_set.predict(items, "lid.176")
     measured = {}
     for lang in QWEN2_LANGUAGES:
         correct = [s for item, code, s in zip(items, codes, scores) if item["lang"] == lang == code]
@@ -161,10 +218,10 @@ def test_keep_languages() -> None:
 
 def test_below_threshold_keep_as_und() -> None:
     gibberish = next(j["text"] for j in read_jsonl(SAMPLES / "junk" / "junk.jsonl") if j["id"] == "junk-8")
-    kept = _run([gibberish], below_threshold="keep_as_und")[0]
+    kept = _run([gibberish], models=["lid.176"], below_threshold="keep_as_und")[0]
     assert kept["lang"] == "und_Latn" and kept["reject_reason"] is None
-    assert kept["lang_score"] < 0.35 and kept["lang_top"][0]["lang"] == "eng_Latn"
-    rejected = _run([gibberish])[0]
+    assert kept["lang_score"] < 0.5 and kept["lang_top"][0]["lang"] == "eng_Latn"
+    rejected = _run([gibberish], models=["lid.176"])[0]
     assert rejected["reject_reason"] == "low_score" and rejected["lang"] == "eng_Latn"
 
 

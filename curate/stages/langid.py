@@ -43,18 +43,23 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from curate.config import ConfigError
 from curate.langcodes import (
     LABEL_PREFIX,
     LID176_TO_ISO639_3,
     MULTI_SCRIPT,
+    language_code,
     normalize_lang_code,
+    script_letters,
     settle_chinese_or_japanese,
     to_lang_code,
 )
+from curate.langid_ensemble import Votes, calibrate, choose, heliport_languages, heliport_probability
+from curate.langid_specialists import settle_group
 from curate.langid_thresholds import DEFAULT_THRESHOLDS
+from curate.langid_weights import CALIBRATED_THRESHOLD, CALIBRATION, ENSEMBLE_WEIGHTS, SKIP_SECOND_OPINION_AT
 from curate.schema import reject_rows, set_column
 from curate.stage import Resources, Stage, StageConfig
 from filters.math import prose_text
@@ -63,6 +68,18 @@ from filters.math import prose_text
 FALLBACK_THRESHOLD = 0.5
 
 DEFAULT_MODEL = "lid.176"
+HELIPORT = "heliport"
+#: Languages lid.176 confuses with a neighbour (measured): heliport is asked about them always.
+CONFUSABLE = frozenset({
+    "zsm", "ind", "tgl", "ceb", "war", "ces", "slk", "urd", "pnb", "hin", "mar", "npi", "mai",
+    "srp", "hrv", "bos", "hbs", "rus", "ukr", "bel", "bul", "mkd", "por", "spa", "glg", "cat", "ast",
+    "nld", "afr", "deu", "nds", "lim", "ita", "fur", "tur", "azj", "crh", "arb", "pes", "cmn", "jpn",
+})  # fmt: skip
+#: Top labels asked of each model: enough for the runner-up languages the ensemble weighs.
+_VOTES = 5
+_HELIPORT_VOTES = 3
+#: Characters heliport reads: its n-gram scores settle well within them, and its cost grows with length.
+_HELIPORT_CHARS = 500
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _LATEX = re.compile(r"\$\$.*?\$\$|\$[^$\n]{0,400}\$|\\begin\{(\w+\*?)\}.*?\\end\{\1\}|\\[a-zA-Z]+", re.S)
 _CODE_FENCE = re.compile(r"```.*?```", re.S)
@@ -226,16 +243,24 @@ def _valid_code(code: str) -> str:
 
 
 class LangIDConfig(StageConfig):
-    model: str = Field(default=DEFAULT_MODEL, description="'lid.176' or the path of a fastText LID model (GlotLID, ...).")
+    model: str = Field(
+        default=DEFAULT_MODEL, description="The fastText voice: 'lid.176' or the path of a fastText LID model (GlotLID, ...)."
+    )
+    models: list[str] | None = Field(
+        default=None,
+        description="Models that vote: 'lid.176' (or a fastText path) and/or 'heliport'; unset: [model, heliport].",
+    )
     threshold: float | None = Field(
         default=None, ge=0, le=1,
-        description="Minimum lang_score for every language not in `thresholds`; unset: the default table, else 0.5.",
+        description=f"Minimum lang_score for every language not in `thresholds`; unset: {CALIBRATED_THRESHOLD} "
+        "with calibrated models, else the lid.176 table and 0.5.",
     )
     thresholds: dict[str, float] = Field(
         default_factory=dict, description="Per-language minimum, e.g. {cmn_Hani: 0.3}; wins over the default table."
     )
     default_thresholds: bool = Field(
-        default=True, description="Use the measured per-language table of curate.langid_thresholds (30 Qwen2 languages)."
+        default=True,
+        description="With an uncalibrated model (a fastText model by path): the lid.176 per-language table.",
     )
     below_threshold: Literal["reject", "keep_as_und"] = "reject"
     keep_languages: list[str] | None = Field(default=None, description="Reject documents in other languages.")
@@ -264,6 +289,48 @@ class LangIDConfig(StageConfig):
                 raise ValueError(f"threshold for {code!r} must be between 0 and 1, got {minimum}")
         return {_valid_code(k): v for k, v in value.items()}
 
+    @field_validator("models")
+    @classmethod
+    def _known_models(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("name at least one model: 'lid.176', 'heliport' or a fastText model path")
+        if len(set(value)) < len(value):
+            raise ValueError(f"a model is listed twice: {value}")
+        if sum(m != HELIPORT for m in value) > 1:
+            raise ValueError(f"at most one fastText model (lid.176 or a path) can vote, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _default_models(self) -> LangIDConfig:
+        """Unset ``models``: the fastText ``model`` and heliport vote together."""
+        if self.models is None:
+            self.models = [self.model, HELIPORT]
+        return self
+
+    @property
+    def fasttext_model(self) -> str | None:
+        return next((m for m in self.models if m != HELIPORT), None)
+
+    @property
+    def calibration(self) -> list[float] | None:
+        """The calibration of lang_score for these models; None when a model by path votes."""
+        fasttext = self.fasttext_model
+        if fasttext not in (None, DEFAULT_MODEL):
+            return None
+        key = "+".join(["lid.176"] * (fasttext is not None) + [HELIPORT] * (HELIPORT in self.models))
+        return CALIBRATION[key]
+
+    def score_minimums(self) -> tuple[dict[str, float], float]:
+        """The lang_score each language needs (``thresholds``, then the defaults), and the rest's."""
+        calibrated = self.calibration is not None
+        use_table = not calibrated and self.default_thresholds and self.threshold is None
+        minimums = dict(DEFAULT_THRESHOLDS) if use_table else {}
+        minimums.update(self.thresholds)
+        default = CALIBRATED_THRESHOLD if calibrated else FALLBACK_THRESHOLD
+        return minimums, default if self.threshold is None else self.threshold
+
     @field_validator("keep_languages")
     @classmethod
     def _codes_in_keep(cls, value: list[str] | None) -> list[str] | None:
@@ -277,11 +344,7 @@ class LanguageID(Stage):
 
     def __init__(self, config: LangIDConfig, key: str | None = None) -> None:
         super().__init__(config, key)
-        use_table = config.default_thresholds and config.threshold is None
-        minimums = dict(DEFAULT_THRESHOLDS) if use_table else {}
-        minimums.update(config.thresholds)
-        self.minimums: dict[str, float] = minimums
-        self.fallback = FALLBACK_THRESHOLD if config.threshold is None else config.threshold
+        self.minimums, self.fallback = config.score_minimums()
         self.keep = None if config.keep_languages is None else frozenset(config.keep_languages)
         self._codes: dict[str, str | None] = {}  # label -> code; None: the code depends on the text
 
@@ -294,16 +357,30 @@ class LanguageID(Stage):
         return columns
 
     def preflight(self) -> None:
-        try:
-            resolve_model_path(self.config.model)
-        except FileNotFoundError as exc:
-            raise ConfigError(f"stages.{self.key}.model: {exc}") from None
+        key = "models" if "models" in self.config.model_fields_set else "model"
+        fasttext = self.config.fasttext_model
+        if fasttext is not None:
+            try:
+                resolve_model_path(fasttext)
+            except FileNotFoundError as exc:
+                raise ConfigError(f"stages.{self.key}.{key}: {exc}") from None
+        if HELIPORT in self.config.models and importlib.util.find_spec("heliport") is None:
+            raise ConfigError(f"stages.{self.key}.models: 'heliport' is not installed (`pip install heliport`)")
 
     def setup(self) -> None:
-        import fasttext
+        self.model = None
+        self.heliport = None
+        fasttext_model = self.config.fasttext_model
+        if fasttext_model is not None:
+            import fasttext
 
-        fasttext.FastText.eprint = lambda *args, **kwargs: None  # silence its load-time warning
-        self.model = fasttext.load_model(str(resolve_model_path(self.config.model)))
+            fasttext.FastText.eprint = lambda *args, **kwargs: None  # silence its load-time warning
+            self.model = fasttext.load_model(str(resolve_model_path(fasttext_model)))
+        if HELIPORT in self.config.models:
+            import heliport
+
+            self.heliport = heliport.Identifier()
+        self.calibration = self.config.calibration
 
     def minimum(self, lang: str) -> float:
         """The lang_score a document in ``lang`` needs."""
@@ -332,10 +409,85 @@ class LanguageID(Stage):
         self._codes[label] = code
         return code
 
-    def predict(self, texts: list[str]) -> tuple[list[list[str]], list[np.ndarray]]:
-        # The list form of predict works with numpy 2 (the single-string form does not).
-        lines = [prediction_text(t, self.config.max_chars) for t in texts]
-        return self.model.predict(lines, k=self.config.top_k)
+    def predict(self, texts: list[str]) -> list[tuple[str | None, float, list[dict]]]:
+        """(code, lang_score, lang_top) of each text, read as the stage reads a document."""
+        return self.identify([prediction_text(t, self.config.max_chars) for t in texts], texts)
+
+    def identify(self, inputs: list[str], texts: list[str]) -> list[tuple[str | None, float, list[dict]]]:
+        """(code, lang_score, lang_top) per prepared input; ``texts`` are the originals (for scripts
+        and the kana rule).
+
+        fastText reads every input (one batched call); heliport is asked only where fastText is
+        unsure or names a language of a confusable pair (:data:`CONFUSABLE`), and the ensemble
+        then decides. lang_top is the fastText model's own top-k (heliport's when it runs alone).
+        """
+        cfg = self.config
+        n = len(inputs)
+        fasttext: list[list[tuple[str, float]] | None] = [None] * n
+        if self.model is not None and n:
+            # The list form of predict works with numpy 2 (the single-string form does not).
+            labels, probs = self.model.predict(inputs, k=max(cfg.top_k, _VOTES) if self.heliport else cfg.top_k)
+            for j, (row, p) in enumerate(zip(labels, probs)):
+                fasttext[j] = [(self.code(label, texts[j]), float(q)) for label, q in zip(row, p)]
+        ask = [j for j in range(n) if self.heliport is not None and self._second_opinion(fasttext[j])]
+        heliport: dict[int, list[tuple[str, float]]] = {}
+        for j in ask:
+            heliport[j] = [(label, float(score)) for label, score in self.heliport.identify_topk_with_score(inputs[j][:_HELIPORT_CHARS], _HELIPORT_VOTES)]
+        out: list[tuple[str | None, float, list[dict]]] = []
+        for j in range(n):
+            ranked = fasttext[j]
+            if j in heliport:
+                fasttext_votes = [(c.split("_", 1)[0], q) for c, q in ranked] if ranked else None
+                votes = Votes(fasttext_votes, heliport[j], len(inputs[j]), script_letters(inputs[j]))
+                lang, probability = choose(votes, ENSEMBLE_WEIGHTS)
+                code = None if lang is None else self._ensemble_code(settle_group(lang, inputs[j]), ranked, texts[j])
+                key = "lid.176+heliport" if ranked is not None else "heliport"
+                if ranked is None:
+                    probability = heliport_probability(heliport[j])
+                    ranked = [(language_code(heliport_languages(label)[0], texts[j]), float(np.exp(best - score)))
+                              for best in [heliport[j][0][1]] for label, score in heliport[j]]
+            elif ranked:
+                code, probability, key = ranked[0][0], ranked[0][1], "lid.176"
+            else:
+                out.append((None, 0.0, []))
+                continue
+            if code is None:
+                out.append((None, 0.0, []))
+                continue
+            score = calibrate(probability, len(inputs[j]), CALIBRATION[key]) if self.calibration else probability
+            out.append((code, score, [{"lang": c, "score": q} for c, q in ranked[: cfg.top_k]]))
+        return out
+
+    def _second_opinion(self, ranked: list[tuple[str, float]] | None) -> bool:
+        if not ranked:
+            return True
+        code, probability = ranked[0]
+        return probability < SKIP_SECOND_OPINION_AT or code.split("_", 1)[0] in CONFUSABLE
+
+    def _ensemble_code(self, lang: str, ranked: list[tuple[str, float]] | None, text: str) -> str:
+        """The ensemble's language as a full code: fastText's code when it named that language
+        (its script choice included), else the language with the script of the text; then the
+        kana rule."""
+        code = next((c for c, _ in ranked or () if c.split("_", 1)[0] == lang), None) or language_code(lang, text)
+        return settle_chinese_or_japanese(code, text)
+
+    def first_labels(self, inputs: list[str]) -> list[tuple[str | None, float]]:
+        """(code, score) of the first label of each short input (lines, comments): one model, the
+        fastText one when it runs; calibrated like a document's score."""
+        if self.model is not None:
+            labels, probs = self.model.predict(inputs, k=1)
+            out = [(self.code(row[0], text), float(p[0])) if len(row) else (None, 0.0)
+                   for row, p, text in zip(labels, probs, inputs)]
+            key = "lid.176"
+        else:
+            out = []
+            for text in inputs:
+                ranked = self.heliport.identify_topk_with_score(text, 2)
+                out.append((language_code(heliport_languages(ranked[0][0])[0], text), heliport_probability(ranked)))
+            key = "heliport"
+        if not self.calibration:
+            return out
+        return [(code, calibrate(score, len(text), CALIBRATION[key]) if code else 0.0) for (code, score), text in zip(out, inputs)]
 
     def process(self, batch: pa.Table) -> pa.Table:
         cfg = self.config
@@ -382,29 +534,22 @@ class LanguageID(Stage):
                         comment_docs.append(i)
                         small_inputs.append(comments)
 
-        if doc_inputs:
-            labels, probs = self.model.predict(doc_inputs, k=cfg.top_k)
-            for i, row_labels, row_probs in zip(todo, labels, probs):
-                if not len(row_labels):
-                    reasons[i], details[i] = "no_prediction", "the model returned no label"
-                    langs[i] = "und_Zyyy"
-                    continue
-                text = texts[i]
-                codes = [self.code(label, text) for label in row_labels]
-                row_scores = row_probs.tolist()
-                lang, score = codes[0], row_scores[0]
-                langs[i], scores[i] = lang, score
-                tops[i] = [{"lang": c, "score": p} for c, p in zip(codes, row_scores)]
-                minimum = self.minimum(lang)
-                if score < minimum:
-                    if cfg.below_threshold == "reject":
-                        reasons[i], details[i] = "low_score", f"{lang} {score:.3f} < {minimum}"
-                    else:
-                        langs[i] = "und_" + lang.split("_", 1)[1]
-                elif self.keep is not None and lang not in self.keep:
-                    reasons[i], details[i] = "language_not_kept", f"{lang} not in keep_languages"
+        for i, (lang, score, top) in zip(todo, self.identify(doc_inputs, [texts[i] for i in todo])):
+            if lang is None:
+                reasons[i], details[i] = "no_prediction", "the models returned no label"
+                langs[i] = "und_Zyyy"
+                continue
+            langs[i], scores[i], tops[i] = lang, score, top
+            minimum = self.minimum(lang)
+            if score < minimum:
+                if cfg.below_threshold == "reject":
+                    reasons[i], details[i] = "low_score", f"{lang} {score:.3f} < {minimum}"
+                else:
+                    langs[i] = "und_" + lang.split("_", 1)[1]
+            elif self.keep is not None and lang not in self.keep:
+                reasons[i], details[i] = "language_not_kept", f"{lang} not in keep_languages"
         if small_inputs:
-            small_labels, small_probs = self.model.predict(small_inputs, k=1)
+            small = self.first_labels(small_inputs)
         batch = set_column(batch, "lang", pa.array(langs, pa.string()))
         batch = set_column(batch, "lang_score", pa.array(scores, pa.float32()))
         batch = set_column(batch, "lang_top", pa.array(tops, _TOP_TYPE))
@@ -418,8 +563,7 @@ class LanguageID(Stage):
                     continue
                 counts: dict[str, int] = {}
                 for j, weight in enumerate(weights, start):
-                    row = small_labels[j]
-                    lang = self.code(row[0], small_inputs[j]) if len(row) else "und_Zyyy"
+                    lang = small[j][0] or "und_Zyyy"
                     counts[lang] = counts.get(lang, 0) + weight
                 total = sum(weights)
                 ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -428,11 +572,10 @@ class LanguageID(Stage):
         if cfg.code_comments:
             comment_langs: list[str | None] = [None] * n
             for j, i in enumerate(comment_docs, first_comment):
-                row = small_labels[j]
-                if not len(row):
+                lang, score = small[j]
+                if lang is None:
                     continue
-                lang = self.code(row[0], small_inputs[j])
-                ok = float(small_probs[j][0]) >= self.minimum(lang)
+                ok = score >= self.minimum(lang)
                 comment_langs[i] = lang if ok else "und_" + lang.split("_", 1)[1]
             batch = set_column(batch, "comment_lang", pa.array(comment_langs, pa.string()))
         mask = np.array([r is not None for r in reasons], dtype=bool)
