@@ -42,9 +42,9 @@ import numpy as np  # noqa: E402
 from locale_messages import LOCALE, translated_messages  # noqa: E402
 
 from curate import langid_ensemble as ensemble  # noqa: E402
-from curate.langcodes import LID176_TO_ISO639_3, QWEN2_LANGUAGES, script_letters  # noqa: E402
+from curate.langcodes import LID176_TO_ISO639_3, QWEN2_LANGUAGES  # noqa: E402
 from curate.langid_specialists import settle_group  # noqa: E402
-from curate.stages.langid import _HELIPORT_CHARS, HELIPORT, LangIDConfig, LanguageID, prediction_text  # noqa: E402
+from curate.stages.langid import HELIPORT, LangIDConfig, LanguageID, ensemble_votes, prediction_text  # noqa: E402
 
 REALDATA = ROOT.parent / "shared" / "realdata"
 #: locale directory -> our code, for the Qwen2 languages (everything else: a non-target language)
@@ -146,26 +146,17 @@ def fitting_half(text: str) -> bool:
     return zlib.crc32(text.encode("utf-8")) % 2 == 0
 
 
-def raw_votes(stage: LanguageID, inputs: list[str]) -> list[ensemble.Votes]:
-    """Both models' top labels for every input, as the stage asks them."""
-    labels, probs = stage.model.predict(inputs, k=5)
-    votes = []
-    for text, row, p in zip(inputs, labels, probs):
-        fasttext = [(stage.code(label, text).split("_")[0], float(q)) for label, q in zip(row, p)]
-        heliport = [(label, float(score)) for label, score in stage.heliport.identify_topk_with_score(text[:_HELIPORT_CHARS], 3)]
-        votes.append(ensemble.Votes(fasttext, heliport, len(text), script_letters(text)))
-    return votes
-
-
 # --- fitting ------------------------------------------------------------------------------------
 
 
 def fit(items: list[dict], inputs: list[str], stage: LanguageID, other_weight: float) -> dict:
     """Ensemble weights and calibrations from the fitting half; returns the new langid_weights values."""
-    from curate.langid_weights import CALIBRATED_THRESHOLD, SKIP_SECOND_OPINION_AT
+    from curate.langid_weights import CALIBRATED_THRESHOLD, SKIP_SECOND_OPINION_AT  # as they are now
 
     chosen = [i for i, item in enumerate(items) if fitting_half(item["text"])]
-    votes = raw_votes(stage, [inputs[i] for i in chosen])
+    fitting_inputs = [inputs[i] for i in chosen]
+    fasttext, heliport = stage.vote(fitting_inputs, fitting_inputs, ask_all=True)
+    votes = [ensemble_votes(text, ranked, heliport[j]) for j, (text, ranked) in enumerate(zip(fitting_inputs, fasttext))]
     answers = [truth(items[i]["lang"]) for i in chosen]
     per_language = Counter(a for a, i in zip(answers, chosen) if not items[i]["lang"].startswith("other"))
     n_other = sum(items[i]["lang"].startswith("other") for i in chosen)
@@ -181,7 +172,7 @@ def fit(items: list[dict], inputs: list[str], stage: LanguageID, other_weight: f
     w = ensemble.fit_conditional_logit(examples, weights)
     # Calibrations: P(right) of what each configuration outputs, on the fitting half.
     rows: dict[str, tuple[list, list, list]] = {k: ([], [], []) for k in ("lid.176+heliport", "lid.176", "heliport")}
-    for v, answer, i in zip(votes, answers, chosen):
+    for v, ranked, answer, i in zip(votes, fasttext, answers, chosen):
         text = inputs[i]
         top, probability = v.fasttext[0]
         rows["lid.176"][0].append(probability)
@@ -191,7 +182,7 @@ def fit(items: list[dict], inputs: list[str], stage: LanguageID, other_weight: f
         rows["heliport"][0].append(ensemble.heliport_probability(v.heliport))
         rows["heliport"][1].append(v.chars)
         rows["heliport"][2].append(settle_group(alone[0], text) == answer if len(alone) < 3 else answer in alone)
-        if probability < SKIP_SECOND_OPINION_AT or top in stage_confusable():
+        if stage.needs_second_opinion(ranked):  # the documents the stage gives to the ensemble
             lang, p = ensemble.choose(v, w)
             rows["lid.176+heliport"][0].append(p)
             rows["lid.176+heliport"][1].append(v.chars)
@@ -199,12 +190,6 @@ def fit(items: list[dict], inputs: list[str], stage: LanguageID, other_weight: f
     calibration = {k: [round(x, 4) for x in ensemble.fit_calibration(*v)] for k, v in rows.items()}
     return {"ENSEMBLE_WEIGHTS": [round(float(x), 4) for x in w], "CALIBRATION": calibration,
             "SKIP_SECOND_OPINION_AT": SKIP_SECOND_OPINION_AT, "CALIBRATED_THRESHOLD": CALIBRATED_THRESHOLD}
-
-
-def stage_confusable() -> frozenset[str]:
-    from curate.stages.langid import CONFUSABLE
-
-    return CONFUSABLE
 
 
 def write_weights(values: dict) -> None:

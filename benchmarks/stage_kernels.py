@@ -63,7 +63,7 @@ def bench_langid(texts: list[str], batch: pa.Table) -> list[tuple[str, float]]:
     model, heliport = alone.model, stage.heliport
     lines = [prediction_text(t, 2000) for t in texts]
     per_doc = best_of(lambda: [model.predict([line], k=1) for line in lines])
-    asked = sum(stage._second_opinion(ranked) for ranked in
+    asked = sum(stage.needs_second_opinion(ranked) for ranked in
                 ([(alone.code(row[0], line), float(p[0]))] for line, row, p in zip(lines, *model.predict(lines, k=1))))
     rows = [
         ("fastText lid.176 predict, one call per doc (raw)", per_doc),

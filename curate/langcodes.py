@@ -396,11 +396,7 @@ def dominant_script(text: str) -> str | None:
     sample = text[:_PREFIX_CHARS]
     if sample.isascii():  # fast path for the bulk of web text
         return "Latn" if _ASCII_LETTER.search(sample) else None
-    counts: dict[str, int] = {}
-    for ch, n in Counter(sample).items():  # count distinct characters at C speed, classify each once
-        script = char_script(ch)
-        if script is not None:
-            counts[script] = counts.get(script, 0) + n
+    counts = script_letters(sample)
     if not counts:
         return None
     cjk = {s: counts.pop(s, 0) for s in _CJK}
@@ -416,9 +412,10 @@ def script_letters(text: str) -> dict[str, int]:
     """Letters per ISO 15924 script in the first 2,000 characters (ASCII text: just ``Latn``)."""
     sample = text[:_PREFIX_CHARS]
     if sample.isascii():
-        return {"Latn": len(_ASCII_LETTER.findall(sample))}
+        letters = len(_ASCII_LETTER.findall(sample))
+        return {"Latn": letters} if letters else {}
     counts: dict[str, int] = {}
-    for ch, n in Counter(sample).items():
+    for ch, n in Counter(sample).items():  # count distinct characters at C speed, classify each once
         script = char_script(ch)
         if script is not None:
             counts[script] = counts.get(script, 0) + n
@@ -442,13 +439,10 @@ def language_scripts(lang: str) -> frozenset[str] | None:
 def east_asian_script(text: str) -> str | None:
     """The script of ``text``'s Han, kana and Hangul alone (Latin words around them ignored:
     "load_module() 方法：改用 exec_module()。" is ``Hani``); None without any."""
-    counts: Counter[str | None] = Counter()
-    for ch, n in Counter(text[:_PREFIX_CHARS]).items():  # distinct characters, counted at C speed
-        if ord(ch) >= 0x1100:
-            counts[char_script(ch)] += n
-    if not any(counts[s] for s in _CJK):
+    counts = script_letters(text)
+    if not any(counts.get(s) for s in _CJK):
         return None
-    return _cjk_script(counts["Hani"], counts["Hira"], counts["Kana"], counts["Hang"])
+    return _cjk_script(counts.get("Hani", 0), counts.get("Hira", 0), counts.get("Kana", 0), counts.get("Hang", 0))
 
 
 def _cjk_script(han: int, hira: int, kana: int, hang: int) -> str:
@@ -504,11 +498,7 @@ def to_lang_code(label: str, text: str | None = None) -> str:
     lang = LID176_TO_ISO639_3.get(key)
     if lang is None:
         return "und_" + ((dominant_script(text) if text else None) or "Zyyy")
-    if text and lang in MULTI_SCRIPT:
-        script = dominant_script(text)
-        if script in _SCRIPTS_OF[lang]:
-            return f"{lang}_{script}"
-    return f"{lang}_{DEFAULT_SCRIPT[lang]}"
+    return language_code(lang, text) if text else f"{lang}_{DEFAULT_SCRIPT[lang]}"
 
 
 def language_code(lang: str, text: str) -> str:

@@ -75,6 +75,8 @@ CONFUSABLE = frozenset({
     "srp", "hrv", "bos", "hbs", "rus", "ukr", "bel", "bul", "mkd", "por", "spa", "glg", "cat", "ast",
     "nld", "afr", "deu", "nds", "lim", "ita", "fur", "tur", "azj", "crh", "arb", "pes", "cmn", "jpn",
 })  # fmt: skip
+#: A fastText model's top labels for one text: (our code, probability), best first.
+Ranked = list[tuple[str, float]]
 #: Top labels asked of each model: enough for the runner-up languages the ensemble weighs.
 _VOTES = 5
 _HELIPORT_VOTES = 3
@@ -94,6 +96,13 @@ _LINE_WINDOW = 16_384
 _COMMENT_WINDOW = 32_768
 #: Comment text (letters, spaces, punctuation; markers removed) needed before we name its language.
 MIN_COMMENT_CHARS = 40
+
+
+def ensemble_votes(text_in: str, ranked: Ranked | None, heliport: list[tuple[str, float]] | None) -> Votes:
+    """What the ensemble weighs for one prepared input: fastText's languages (codes without the
+    script), heliport's labels, the length and the letters per script."""
+    fasttext = [(code.split("_", 1)[0], q) for code, q in ranked] if ranked else None
+    return Votes(fasttext, heliport, len(text_in), script_letters(text_in))
 
 
 def resolve_model_path(model: str) -> Path:
@@ -314,17 +323,13 @@ class LangIDConfig(StageConfig):
         return next((m for m in self.models if m != HELIPORT), None)
 
     @property
-    def calibration(self) -> list[float] | None:
-        """The calibration of lang_score for these models; None when a model by path votes."""
-        fasttext = self.fasttext_model
-        if fasttext not in (None, DEFAULT_MODEL):
-            return None
-        key = "+".join(["lid.176"] * (fasttext is not None) + [HELIPORT] * (HELIPORT in self.models))
-        return CALIBRATION[key]
+    def calibrated(self) -> bool:
+        """lang_score is calibrated unless a fastText model by path votes (we cannot measure it)."""
+        return self.fasttext_model in (None, DEFAULT_MODEL)
 
     def score_minimums(self) -> tuple[dict[str, float], float]:
         """The lang_score each language needs (``thresholds``, then the defaults), and the rest's."""
-        calibrated = self.calibration is not None
+        calibrated = self.calibrated
         use_table = not calibrated and self.default_thresholds and self.threshold is None
         minimums = dict(DEFAULT_THRESHOLDS) if use_table else {}
         minimums.update(self.thresholds)
@@ -380,7 +385,7 @@ class LanguageID(Stage):
             import heliport
 
             self.heliport = heliport.Identifier()
-        self.calibration = self.config.calibration
+        self.calibrated = self.config.calibrated
 
     def minimum(self, lang: str) -> float:
         """The lang_score a document in ``lang`` needs."""
@@ -415,61 +420,74 @@ class LanguageID(Stage):
 
     def identify(self, inputs: list[str], texts: list[str]) -> list[tuple[str | None, float, list[dict]]]:
         """(code, lang_score, lang_top) per prepared input; ``texts`` are the originals (for scripts
-        and the kana rule).
+        and the kana rule). lang_top is the fastText model's own top-k (heliport's when it runs
+        alone)."""
+        fasttext, heliport = self.vote(inputs, texts)
+        return [self._decide(inputs[j], texts[j], fasttext[j], heliport.get(j)) for j in range(len(inputs))]
 
-        fastText reads every input (one batched call); heliport is asked only where fastText is
-        unsure or names a language of a confusable pair (:data:`CONFUSABLE`), and the ensemble
-        then decides. lang_top is the fastText model's own top-k (heliport's when it runs alone).
-        """
-        cfg = self.config
+    def vote(
+        self, inputs: list[str], texts: list[str], ask_all: bool = False
+    ) -> tuple[list[Ranked | None], dict[int, list[tuple[str, float]]]]:
+        """Each model's top labels: fastText's (our codes, probabilities) for every input, in one
+        batched call; heliport's (its labels, raw scores) by input index, for the inputs that need
+        a second opinion (:meth:`needs_second_opinion`), or all of them with ``ask_all``."""
         n = len(inputs)
-        fasttext: list[list[tuple[str, float]] | None] = [None] * n
+        fasttext: list[Ranked | None] = [None] * n
         if self.model is not None and n:
             # The list form of predict works with numpy 2 (the single-string form does not).
-            labels, probs = self.model.predict(inputs, k=max(cfg.top_k, _VOTES) if self.heliport else cfg.top_k)
+            k = max(self.config.top_k, _VOTES) if self.heliport else self.config.top_k
+            labels, probs = self.model.predict(inputs, k=k)
             for j, (row, p) in enumerate(zip(labels, probs)):
                 fasttext[j] = [(self.code(label, texts[j]), float(q)) for label, q in zip(row, p)]
-        ask = [j for j in range(n) if self.heliport is not None and self._second_opinion(fasttext[j])]
         heliport: dict[int, list[tuple[str, float]]] = {}
-        for j in ask:
-            heliport[j] = [(label, float(score)) for label, score in self.heliport.identify_topk_with_score(inputs[j][:_HELIPORT_CHARS], _HELIPORT_VOTES)]
-        out: list[tuple[str | None, float, list[dict]]] = []
-        for j in range(n):
-            ranked = fasttext[j]
-            if j in heliport:
-                fasttext_votes = [(c.split("_", 1)[0], q) for c, q in ranked] if ranked else None
-                votes = Votes(fasttext_votes, heliport[j], len(inputs[j]), script_letters(inputs[j]))
-                lang, probability = choose(votes, ENSEMBLE_WEIGHTS)
-                code = None if lang is None else self._ensemble_code(settle_group(lang, inputs[j]), ranked, texts[j])
-                key = "lid.176+heliport" if ranked is not None else "heliport"
-                if ranked is None:
-                    probability = heliport_probability(heliport[j])
-                    ranked = [(language_code(heliport_languages(label)[0], texts[j]), float(np.exp(best - score)))
-                              for best in [heliport[j][0][1]] for label, score in heliport[j]]
-            elif ranked:
-                code, probability, key = ranked[0][0], ranked[0][1], "lid.176"
-            else:
-                out.append((None, 0.0, []))
-                continue
-            if code is None:
-                out.append((None, 0.0, []))
-                continue
-            score = calibrate(probability, len(inputs[j]), CALIBRATION[key]) if self.calibration else probability
-            out.append((code, score, [{"lang": c, "score": q} for c, q in ranked[: cfg.top_k]]))
-        return out
+        if self.heliport is not None:
+            for j in range(n):
+                if ask_all or self.needs_second_opinion(fasttext[j]):
+                    ranked = self.heliport.identify_topk_with_score(inputs[j][:_HELIPORT_CHARS], _HELIPORT_VOTES)
+                    heliport[j] = [(label, float(score)) for label, score in ranked]
+        return fasttext, heliport
 
-    def _second_opinion(self, ranked: list[tuple[str, float]] | None) -> bool:
+    def needs_second_opinion(self, ranked: Ranked | None) -> bool:
+        """heliport is asked unless fastText is sure (SKIP_SECOND_OPINION_AT) of a language outside
+        :data:`CONFUSABLE`."""
         if not ranked:
             return True
         code, probability = ranked[0]
         return probability < SKIP_SECOND_OPINION_AT or code.split("_", 1)[0] in CONFUSABLE
 
-    def _ensemble_code(self, lang: str, ranked: list[tuple[str, float]] | None, text: str) -> str:
+    def _decide(
+        self, text_in: str, text: str, ranked: Ranked | None, heliport: list[tuple[str, float]] | None
+    ) -> tuple[str | None, float, list[dict]]:
+        """One input's code, lang_score and lang_top from the votes it got."""
+        if heliport is not None:
+            lang, probability = choose(ensemble_votes(text_in, ranked, heliport), ENSEMBLE_WEIGHTS)
+            if lang is None:
+                return None, 0.0, []
+            code = self._ensemble_code(settle_group(lang, text_in), ranked, text)
+            key = "lid.176+heliport"
+            if ranked is None:  # heliport alone
+                probability, key = heliport_probability(heliport), HELIPORT
+                best = heliport[0][1]
+                ranked = [(self._heliport_code(label, text), float(np.exp(best - score))) for label, score in heliport]
+        elif ranked:
+            code, probability = ranked[0]
+            key = "lid.176"
+        else:
+            return None, 0.0, []
+        score = calibrate(probability, len(text_in), CALIBRATION[key]) if self.calibrated else probability
+        return code, score, [{"lang": c, "score": q} for c, q in ranked[: self.config.top_k]]
+
+    def _ensemble_code(self, lang: str, ranked: Ranked | None, text: str) -> str:
         """The ensemble's language as a full code: fastText's code when it named that language
         (its script choice included), else the language with the script of the text; then the
         kana rule."""
         code = next((c for c, _ in ranked or () if c.split("_", 1)[0] == lang), None) or language_code(lang, text)
         return settle_chinese_or_japanese(code, text)
+
+    @staticmethod
+    def _heliport_code(label: str, text: str) -> str:
+        """A heliport label as our code (a macrolanguage as its first member: ``msa`` -> ``zsm_Latn``)."""
+        return language_code(heliport_languages(label)[0], text)
 
     def first_labels(self, inputs: list[str]) -> list[tuple[str | None, float]]:
         """(code, score) of the first label of each short input (lines, comments): one model, the
@@ -483,9 +501,9 @@ class LanguageID(Stage):
             out = []
             for text in inputs:
                 ranked = self.heliport.identify_topk_with_score(text, 2)
-                out.append((language_code(heliport_languages(ranked[0][0])[0], text), heliport_probability(ranked)))
-            key = "heliport"
-        if not self.calibration:
+                out.append((self._heliport_code(ranked[0][0], text), heliport_probability(ranked)))
+            key = HELIPORT
+        if not self.calibrated:
             return out
         return [(code, calibrate(score, len(text), CALIBRATION[key]) if code else 0.0) for (code, score), text in zip(out, inputs)]
 
