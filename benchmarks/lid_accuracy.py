@@ -44,7 +44,14 @@ from locale_messages import LOCALE, translated_messages  # noqa: E402
 from curate import langid_ensemble as ensemble  # noqa: E402
 from curate.langcodes import LID176_TO_ISO639_3, QWEN2_LANGUAGES  # noqa: E402
 from curate.langid_specialists import settle_group  # noqa: E402
-from curate.stages.langid import HELIPORT, LangIDConfig, LanguageID, ensemble_votes, prediction_text  # noqa: E402
+from curate.stages.langid import (  # noqa: E402
+    HELIPORT,
+    LangIDConfig,
+    LanguageID,
+    ensemble_votes,
+    heliport_choice,
+    prediction_text,
+)
 
 REALDATA = ROOT.parent / "shared" / "realdata"
 #: locale directory -> our code, for the Qwen2 languages (everything else: a non-target language)
@@ -178,10 +185,9 @@ def fit(items: list[dict], inputs: list[str], stage: LanguageID, other_weight: f
         rows["lid.176"][0].append(probability)
         rows["lid.176"][1].append(v.chars)
         rows["lid.176"][2].append(top == answer)
-        alone = ensemble.heliport_languages(v.heliport[0][0])
         rows["heliport"][0].append(ensemble.heliport_probability(v.heliport))
         rows["heliport"][1].append(v.chars)
-        rows["heliport"][2].append(settle_group(alone[0], text) == answer if len(alone) < 3 else answer in alone)
+        rows["heliport"][2].append(heliport_choice(text, v.heliport) == answer)
         if stage.needs_second_opinion(ranked):  # the documents the stage gives to the ensemble
             lang, p = ensemble.choose(v, w)
             rows["lid.176+heliport"][0].append(p)

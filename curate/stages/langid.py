@@ -105,6 +105,12 @@ def ensemble_votes(text_in: str, ranked: Ranked | None, heliport: list[tuple[str
     return Votes(fasttext, heliport, len(text_in), script_letters(text_in))
 
 
+def heliport_choice(text_in: str, heliport: list[tuple[str, float]]) -> str:
+    """heliport's language when it runs alone: its first label (a macrolanguage as its first member,
+    Malay and Indonesian settled by the specialist)."""
+    return settle_group(heliport_languages(heliport[0][0])[0], text_in)
+
+
 def resolve_model_path(model: str) -> Path:
     """Find the LID model a config names; FileNotFoundError says how to get it."""
     if model != DEFAULT_MODEL:
@@ -459,16 +465,17 @@ class LanguageID(Stage):
         self, text_in: str, text: str, ranked: Ranked | None, heliport: list[tuple[str, float]] | None
     ) -> tuple[str | None, float, list[dict]]:
         """One input's code, lang_score and lang_top from the votes it got."""
-        if heliport is not None:
+        if heliport is not None and ranked is None:  # heliport alone: its first label, as calibrated
+            code = settle_chinese_or_japanese(language_code(heliport_choice(text_in, heliport), text), text)
+            probability, key = heliport_probability(heliport), HELIPORT
+            best = heliport[0][1]
+            ranked = [(self._heliport_code(label, text), float(np.exp(best - score))) for label, score in heliport]
+        elif heliport is not None:
             lang, probability = choose(ensemble_votes(text_in, ranked, heliport), ENSEMBLE_WEIGHTS)
             if lang is None:
                 return None, 0.0, []
             code = self._ensemble_code(settle_group(lang, text_in), ranked, text)
             key = "lid.176+heliport"
-            if ranked is None:  # heliport alone
-                probability, key = heliport_probability(heliport), HELIPORT
-                best = heliport[0][1]
-                ranked = [(self._heliport_code(label, text), float(np.exp(best - score))) for label, score in heliport]
         elif ranked:
             code, probability = ranked[0]
             key = "lid.176"
