@@ -436,6 +436,7 @@ def language_scripts(lang: str) -> frozenset[str] | None:
     return frozenset(scripts)
 
 
+@functools.lru_cache(maxsize=64)  # the kana rule asks once per label of a document: same text
 def east_asian_script(text: str) -> str | None:
     """The script of ``text``'s Han, kana and Hangul alone (Latin words around them ignored:
     "load_module() 方法：改用 exec_module()。" is ``Hani``); None without any."""
