@@ -45,6 +45,7 @@ from curate import langid_ensemble as ensemble  # noqa: E402
 from curate.langcodes import LID176_TO_ISO639_3, QWEN2_LANGUAGES  # noqa: E402
 from curate.langid_specialists import settle_group  # noqa: E402
 from curate.stages.langid import (  # noqa: E402
+    CLD2,
     HELIPORT,
     LangIDConfig,
     LanguageID,
@@ -158,7 +159,11 @@ def fitting_half(text: str) -> bool:
 
 def fit(items: list[dict], inputs: list[str], stage: LanguageID, other_weight: float) -> dict:
     """Ensemble weights and calibrations from the fitting half; returns the new langid_weights values."""
-    from curate.langid_weights import CALIBRATED_THRESHOLD, SKIP_SECOND_OPINION_AT  # as they are now
+    from curate.langid_weights import (  # as they are
+        CALIBRATED_THRESHOLD,
+        CLD2_SETTLES_AT,
+        SKIP_SECOND_OPINION_AT,
+    )
 
     chosen = [i for i, item in enumerate(items) if fitting_half(item["text"])]
     fitting_inputs = [inputs[i] for i in chosen]
@@ -193,9 +198,16 @@ def fit(items: list[dict], inputs: list[str], stage: LanguageID, other_weight: f
             rows["lid.176+heliport"][0].append(p)
             rows["lid.176+heliport"][1].append(v.chars)
             rows["lid.176+heliport"][2].append(settle_group(lang, text) == answer)
+    # CLD2: on the texts it settles alone in the stage.
+    rows[CLD2] = ([], [], [])
+    for j, ranked in stage.settled_by_cld2(fitting_inputs).items():
+        rows[CLD2][0].append(ranked[0][1])
+        rows[CLD2][1].append(len(fitting_inputs[j]))
+        rows[CLD2][2].append(ranked[0][0] == answers[j])
     calibration = {k: [round(x, 4) for x in ensemble.fit_calibration(*v)] for k, v in rows.items()}
     return {"ENSEMBLE_WEIGHTS": [round(float(x), 4) for x in w], "CALIBRATION": calibration,
-            "SKIP_SECOND_OPINION_AT": SKIP_SECOND_OPINION_AT, "CALIBRATED_THRESHOLD": CALIBRATED_THRESHOLD}
+            "SKIP_SECOND_OPINION_AT": SKIP_SECOND_OPINION_AT, "CLD2_SETTLES_AT": CLD2_SETTLES_AT,
+            "CALIBRATED_THRESHOLD": CALIBRATED_THRESHOLD}
 
 
 def write_weights(values: dict) -> None:
@@ -306,7 +318,8 @@ def main() -> None:
     from curate.stages.langid import LangIDConfig as Config  # reloaded after --write
 
     configs = {
-        "ensemble (default)": Config(),
+        "default (cld2 + lid.176 + heliport)": Config(),
+        "lid.176 + heliport": Config(models=["lid.176", HELIPORT]),
         "lid.176 alone": Config(models=["lid.176"]),
         "heliport alone": Config(models=[HELIPORT]),
         "lid.176 bare": Config(models=["lid.176"], threshold=0.0),
@@ -326,7 +339,7 @@ def main() -> None:
         print(report(sub, {name: ([c[i] for i in chosen], [k[i] for i in chosen]) for name, (c, k) in columns.items()}))
     print("\n### confusable pairs (all sources; share of the true language's texts given the other label)\n")
     print(pair_table(items, columns))
-    for name in ("ensemble (default)", "lid.176 alone", "heliport alone"):
+    for name in ("default (cld2 + lid.176 + heliport)", "lid.176 alone", "heliport alone"):
         print(f"\n### calibration of lang_score: {name}\n")
         print(reliability(items, columns[name][0], scores[name]))
 

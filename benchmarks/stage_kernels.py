@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from timing import best_of
 
+from curate.langid_cld2 import cld2_votes
 from curate.schema import BASE_SCHEMA
 from curate.stages.langid import LangIDConfig, LanguageID, prediction_text
 from curate.stages.tokenize import Tokenize, TokenizeConfig
@@ -56,23 +57,27 @@ def bench_tokenize(texts: list[str], batch: pa.Table) -> list[tuple[str, float]]
 def bench_langid(texts: list[str], batch: pa.Table) -> list[tuple[str, float]]:
     alone = LanguageID(LangIDConfig(models=["lid.176"], top_k=1, line_mix=False))
     alone.setup()
-    stage = LanguageID(LangIDConfig(top_k=1, line_mix=False))  # the default: lid.176 + heliport
+    stage = LanguageID(LangIDConfig(top_k=1, line_mix=False))  # the default: cld2, lid.176, heliport
     stage.setup()
     with_mix = LanguageID(LangIDConfig(top_k=1, line_mix=True))
     with_mix.setup()
     model, heliport = alone.model, stage.heliport
     lines = [prediction_text(t, 2000) for t in texts]
     per_doc = best_of(lambda: [model.predict([line], k=1) for line in lines])
+    settled = stage.settled_by_cld2(lines)
+    rest = [line for j, line in enumerate(lines) if j not in settled]
     asked = sum(stage.needs_second_opinion(ranked) for ranked in
-                ([(alone.code(row[0], line), float(p[0]))] for line, row, p in zip(lines, *model.predict(lines, k=1))))
+                ([(alone.code(row[0], line), float(p[0]))] for line, row, p in zip(rest, *model.predict(rest, k=1))))
     rows = [
         ("fastText lid.176 predict, one call per doc (raw)", per_doc),
         ("fastText lid.176 predict, one call per batch (raw)", best_of(lambda: model.predict(lines, k=1))),
+        ("pycld2 detect, per doc (raw)", best_of(lambda: [cld2_votes(x) for x in lines])),
         ("heliport identify_topk_with_score, per doc (raw)", best_of(lambda: [heliport.identify_topk_with_score(x, 3) for x in lines])),
         ("curate langid stage, lid.176 alone (normalise + predict + codes)", best_of(lambda: alone.process(batch))),
-        (f"curate langid stage, ensemble (default; heliport asked on {asked / len(lines):.0%} of docs)",
+        (f"curate langid stage, default (CLD2 settles {len(settled) / len(lines):.0%} of docs, "
+         f"heliport asked on {asked / len(lines):.0%})",
          best_of(lambda: stage.process(batch))),
-        ("curate langid stage, ensemble + line_mix (+ one lid.176 predict per line)", best_of(lambda: with_mix.process(batch))),
+        ("curate langid stage, default + line_mix (+ one lid.176 predict per line)", best_of(lambda: with_mix.process(batch))),
     ]
     # The stage's target is >= 1.0x the documents/s of bare lid.176's per-document loop: say where it stands.
     return [(name if "(raw)" in name else f"{name} [{per_doc / seconds:.2f}x bare lid.176 per doc]", seconds)

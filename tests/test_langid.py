@@ -142,7 +142,7 @@ def test_calibrated_scores_and_thresholds() -> None:
     assert override["reject_reason"] == "low_score" and "< 0.999" in override["reject_detail"]
 
     # An explicit `threshold` applies to every language without its own entry in `thresholds`.
-    danish = _sample("web-b-dan_Latn-2")
+    danish = _sample("web-b-dan_Latn-2").split("\n")[0][:300]  # short: the ensemble scores it
     strict = _run([INDONESIAN, danish], threshold=0.9999, thresholds={"id": 0.3})
     assert strict[0]["reject_reason"] is None  # its own entry wins
     assert strict[1]["lang"] == "dan_Latn" and strict[1]["reject_reason"] == "low_score"
@@ -180,14 +180,49 @@ def test_each_model_alone_is_calibrated_too() -> None:
             assert rows[1]["lang_score"] < 0.7, rows[1]
 
 
+def test_cld2_settles_long_texts_it_is_sure_of_and_passes_on_the_rest() -> None:
+    from curate.langid_cld2 import cld2_votes
+    from curate.stages.langid import CLD2_MIN_CHARS, cld2_settles
+
+    english = _sample("web-a-en-1")
+    assert len(prediction_text(english, 2000)) >= CLD2_MIN_CHARS
+    ranked, reliable = cld2_votes(prediction_text(english, 2000))
+    assert cld2_settles(ranked, reliable)
+    indonesian = " ".join([INDONESIAN] * 6)  # long, sure, but a confusable language: the ensemble decides
+    ranked, reliable = cld2_votes(indonesian)
+    assert ranked[0][0] == "ind" and not cld2_settles(ranked, reliable)
+
+    stage = LanguageID(LangIDConfig())
+    stage.setup()
+    texts = [english, indonesian, INDONESIAN]
+    settled = stage.settled_by_cld2([prediction_text(t, 2000) for t in texts])
+    assert list(settled) == [0]  # the short text is too short for CLD2 alone
+    rows = _run(texts)
+    assert [r["lang"] for r in rows] == ["eng_Latn", "ind_Latn", "ind_Latn"]
+    assert rows[0]["lang_score"] > 0.9 and rows[0]["reject_reason"] is None
+    # a text CLD2 settles gets CLD2's shares in lang_top; the others lid.176's probabilities
+    assert rows[0]["lang_top"][0]["score"] == pytest.approx(ranked_share(english), abs=1e-6)
+    without = _run(texts, models=["lid.176", "heliport"])
+    assert [r["lang"] for r in without] == ["eng_Latn", "ind_Latn", "ind_Latn"]
+    assert rows[1]["lang_top"] == without[1]["lang_top"]
+
+
+def ranked_share(text: str) -> float:
+    from curate.langid_cld2 import cld2_votes
+
+    return cld2_votes(prediction_text(text, 2000))[0][0][1]
+
+
 def test_models_config_is_checked() -> None:
     from curate.config import ConfigError
 
     with pytest.raises(ValueError, match="at least one model"):
         LangIDConfig(models=[])
+    with pytest.raises(ValueError, match="only settles"):
+        LangIDConfig(models=["cld2"])
     with pytest.raises(ValueError, match="at most one fastText model"):
         LangIDConfig(models=["lid.176", "/tmp/glotlid.bin"])
-    assert LangIDConfig(model="x.bin").models == ["x.bin", "heliport"]  # `model` is the fastText voice
+    assert LangIDConfig(model="x.bin").models == ["x.bin", "heliport", "cld2"]  # `model` is the fastText voice
     stage = LanguageID(LangIDConfig(models=["heliport", "/nonexistent/glotlid.bin"]), key="langid")
     with pytest.raises(ConfigError, match="stages.langid.models"):
         stage.preflight()

@@ -65,7 +65,8 @@ def test_every_sample_language_identified(documents: pl.DataFrame, rejected: pl.
     assert not wrong
     assert documents.filter(pl.col("lang").is_not_null() & ~pl.col("synthetic"))["lang_score"].min() >= 0.5
     top = documents.filter(pl.col("id") == "web/web-a-fr-1")["lang_top"][0].to_list()
-    assert top[0]["lang"] == "fra_Latn" and len(top) == 3
+    # CLD2 settles this long French page: lang_top lists the languages it found (up to top_k: 3)
+    assert top[0]["lang"] == "fra_Latn" and 1 <= len(top) <= 3 and top[0]["score"] >= 0.8
 
 
 def test_code_kept_with_programming_language(documents: pl.DataFrame, rejected: pl.DataFrame) -> None:

@@ -56,10 +56,17 @@ from curate.langcodes import (
     settle_chinese_or_japanese,
     to_lang_code,
 )
+from curate.langid_cld2 import cld2_votes
 from curate.langid_ensemble import Votes, calibrate, choose, heliport_languages, heliport_probability
 from curate.langid_specialists import settle_group
 from curate.langid_thresholds import DEFAULT_THRESHOLDS
-from curate.langid_weights import CALIBRATED_THRESHOLD, CALIBRATION, ENSEMBLE_WEIGHTS, SKIP_SECOND_OPINION_AT
+from curate.langid_weights import (
+    CALIBRATED_THRESHOLD,
+    CALIBRATION,
+    CLD2_SETTLES_AT,
+    ENSEMBLE_WEIGHTS,
+    SKIP_SECOND_OPINION_AT,
+)
 from curate.schema import reject_rows, set_column
 from curate.stage import Resources, Stage, StageConfig
 from filters.math import prose_text
@@ -69,6 +76,9 @@ FALLBACK_THRESHOLD = 0.5
 
 DEFAULT_MODEL = "lid.176"
 HELIPORT = "heliport"
+CLD2 = "cld2"
+#: Models that are not fastText models: named, not given by path.
+_NAMED = frozenset({HELIPORT, CLD2})
 #: Languages heliport is asked about even when lid.176 is sure: the pairs lid.176 confuses (issue
 #: 18's list). On the real texts of benchmarks/lid_accuracy.py a longer list (Slavic, Iberian,
 #: Germanic neighbours) changed no language's accuracy by 0.4 points and cost heliport calls.
@@ -107,6 +117,16 @@ def heliport_choice(text_in: str, heliport: list[tuple[str, float]]) -> str:
     """heliport's language when it runs alone: its first label (a macrolanguage as its first member,
     Malay and Indonesian settled by the specialist)."""
     return settle_group(heliport_languages(heliport[0][0])[0], text_in)
+
+
+#: Prepared characters CLD2 needs before it may settle a text alone.
+CLD2_MIN_CHARS = 400
+
+
+def cld2_settles(ranked: list[tuple[str, float]], reliable: bool) -> bool:
+    """CLD2 alone decides a text (of CLD2_MIN_CHARS or more) when it calls its answer reliable,
+    gives the language CLD2_SETTLES_AT of the text, and the language is not a confusable one."""
+    return reliable and bool(ranked) and ranked[0][1] >= CLD2_SETTLES_AT and ranked[0][0] not in CONFUSABLE
 
 
 def resolve_model_path(model: str) -> Path:
@@ -261,7 +281,7 @@ class LangIDConfig(StageConfig):
     )
     models: list[str] | None = Field(
         default=None,
-        description="Models that vote: 'lid.176' (or a fastText path) and/or 'heliport'; unset: [model, heliport].",
+        description="Models that read: 'lid.176' (or a fastText path), 'heliport', 'cld2'; unset: [model, heliport, cld2].",
     )
     threshold: float | None = Field(
         default=None, ge=0, le=1,
@@ -311,20 +331,22 @@ class LangIDConfig(StageConfig):
             raise ValueError("name at least one model: 'lid.176', 'heliport' or a fastText model path")
         if len(set(value)) < len(value):
             raise ValueError(f"a model is listed twice: {value}")
-        if sum(m != HELIPORT for m in value) > 1:
+        if value == [CLD2]:
+            raise ValueError("'cld2' only settles the texts it is sure of: name lid.176 (or a fastText path) or heliport too")
+        if sum(m not in _NAMED for m in value) > 1:
             raise ValueError(f"at most one fastText model (lid.176 or a path) can vote, got {value}")
         return value
 
     @model_validator(mode="after")
     def _default_models(self) -> LangIDConfig:
-        """Unset ``models``: the fastText ``model`` and heliport vote together."""
+        """Unset ``models``: CLD2 settles what it is sure of, the fastText ``model`` and heliport the rest."""
         if self.models is None:
-            self.models = [self.model, HELIPORT]
+            self.models = [self.model, HELIPORT, CLD2]
         return self
 
     @property
     def fasttext_model(self) -> str | None:
-        return next((m for m in self.models if m != HELIPORT), None)
+        return next((m for m in self.models if m not in _NAMED), None)
 
     @property
     def calibrated(self) -> bool:
@@ -373,12 +395,14 @@ class LanguageID(Stage):
                 resolve_model_path(fasttext)
             except FileNotFoundError as exc:
                 raise ConfigError(f"stages.{self.key}.{key}: {exc}") from None
-        if HELIPORT in self.config.models and importlib.util.find_spec("heliport") is None:
-            raise ConfigError(f"stages.{self.key}.models: 'heliport' is not installed (`pip install heliport`)")
+        for name, package in ((HELIPORT, "heliport"), (CLD2, "pycld2")):
+            if name in self.config.models and importlib.util.find_spec(package) is None:
+                raise ConfigError(f"stages.{self.key}.models: {name!r} needs `pip install {package}`")
 
     def setup(self) -> None:
         self.model = None
         self.heliport = None
+        self.cld2 = False
         fasttext_model = self.config.fasttext_model
         if fasttext_model is not None:
             import fasttext
@@ -389,6 +413,7 @@ class LanguageID(Stage):
             import heliport
 
             self.heliport = heliport.Identifier()
+        self.cld2 = CLD2 in self.config.models
         self.calibrated = self.config.calibrated
 
     def minimum(self, lang: str) -> float:
@@ -424,10 +449,35 @@ class LanguageID(Stage):
 
     def identify(self, inputs: list[str], texts: list[str]) -> list[tuple[str | None, float, list[dict]]]:
         """(code, lang_score, lang_top) per prepared input; ``texts`` are the originals (for scripts
-        and the kana rule). lang_top is the fastText model's own top-k (heliport's when it runs
-        alone)."""
-        fasttext, heliport = self.vote(inputs, texts)
-        return [self._decide(inputs[j], texts[j], fasttext[j], heliport.get(j)) for j in range(len(inputs))]
+        and the kana rule). lang_top is the top-k of the model that decided first: CLD2's for the
+        texts it settles, else fastText's (heliport's when it runs alone)."""
+        settled = self.settled_by_cld2(inputs)
+        rest = [j for j in range(len(inputs)) if j not in settled]
+        fasttext, heliport = self.vote([inputs[j] for j in rest], [texts[j] for j in rest])
+        out: list[tuple[str | None, float, list[dict]]] = [(None, 0.0, [])] * len(inputs)
+        for j, ranked in settled.items():
+            out[j] = self._settled(inputs[j], texts[j], ranked)
+        for r, j in enumerate(rest):
+            out[j] = self._decide(inputs[j], texts[j], fasttext[r], heliport.get(r))
+        return out
+
+    def settled_by_cld2(self, inputs: list[str]) -> dict[int, list[tuple[str, float]]]:
+        """CLD2's languages, by input index, for the inputs it settles alone (:func:`cld2_settles`)."""
+        if not self.cld2:
+            return {}
+        settled = {}
+        for j, text in enumerate(inputs):
+            if len(text) >= CLD2_MIN_CHARS:
+                ranked, reliable = cld2_votes(text)
+                if cld2_settles(ranked, reliable):
+                    settled[j] = ranked
+        return settled
+
+    def _settled(self, text_in: str, text: str, ranked: list[tuple[str, float]]) -> tuple[str, float, list[dict]]:
+        codes = [settle_chinese_or_japanese(language_code(lang, text), text) for lang, _ in ranked]
+        share = ranked[0][1]
+        score = calibrate(share, len(text_in), CALIBRATION[CLD2]) if self.calibrated else share
+        return codes[0], score, [{"lang": c, "score": q} for c, (_, q) in zip(codes, ranked)][: self.config.top_k]
 
     def vote(
         self, inputs: list[str], texts: list[str], ask_all: bool = False
