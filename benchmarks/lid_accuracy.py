@@ -11,8 +11,8 @@ written set as a regression check):
   and of installed Python packages (``<site-packages>/**/locale/<ll>/LC_MESSAGES/*.mo``: Django's
   ~100 languages when the ``bench`` extra is installed): translators' own sentences, short and
   UI-like, the hardest kind of text for language ID; the English ``msgid`` counts as English;
-* ``../shared/realdata/prose_docs.jsonl`` paragraphs (translated documentation, 7 languages) and
-  ``math_mgsm.jsonl`` word problems (11 languages).
+* ``../shared/realdata/prose_docs.jsonl`` documents and their paragraphs (translated
+  documentation, 7 languages) and ``math_mgsm.jsonl`` word problems (11 languages).
 
 Languages outside Qwen2's 30 (Slovak, Marathi, Galician, Maithili, Crimean Tatar, ...) measure
 false acceptance: the share labelled as a Qwen2 language *and* kept by the threshold.
@@ -116,6 +116,8 @@ def realdata_items(per_language: int, min_chars: int) -> list[dict]:
         for line in docs.open(encoding="utf-8"):
             record = json.loads(line)
             by_lang[record["lang"]] += [p.strip() for p in record["text"].split("\n\n") if len(p.strip()) >= min_chars]
+            # the whole documents too: long texts, where CLD2 settles most
+            items.append({"lang": record["lang"], "source": "prose documents", "text": record["text"]})
     for lang, texts in sorted(by_lang.items()):
         chosen = random.Random(0).sample(texts, min(per_language, len(texts)))
         items += [{"lang": lang, "source": "prose paragraphs", "text": t} for t in chosen]

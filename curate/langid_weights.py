@@ -2,9 +2,9 @@
 do not edit by hand (refit instead). See :mod:`curate.langid_ensemble` for what each one is."""
 
 #: Conditional-logit weights, one per curate.langid_ensemble.FEATURES entry.
-ENSEMBLE_WEIGHTS = [3.1997, -0.0765, 0.3031, 6.8388, -0.4552, -0.0074, 1.6706, 1.0527, 1.7038]
+ENSEMBLE_WEIGHTS = [3.2027, -0.0814, 0.3682, 6.8277, -0.4551, -0.0067, 1.6132, 0.9184, 1.6981]
 #: (slope on the logit of the probability, slope on log length, intercept) per set of models.
-CALIBRATION = {"lid.176+heliport": [0.7004, 2.2373, -1.3712], "lid.176": [0.7105, 5.9108, -2.8403], "heliport": [0.7158, 5.4827, -1.5154], "cld2": [5.3289, 2.6105, -8.583]}
+CALIBRATION = {"lid.176+heliport": [0.6988, 2.144, -1.3181], "lid.176": [0.7109, 5.8533, -2.8135], "heliport": [0.7175, 5.4848, -1.5159], "cld2": [0.6014, -1.7983, 4.9496]}
 #: heliport is skipped when lid.176's top probability reaches this and the language is not one of
 #: curate.stages.langid.CONFUSABLE (saves time; those documents get lid.176's own calibration).
 SKIP_SECOND_OPINION_AT = 0.97
