@@ -1,12 +1,20 @@
-"""Language identification with a fastText LID model (``lid.176`` by default, or any fastText
-LID model by path: GlotLID, lid.176.bin, OpenLID, NLLB's lid218).
+"""Language identification by up to three models (``models``; default: CLD2, fastText ``lid.176``
+and heliport), on a normalised prefix of the text (no URLs, LaTeX or code fences, one line) so
+long documents cost the same as short ones.
+
+* CLD2 (:mod:`curate.langid_cld2`) settles the long texts it is sure of (:func:`cld2_settles`).
+* fastText reads the rest: ``lid.176`` by default, or any fastText LID model by path (GlotLID,
+  lid.176.bin, OpenLID, NLLB's lid218). Labels that already are full codes (``__label__eng_Latn``)
+  are used as they are; lid.176 labels (``__label__en``) go through
+  :func:`curate.langcodes.to_lang_code`, which reads the script from the text where the label does
+  not fix it.
+* heliport is asked where fastText is unsure or names a language of a confusable pair
+  (:data:`CONFUSABLE`); the ensemble (:mod:`curate.langid_ensemble`) then picks the language and a
+  specialist (:mod:`curate.langid_specialists`) the member of a pair.
 
 Writes ``lang`` as ISO 639-3 + script (``cmn_Hani``, ``srp_Latn``; FineWeb-2 style), ``lang_score``
-and the top-k alternatives. Labels that already are such codes (``__label__eng_Latn``: GlotLID,
-OpenLID, lid218) are used as they are, script included; lid.176 labels (``__label__en``) go
-through :func:`curate.langcodes.to_lang_code`, which reads the script from the text where the
-label does not fix it. Prediction runs on a normalised prefix of the text (no URLs, LaTeX or code
-fences, one line) so long documents cost the same as short ones.
+(calibrated: the measured probability that ``lang`` is right; a fastText model by path gives its
+own probability) and ``lang_top``, the top-k of the model that decided.
 
 Math and code documents (``prose_only_domains``) are identified by their prose alone
 (:func:`filters.math.prose_text`: no LaTeX, ``$`` spans, numbers, expressions or code), because
@@ -15,8 +23,8 @@ When under ``min_prose_chars`` of prose remain, the whole text is used as for ot
 
 A document is kept when its score reaches the minimum for its language: the ``thresholds`` of the
 config; else ``threshold`` when the config sets one (it then applies to every other language);
-else the measured per-language table of :mod:`curate.langid_thresholds` (unless
-``default_thresholds: false``), and 0.5 for languages outside it.
+else 0.5 (CALIBRATED_THRESHOLD). With an uncalibrated fastText model by path, the measured lid.176
+table of :mod:`curate.langid_thresholds` applies instead (unless ``default_thresholds: false``).
 
 Optional columns: ``lang_mix`` (``line_mix``, off by default for speed) gives the share of the document's
 non-empty lines in each language, from one prediction per line (first ``line_mix_max_lines``
@@ -26,11 +34,11 @@ language; codes are the model's top label per line, no threshold). ``comment_lan
 (``code_comments``) is the language of the comments and docstrings of code documents, which are
 otherwise skipped (their ``lang`` stays null): null with under 40 characters of comment text,
 ``und_<script>`` when the comments score under the language's minimum. All the line and comment
-texts of a batch go to the model in one ``predict`` call.
+texts of a batch go to the fastText model in one ``predict`` call (heliport's when it runs alone).
 
-Cost (benchmarks/stage_kernels.py, one core): with ``line_mix`` off the stage runs at the speed of
-a bare per-document ``model.predict`` loop; ``line_mix`` adds one (short) prediction per line,
-about +45% time on web-like documents of ~4 paragraphs.
+Cost (benchmarks/stage_kernels.py, one core): the default runs at about the speed of a bare
+per-document lid.176 ``model.predict`` loop (CLD2 settles most long documents in microseconds);
+``line_mix`` adds one (short) prediction per line.
 """
 
 from __future__ import annotations
@@ -474,6 +482,7 @@ class LanguageID(Stage):
         return settled
 
     def _settled(self, text_in: str, text: str, ranked: list[tuple[str, float]]) -> tuple[str, float, list[dict]]:
+        """Code, calibrated score and lang_top of a text CLD2 settled."""
         codes = [settle_chinese_or_japanese(language_code(lang, text), text) for lang, _ in ranked]
         share = ranked[0][1]
         score = calibrate(share, len(text_in), CALIBRATION[CLD2]) if self.calibrated else share
