@@ -43,7 +43,7 @@ from locale_messages import LOCALE, translated_messages  # noqa: E402
 
 from curate import langid_ensemble as ensemble  # noqa: E402
 from curate.langcodes import LID176_TO_ISO639_3, QWEN2_LANGUAGES  # noqa: E402
-from curate.langid_specialists import settle_group  # noqa: E402
+from curate.langid_specialists import han_variant_characters, settle_group  # noqa: E402
 from curate.stages.langid import (  # noqa: E402
     CLD2,
     HELIPORT,
@@ -224,10 +224,28 @@ def write_weights(values: dict) -> None:
 
 
 def run_stage(config: LangIDConfig, inputs: list[str], texts: list[str]) -> tuple[list[str], list[float]]:
+    """(full code, lang_score) per input, as the stage decides them."""
     stage = LanguageID(config)
     stage.setup()
     results = stage.identify(inputs, texts)
-    return [(code or "und_Zyyy").split("_")[0] for code, _, _ in results], [score for _, score, _ in results]
+    return [code or "und_Zyyy" for code, _, _ in results], [score for _, score, _ in results]
+
+
+def chinese_script_table(items: list[dict], codes: list[str]) -> str:
+    """The Simplified/Traditional specialist on the Chinese texts the stage called Chinese: the
+    share given the right script, and how many had no character of one system only (a tie)."""
+    simplified_only, traditional_only = han_variant_characters()
+    out = ["| true script | n called Chinese | right script | texts of shared characters only (tie: Hans) |",
+           "|---|---:|---:|---:|"]
+    for script in ("Hans", "Hant"):
+        idx = [i for i, item in enumerate(items) if item["lang"] == f"cmn_{script}" and codes[i].startswith("cmn_")]
+        if not idx:
+            continue
+        right = sum(codes[i].endswith(script) for i in idx) / len(idx)
+        ties = sum(sum(c in simplified_only for c in items[i]["text"][:1000])
+                   == sum(c in traditional_only for c in items[i]["text"][:1000]) for i in idx)
+        out.append(f"| {script} | {len(idx)} | {right:.3f} | {ties} |")
+    return "\n".join(out)
 
 
 def report(items: list[dict], columns: dict[str, tuple[list[str], list[bool]]]) -> str:
@@ -328,9 +346,11 @@ def main() -> None:
     }
     columns, scores = {}, {}
     for name, config in configs.items():
-        codes, scores[name] = run_stage(config, inputs, texts)
+        full_codes, scores[name] = run_stage(config, inputs, texts)
+        if name.startswith("default"):
+            default_codes = full_codes
         minimum = config.score_minimums()[1]
-        columns[name] = (codes, [s >= minimum for s in scores[name]])
+        columns[name] = ([code.split("_")[0] for code in full_codes], [s >= minimum for s in scores[name]])
     sources = Counter(item["source"] for item in items)
     print(f"{len(items)} texts not fitted on ({', '.join(f'{n} {s}' for s, n in sources.items())}); "
           "correct = same language and kept\n")
@@ -341,6 +361,8 @@ def main() -> None:
         print(report(sub, {name: ([c[i] for i in chosen], [k[i] for i in chosen]) for name, (c, k) in columns.items()}))
     print("\n### confusable pairs (all sources; share of the true language's texts given the other label)\n")
     print(pair_table(items, columns))
+    print("\n### Chinese script (default; curate.langid_specialists.chinese_script)\n")
+    print(chinese_script_table(items, default_codes))
     for name in ("default (cld2 + lid.176 + heliport)", "lid.176 alone", "heliport alone"):
         print(f"\n### calibration of lang_score: {name}\n")
         print(reliability(items, columns[name][0], scores[name]))

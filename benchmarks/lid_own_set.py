@@ -146,7 +146,8 @@ def build(path: Path = DATA) -> list[dict]:
 
 def predict(items: list[dict], model: str) -> tuple[list[str], list[float]]:
     """Top code and score of every item, predicted the way the langid stage predicts documents."""
-    stage = LanguageID(LangIDConfig(models=[model], top_k=1, line_mix=False))
+    # chinese_script off: the set labels Chinese cmn_Hani (FineWeb-2 style), as the table is keyed
+    stage = LanguageID(LangIDConfig(models=[model], top_k=1, line_mix=False, chinese_script=False))
     stage.setup()
     results = stage.predict([item["text"] for item in items])
     # The model's own probability (lang_top), not the calibrated lang_score: the table is in its units.

@@ -15,6 +15,10 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Collection, Mapping
+from typing import TypeVar
+
+V = TypeVar("V")
 
 LABEL_PREFIX = "__label__"
 
@@ -365,8 +369,37 @@ KNOWN_SCRIPTS: frozenset[str] = frozenset(
     {script for _, _, script in _RANGES if script}
     | set(DEFAULT_SCRIPT.values())
     | {"Jpan", "Kore", "Zyyy", "Zzzz"}
+    | {"Hans", "Hant"}
 )
 """Every script code this module can produce; full codes with any other script are rejected."""
+
+#: Variants of the Han script (ISO 15924): Simplified and Traditional. ``Hani`` names either.
+HAN_VARIANTS = frozenset({"Hans", "Hant"})
+
+
+def covering_code(code: str) -> str | None:
+    """The code that covers ``code`` in a config: ``cmn_Hani`` for ``cmn_Hans`` and ``cmn_Hant``
+    (language ID writes the variant; FineWeb-2 and older configs name Chinese ``cmn_Hani``)."""
+    lang, _, script = code.partition("_")
+    return f"{lang}_Hani" if script in HAN_VARIANTS else None
+
+
+def code_listed(code: str | None, codes: Collection[str]) -> bool:
+    """True if ``code`` or the code covering it (:func:`covering_code`) is in ``codes``."""
+    if code is None:
+        return False
+    return code in codes or covering_code(code) in codes
+
+
+def lookup_by_code(mapping: Mapping[str, V], code: str | None) -> V | None:
+    """``mapping[code]``, else the entry of the code covering it, else None."""
+    if code is None:
+        return None
+    if code in mapping:
+        return mapping[code]
+    wider = covering_code(code)
+    return mapping.get(wider) if wider else None
+
 
 _ASCII_LETTER = re.compile("[A-Za-z]")
 _CJK = frozenset({"Hani", "Hira", "Kana", "Hang"})

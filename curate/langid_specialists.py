@@ -10,6 +10,11 @@ picks the member. Each reads published data, not word lists of ours:
   Indonesian (the bigger web language), measured on translated UI messages
   (``benchmarks/lid_accuracy.py``).
 * **Chinese vs Japanese**: the kana rule, :func:`curate.langcodes.settle_chinese_or_japanese`.
+* **Simplified vs Traditional Chinese** (``cmn_Hans`` / ``cmn_Hant``): a count of the characters
+  that exist in only one of the two systems, from the CC-CEDICT character sets of the
+  ``hanzidentifier`` package (2,325 Simplified-only, 2,703 Traditional-only). More
+  Traditional-only characters than Simplified-only ones is Traditional; a tie (a text of shared
+  characters only) is Simplified, the system of most Chinese web text.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
+
+from curate.langcodes import CHINESE_LANGUAGES
 
 _WORD = re.compile(r"[^\W\d_]+")
 #: Frequency given to a word one list lacks (wordfreq's lists stop near 1e-8).
@@ -49,6 +56,34 @@ def malay_log_odds(text: str) -> float:
 def malay_or_indonesian(text: str) -> str:
     """``zsm`` or ``ind``."""
     return "zsm" if malay_log_odds(text) > 0 else "ind"
+
+
+@lru_cache(maxsize=1)
+def han_variant_characters() -> tuple[frozenset[str], frozenset[str]]:
+    """(Simplified-only, Traditional-only) characters of CC-CEDICT, as hanzidentifier ships them."""
+    from hanzidentifier import helpers  # lazy: only Chinese texts need it
+
+    shared = helpers.SHARED_CHARACTERS
+    return frozenset(helpers.SIMPLIFIED_CHARACTERS - shared), frozenset(helpers.TRADITIONAL_CHARACTERS - shared)
+
+
+def chinese_script(text: str) -> str:
+    """``Hant`` if the text's first 1,000 characters have more Traditional-only than
+    Simplified-only characters, else ``Hans``."""
+    simplified_only, traditional_only = han_variant_characters()
+    head = text[:_MAX_CHARS]
+    simplified = sum(char in simplified_only for char in head)
+    traditional = sum(char in traditional_only for char in head)
+    return "Hant" if traditional > simplified else "Hans"
+
+
+def settle_chinese_script(code: str, text: str) -> str:
+    """A Chinese language in Han script (``cmn_Hani``, ``yue_Hani``) as ``_Hans`` or ``_Hant``;
+    other codes pass unchanged."""
+    lang, _, script = code.partition("_")
+    if script == "Hani" and lang in CHINESE_LANGUAGES:
+        return f"{lang}_{chinese_script(text)}"
+    return code
 
 
 def settle_group(lang: str, text: str) -> str:

@@ -22,6 +22,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 
+from curate.langcodes import code_listed, lookup_by_code
+
 
 class Rejection(tuple):
     """(reason, detail): a short stable tag analysts group by, and the numbers behind it."""
@@ -73,14 +75,16 @@ class Filter(BaseModel):
     def applies_to(self, domain: str | None, lang: str | None = None) -> bool:
         if self.domains is not None and domain not in self.domains:
             return False
-        return self.languages is None or lang in self.languages
+        return self.languages is None or code_listed(lang, self.languages)
 
     def for_language(self, lang: str | None) -> Filter:
-        """This filter with the language's overrides applied (cached; the base object if none)."""
-        if lang not in self.overrides:
+        """This filter with the language's overrides applied (cached; the base object if none).
+        An override for ``cmn_Hani`` applies to ``cmn_Hans`` and ``cmn_Hant`` text too."""
+        overrides = lookup_by_code(self.overrides, lang)
+        if overrides is None:
             return self
         if lang not in self._per_language:
-            variant = self.model_copy(update=self.overrides[lang])
+            variant = self.model_copy(update=overrides)
             variant.setup()
             self._per_language[lang] = variant
         return self._per_language[lang]

@@ -316,15 +316,16 @@ def stop_words_for(lang: str | None) -> StopWords | None:
     """The stop words of ``lang`` (a full code, or a bare code such as ``en``), or None if it has none."""
     if not lang:
         return None
-    words = STOP_WORDS.get(lang)
+    from curate.langcodes import lookup_by_code, normalize_lang_code
+
+    words = lookup_by_code(STOP_WORDS, lang)
     if words is None:
-        from curate.langcodes import normalize_lang_code
 
         try:
             code = normalize_lang_code(lang)
         except ValueError:
             return None
-        words, lang = STOP_WORDS.get(code), code
+        words, lang = lookup_by_code(STOP_WORDS, code), code
         if words is None:
             return None
     from filters.words import SPACELESS_SCRIPTS

@@ -136,12 +136,12 @@ def test_gopher_rejects_junk_with_the_expected_reason():
     gopher = GopherQuality()
     assert reason(gopher, MENU_RU, "rus_Cyrl") == "too_few_words"
     assert reason(gopher, BULLETS_RU, "rus_Cyrl") == "bullet_lines"
-    assert reason(gopher, KEYWORDS_ZH, "cmn_Hani") == "stop_words"
+    assert reason(gopher, KEYWORDS_ZH, "cmn_Hans") == "stop_words"
     assert reason(gopher, KEYWORDS_JA, "jpn_Jpan") == "stop_words"
     assert reason(gopher, KEYWORDS_HI, "hin_Deva") == "stop_words"
     assert reason(gopher, HASHTAGS_AR, "arb_Arab") == "hash_ratio"
     assert reason(gopher, SYMBOLS, None) == "too_few_words"
-    assert reason(gopher, SYMBOLS, "cmn_Hani") == "too_few_words"
+    assert reason(gopher, SYMBOLS, "cmn_Hans") == "too_few_words"
     assert reason(gopher, ELLIPSIS_EN, "eng_Latn") == "ellipsis_lines"
     assert (
         reason(gopher, "word " * 30 + "supercalifragilisticexpialidocious " * 40, "eng_Latn") == "long_words"
@@ -150,7 +150,7 @@ def test_gopher_rejects_junk_with_the_expected_reason():
 
 def test_gopher_keeps_prose_in_every_script():
     gopher = GopherQuality()
-    for lang in ("eng_Latn", "rus_Cyrl", "arb_Arab", "hin_Deva", "cmn_Hani", "jpn_Jpan", "tha_Thai",
+    for lang in ("eng_Latn", "rus_Cyrl", "arb_Arab", "hin_Deva", "cmn_Hans", "jpn_Jpan", "tha_Thai",
                  "kor_Hang", "vie_Latn", "mya_Mymr", "khm_Khmr", "lao_Laoo"):  # fmt: skip
         assert reason(gopher, prose(lang), lang) is None, lang
     # em-dash dialogue is not a bulleted list
@@ -159,7 +159,7 @@ def test_gopher_keeps_prose_in_every_script():
 
 def test_gopher_spaceless_signals():
     gopher = GopherQuality()
-    zh = gopher.score(prose("cmn_Hani"), "cmn_Hani")
+    zh = gopher.score(prose("cmn_Hans"), "cmn_Hans")
     # words are English-equivalent words: about 0.63 per Han character (filters.words.WORD_WEIGHTS)
     assert 0.5 * zh["chars"] < zh["words"] < 0.75 * zh["chars"] and math.isnan(zh["mean_word_length"])
     assert zh["chars"] > 300 and zh["stop_words"] >= 10
@@ -168,7 +168,7 @@ def test_gopher_spaceless_signals():
     en = gopher.score(prose("eng_Latn"), "eng_Latn")
     assert math.isnan(en["chars"]) and 3 < en["mean_word_length"] < 10 and en["stop_words"] >= 20
     # the script is read from the text when there is no language
-    assert math.isnan(gopher.score(prose("cmn_Hani"), None)["mean_word_length"])
+    assert math.isnan(gopher.score(prose("cmn_Hans"), None)["mean_word_length"])
 
 
 def test_gopher_skips_stop_words_for_languages_without_a_list():
@@ -180,7 +180,7 @@ def test_gopher_skips_stop_words_for_languages_without_a_list():
     assert reason(gopher, tamil, "tam_Taml") is None
     assert math.isnan(gopher.score(prose("eng_Latn"), None)["stop_words"])
     # a list exists but the document has none of its words: that is a rejection
-    assert reason(gopher, KEYWORDS_ZH, "cmn_Hani") == "stop_words"
+    assert reason(gopher, KEYWORDS_ZH, "cmn_Hans") == "stop_words"
 
 
 def test_gopher_builtin_language_defaults_and_overrides():
@@ -193,9 +193,9 @@ def test_gopher_builtin_language_defaults_and_overrides():
     # ... and so does an option set explicitly at the top level
     assert reason(GopherQuality(min_mean_word_length=3), korean, "kor_Hang") == "short_words"
     # overrides only touch their language
-    chinese = prose("cmn_Hani")
+    chinese = prose("cmn_Hans")
     picky = GopherQuality(overrides={"cmn_Hani": {"min_chars": 1000}})
-    assert reason(picky, chinese, "cmn_Hani") == "too_few_chars"
+    assert reason(picky, chinese, "cmn_Hans") == "too_few_chars"
     assert reason(picky, prose("jpn_Jpan"), "jpn_Jpan") is None
     assert (
         reason(GopherQuality(overrides={"tha_Thai": {"min_stop_words": 500}}), prose("tha_Thai"), "tha_Thai")
@@ -263,7 +263,7 @@ def test_c4_clean_per_script():
         "好的。\n"
         "市民普遍表示，家门口的公园让周末休闲有了更多选择！"
     )
-    cleaned, _, rejection = c4.check(zh, "cmn_Hani")
+    cleaned, _, rejection = c4.check(zh, "cmn_Hans")
     assert cleaned == (
         "今天上午，市政府召开新闻发布会，介绍了今年城市绿化工作的最新进展。\n"
         "据介绍，全市今年已新建公园十二个，新增绿地面积超过三百公顷。\n"
@@ -320,7 +320,7 @@ def test_c4_rejects_junk_with_the_expected_reason():
     ru_menu = MENU_RU + "\nВсе права защищены."
     cleaned, signals, rejection = c4.check(ru_menu, "rus_Cyrl")
     assert cleaned == "" and rejection.reason == "too_few_sentences" and signals["lines_removed_frac"] == 1
-    assert reason(c4, KEYWORDS_ZH, "cmn_Hani") == "too_few_sentences"
+    assert reason(c4, KEYWORDS_ZH, "cmn_Hans") == "too_few_sentences"
     assert reason(c4, KEYWORDS_HI, "hin_Deva") == "too_few_sentences"
     assert reason(c4, "หน้าแรก\nข่าว\nกีฬา\nบันเทิง\nติดต่อเรา", "tha_Thai") == "too_few_sentences"
 
@@ -329,13 +329,13 @@ def test_c4_thresholds_and_overrides():
     english = prose("eng_Latn")
     assert reason(C4Quality(min_sentences=50), english, "eng_Latn") == "too_few_sentences"
     assert reason(C4Quality(min_words=1000), english, "eng_Latn") == "too_few_words"
-    assert reason(C4Quality(min_chars=1000), prose("cmn_Hani"), "cmn_Hani") == "too_few_chars"
-    zh = prose("cmn_Hani")
+    assert reason(C4Quality(min_chars=1000), prose("cmn_Hans"), "cmn_Hans") == "too_few_chars"
+    zh = prose("cmn_Hans")
     assert (
-        reason(C4Quality(overrides={"cmn_Hani": {"min_sentences": 40}}), zh, "cmn_Hani")
+        reason(C4Quality(overrides={"cmn_Hani": {"min_sentences": 40}}), zh, "cmn_Hans")
         == "too_few_sentences"
     )
-    assert reason(C4Quality(overrides={"eng_Latn": {"min_sentences": 40}}), zh, "cmn_Hani") is None
+    assert reason(C4Quality(overrides={"eng_Latn": {"min_sentences": 40}}), zh, "cmn_Hans") is None
     # lines of 3-4 words: gone with C4's 5, kept with datatrove's 3
     short = "We went home early.\nThe rain kept falling.\nNobody minded at all.\nIt rained all evening."
     assert C4Quality().check(short, "eng_Latn")[0] == ""
@@ -377,7 +377,7 @@ def test_fineweb_rejects_junk_with_the_expected_reason():
     short_en = "\n".join(["Yes.", "No way!", "Sure.", "Why not?", "Ok.", "Fine, thanks."] * 4)
     assert reason(fw, short_en, "eng_Latn") == "short_line_ratio"
     zh_short = "\n".join(["好的。", "谢谢！", "没问题。", "真的吗？", "再见。"] * 4)
-    assert reason(fw, zh_short, "cmn_Hani") == "short_line_ratio"
+    assert reason(fw, zh_short, "cmn_Hans") == "short_line_ratio"
     # repeated boilerplate lines inside otherwise good prose
     footer = "Все материалы сайта защищены авторским правом, перепечатка запрещена."
     dup = prose("rus_Cyrl") + f"\n{footer}\n{footer}\n{footer}"
@@ -395,11 +395,11 @@ def test_fineweb_measures_line_length_in_english_equivalent_characters():
         ["市政府今天召开发布会介绍城市绿化工作进展。"] * 1
         + [f"第{i}个公园今年春天已经正式向市民免费开放。" for i in range(1, 9)]
     )
-    assert FineWebQuality().score(zh, "cmn_Hani")["short_line_ratio"] == 0
+    assert FineWebQuality().score(zh, "cmn_Hans")["short_line_ratio"] == 0
     en = "\n".join([f"Park {i} opened today." for i in range(1, 9)])
     assert FineWebQuality().score(en, "eng_Latn")["short_line_ratio"] == 1
-    assert reason(FineWebQuality(), zh, "cmn_Hani") is None
-    assert reason(FineWebQuality(short_line_length=80), zh, "cmn_Hani") == "short_line_ratio"
+    assert reason(FineWebQuality(), zh, "cmn_Hans") is None
+    assert reason(FineWebQuality(short_line_length=80), zh, "cmn_Hans") == "short_line_ratio"
     # one-line paragraphs of 11-13 characters (a news digest): ~40 English characters each, kept
     # (counting a Han character as two columns called all of them short and dropped the page)
     digest = "\n".join(["今年全市新增公园绿地三百公顷。", "地铁五号线下月正式开通运营。", "市图书馆延长周末开放时间。",

@@ -198,7 +198,7 @@ def test_normalize_round_trips() -> None:
             assert normalize_lang_code(ISO639_1_OF[iso]) == full
 
 
-@pytest.mark.parametrize("bad", ["xx_bad", "xx", "eng_Bad", "cmn_Hans", "", "english"])
+@pytest.mark.parametrize("bad", ["xx_bad", "xx", "eng_Bad", "cmn_Hanz", "", "english"])
 def test_normalize_rejects_unknown(bad: str) -> None:
     with pytest.raises(ValueError, match="unknown"):
         normalize_lang_code(bad)

@@ -15,9 +15,12 @@ import pyarrow as pa
 import pytest
 
 from curate.langcodes import QWEN2_LANGUAGES, settle_chinese_or_japanese
+from curate.langid_specialists import chinese_script, settle_chinese_script
 from curate.langid_thresholds import DEFAULT_THRESHOLDS, threshold_from_scores
 from curate.schema import BASE_SCHEMA
 from curate.stages.langid import LangIDConfig, LanguageID, comment_text, prediction_text
+from filters.stopwords import stop_words_for
+from filters.web import GopherQuality
 from tests.conftest import REPO, SAMPLES, read_jsonl
 
 LABELLED = REPO / "benchmarks" / "data" / "lid_labelled.jsonl"
@@ -83,7 +86,9 @@ def test_glotlid_style_model_by_path(tiny_glotlid_model: Path) -> None:
         if item["lang"] in ("eng_Latn", "fra_Latn", "cmn_Hani") and item["origin"] == "written"
     }
     texts = list(held_out)
-    rows = _run(texts, models=[str(tiny_glotlid_model)], threshold=0.0, default_thresholds=False, top_k=3, line_mix=True)
+    # chinese_script off: the model's labels come out verbatim (on, cmn_Hani becomes cmn_Hans / cmn_Hant)
+    rows = _run(texts, models=[str(tiny_glotlid_model)], threshold=0.0, default_thresholds=False, top_k=3,
+                line_mix=True, chinese_script=False)
     labels = {"eng_Latn", "fra_Latn", "cmn_Hani"}
     correct = sum(row["lang"] == held_out[text] for row, text in zip(rows, texts))
     assert correct >= 0.9 * len(texts), [(row["lang"], text) for row, text in zip(rows, texts)]
@@ -91,6 +96,39 @@ def test_glotlid_style_model_by_path(tiny_glotlid_model: Path) -> None:
         assert row["reject_reason"] is None
         assert {t["lang"] for t in row["lang_top"]} == labels  # the label is the code, script included
         assert {m["lang"] for m in row["lang_mix"]} <= labels
+
+
+# Real translated messages (Django's zh_Hans / zh_Hant catalogs): the same sentence in both systems.
+SIMPLIFIED = "模型是对系统里所有对象及相关字段的描述。模型里的字段都可能以模板变量来取用。"
+TRADITIONAL = "模型是對系統裡所有物件及相關欄位的描述。模型裡的欄位都可能以模板變數來取用。"
+SHARED_ONLY = "版本"  # characters both systems write alike: no evidence, so Simplified
+
+
+def test_chinese_script_simplified_or_traditional() -> None:
+    assert [chinese_script(t) for t in (SIMPLIFIED, TRADITIONAL, SHARED_ONLY)] == ["Hans", "Hant", "Hans"]
+    assert settle_chinese_script("yue_Hani", TRADITIONAL) == "yue_Hant"
+    assert settle_chinese_script("jpn_Jpan", TRADITIONAL) == "jpn_Jpan"  # not a Chinese language
+    rows = _run([SIMPLIFIED, TRADITIONAL], threshold=0.0)
+    assert [row["lang"] for row in rows] == ["cmn_Hans", "cmn_Hant"]
+    assert rows[1]["lang_top"][0]["lang"] == "cmn_Hant"  # lang_top names the script too
+    # FineWeb-2 style on request
+    assert [row["lang"] for row in _run([SIMPLIFIED, TRADITIONAL], threshold=0.0, chinese_script=False)] == ["cmn_Hani"] * 2
+
+
+def test_cmn_hani_in_a_config_covers_both_scripts() -> None:
+    rows = _run([SIMPLIFIED, TRADITIONAL, INDONESIAN], threshold=0.0, keep_languages=["zh"])
+    assert [row["reject_reason"] for row in rows] == [None, None, "language_not_kept"]
+    rows = _run([SIMPLIFIED, TRADITIONAL], threshold=0.0, keep_languages=["cmn_Hant"])
+    assert [row["reject_reason"] for row in rows] == ["language_not_kept", None]
+    # a per-language threshold for cmn_Hani applies to cmn_Hant; a cmn_Hant one wins over it
+    rows = _run([TRADITIONAL], thresholds={"cmn_Hani": 1.0})
+    assert rows[0]["reject_reason"] == "low_score"
+    assert _run([TRADITIONAL], thresholds={"cmn_Hani": 1.0, "cmn_Hant": 0.0})[0]["reject_reason"] is None
+    # filters: languages and overrides keyed cmn_Hani apply to both scripts
+    picky = GopherQuality(languages=["cmn_Hani"], overrides={"cmn_Hani": {"min_chars": 10_000}})
+    assert picky.applies_to(None, "cmn_Hant") and not picky.applies_to(None, "jpn_Jpan")
+    assert picky.for_language("cmn_Hant").min_chars == 10_000 != picky.for_language("jpn_Jpan").min_chars
+    assert stop_words_for("cmn_Hant") is not None and "們" in stop_words_for("cmn_Hant")
 
 
 def test_unknown_full_codes_accepted_in_config_bad_ones_not() -> None:
@@ -106,7 +144,7 @@ def test_unknown_full_codes_accepted_in_config_bad_ones_not() -> None:
 def test_lid176_labels_still_get_script_from_text() -> None:
     rows = _run([_sample("web-b-srp_Cyrl-1"), _sample("web-b-srp_Latn-1"), _sample("web-a-zh-1")],
                 default_thresholds=False, threshold=0.0)
-    assert [row["lang"] for row in rows] == ["srp_Cyrl", "srp_Latn", "cmn_Hani"]  # one label, two scripts
+    assert [row["lang"] for row in rows] == ["srp_Cyrl", "srp_Latn", "cmn_Hans"]  # one label, two scripts
 
 
 # --- thresholds ----------------------------------------------------------------------------------
@@ -389,7 +427,8 @@ def test_kana_rule_settles_chinese_and_japanese() -> None:
     japanese = ["-r/--roles-onlyと-t/--tablespaces-onlyオプションは同時に使用できません",
                 "使用法: [-s SIGNAL | -SIGNAL] PID... または: -l [SIGNAL]... または: -t [SIGNAL]..."]
     rows = _run(chinese + japanese, threshold=0.0)
-    assert [row["lang"] for row in rows] == ["cmn_Hani"] * 3 + ["jpn_Jpan"] * 2
+    # the third is in Traditional characters (請, 設定): cmn_Hant
+    assert [row["lang"] for row in rows] == ["cmn_Hans"] * 2 + ["cmn_Hant"] + ["jpn_Jpan"] * 2
     assert settle_chinese_or_japanese("wuu_Hani", "今日は雨が降っています。") == "jpn_Jpan"
     assert settle_chinese_or_japanese("jpn_Jpan", "Only Latin text here") == "jpn_Jpan"  # no CJK: no say
     assert settle_chinese_or_japanese("kor_Hang", "load_module() 方法") == "kor_Hang"  # other languages pass

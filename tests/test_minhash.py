@@ -116,9 +116,9 @@ def test_signature_equals_datasketch(num_perm, seed, scheme):
 def test_signature_default_matches_datasketch_default_and_covers_spaceless():
     hasher = MinHasher()  # num_perm=128, seed=1, affine32 = datasketch.MinHash() defaults
     langs = {d["expected_lang"] for d in WEB_DOCS}
-    assert {"cmn_Hani", "jpn_Jpan", "tha_Thai", "khm_Khmr"} <= langs
+    assert {"cmn_Hans", "jpn_Jpan", "tha_Thai", "khm_Khmr"} <= langs
     for doc in WEB_DOCS:
-        if doc["expected_lang"] in {"cmn_Hani", "tha_Thai", "jpn_Jpan"}:
+        if doc["expected_lang"] in {"cmn_Hans", "tha_Thai", "jpn_Jpan"}:
             sh = _doc_shingles(doc)
             m = MinHash()
             m.update_batch([s.encode("utf-8") for s in sh])

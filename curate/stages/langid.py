@@ -12,7 +12,8 @@ long documents cost the same as short ones.
   (:data:`CONFUSABLE`); the ensemble (:mod:`curate.langid_ensemble`) then picks the language and a
   specialist (:mod:`curate.langid_specialists`) the member of a pair.
 
-Writes ``lang`` as ISO 639-3 + script (``cmn_Hani``, ``srp_Latn``; FineWeb-2 style), ``lang_score``
+Writes ``lang`` as ISO 639-3 + script (``srp_Latn``; Chinese as ``cmn_Hans`` or ``cmn_Hant``, or
+FineWeb-2's ``cmn_Hani`` with ``chinese_script: false``), ``lang_score``
 (calibrated: the measured probability that ``lang`` is right; a fastText model by path gives its
 own probability) and ``lang_top``, the top-k of the model that decided.
 
@@ -58,7 +59,9 @@ from curate.langcodes import (
     LABEL_PREFIX,
     LID176_TO_ISO639_3,
     MULTI_SCRIPT,
+    code_listed,
     language_code,
+    lookup_by_code,
     normalize_lang_code,
     script_letters,
     settle_chinese_or_japanese,
@@ -66,7 +69,7 @@ from curate.langcodes import (
 )
 from curate.langid_cld2 import cld2_votes
 from curate.langid_ensemble import Votes, calibrate, choose, heliport_languages, heliport_probability
-from curate.langid_specialists import settle_group
+from curate.langid_specialists import settle_chinese_script, settle_group
 from curate.langid_thresholds import DEFAULT_THRESHOLDS
 from curate.langid_weights import (
     CALIBRATED_THRESHOLD,
@@ -320,6 +323,11 @@ class LangIDConfig(StageConfig):
     line_chars: int = Field(default=100, gt=0, description="Characters of each line the model sees for lang_mix.")
     min_line_chars: int = Field(default=20, ge=0, description="Shorter lines count with their neighbour in lang_mix.")
     code_comments: bool = Field(default=False, description="Add comment_lang: language of the comments of code documents.")
+    chinese_script: bool = Field(
+        default=True,
+        description="Write Chinese as cmn_Hans or cmn_Hant (Simplified or Traditional characters); false: "
+        "cmn_Hani, as FineWeb-2. A cmn_Hani in keep_languages, thresholds or a filter's languages covers both.",
+    )
     resources: Resources = Resources(batch_size=1000)
 
     @field_validator("thresholds")
@@ -425,8 +433,9 @@ class LanguageID(Stage):
         self.calibrated = self.config.calibrated
 
     def minimum(self, lang: str) -> float:
-        """The lang_score a document in ``lang`` needs."""
-        return self.minimums.get(lang, self.fallback)
+        """The lang_score a document in ``lang`` needs (a ``cmn_Hani`` entry covers ``cmn_Hans``)."""
+        minimum = lookup_by_code(self.minimums, lang)
+        return self.fallback if minimum is None else minimum
 
     def code(self, label: str, text: str) -> str:
         """Our code for a model label, Chinese and Japanese settled by the kana rule
@@ -467,7 +476,16 @@ class LanguageID(Stage):
             out[j] = self._settled(inputs[j], texts[j], ranked)
         for r, j in enumerate(rest):
             out[j] = self._decide(inputs[j], texts[j], fasttext[r], heliport.get(r))
+        if self.config.chinese_script:
+            script = self._script_of_chinese
+            out = [(script(code, texts[j]), score, [{**t, "lang": script(t["lang"], texts[j])} for t in top])
+                   for j, (code, score, top) in enumerate(out)]
         return out
+
+    @staticmethod
+    def _script_of_chinese(code: str | None, text: str) -> str | None:
+        """``cmn_Hani`` as ``cmn_Hans`` or ``cmn_Hant`` (:func:`~curate.langid_specialists.settle_chinese_script`)."""
+        return settle_chinese_script(code, text) if code else code
 
     def settled_by_cld2(self, inputs: list[str]) -> dict[int, list[tuple[str, float]]]:
         """CLD2's languages, by input index, for the inputs it settles alone (:func:`cld2_settles`)."""
@@ -567,6 +585,8 @@ class LanguageID(Stage):
                 ranked = self.heliport.identify_topk_with_score(text, 2)
                 out.append((self._heliport_code(ranked[0][0], text), heliport_probability(ranked)))
             key = HELIPORT
+        if self.config.chinese_script:
+            out = [(self._script_of_chinese(code, text), score) for (code, score), text in zip(out, inputs)]
         if not self.calibrated:
             return out
         return [(code, calibrate(score, len(text), CALIBRATION[key]) if code else 0.0) for (code, score), text in zip(out, inputs)]
@@ -628,7 +648,7 @@ class LanguageID(Stage):
                     reasons[i], details[i] = "low_score", f"{lang} {score:.3f} < {minimum}"
                 else:
                     langs[i] = "und_" + lang.split("_", 1)[1]
-            elif self.keep is not None and lang not in self.keep:
+            elif self.keep is not None and not code_listed(lang, self.keep):
                 reasons[i], details[i] = "language_not_kept", f"{lang} not in keep_languages"
         if small_inputs:
             small = self.first_labels(small_inputs)

@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
 from curate.config import ConfigError
+from curate.langcodes import code_listed
 from curate.models.loading import ModelSpec, check_available
 from curate.schema import BASE_SCHEMA, alive_mask, reject_rows
 from curate.stage import Resources, Stage, StageConfig
@@ -152,7 +153,7 @@ class Synthesize(Stage):
                   else [None] * len(ids))
         for t, task in enumerate(self.config.tasks):
             rows = [i for i in range(len(ids)) if domains[i] in task.domains
-                    and (task.languages is None or langs[i] in task.languages)
+                    and (task.languages is None or code_listed(langs[i], task.languages))
                     and (task.min_quality is None or (scores[i] is not None and scores[i] >= task.min_quality))]
             for i in rows:
                 out["task"].append(t)

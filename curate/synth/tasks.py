@@ -45,7 +45,8 @@ BUILTIN_OUTPUT_LANGUAGE: dict[str, str] = {
 
 #: English names of Qwen2's languages, for translation prompts (other codes are used as given).
 LANGUAGE_NAMES: dict[str, str] = {
-    "eng_Latn": "English", "cmn_Hani": "Chinese (Simplified)", "zho_Hans": "Chinese (Simplified)",
+    "eng_Latn": "English", "cmn_Hani": "Chinese (Simplified)", "cmn_Hans": "Chinese (Simplified)",
+    "cmn_Hant": "Chinese (Traditional)", "zho_Hans": "Chinese (Simplified)",
     "spa_Latn": "Spanish", "fra_Latn": "French", "deu_Latn": "German", "ita_Latn": "Italian",
     "por_Latn": "Portuguese", "rus_Cyrl": "Russian", "jpn_Jpan": "Japanese", "kor_Hang": "Korean",
     "vie_Latn": "Vietnamese", "tha_Thai": "Thai", "ind_Latn": "Indonesian", "zsm_Latn": "Malay",
