@@ -523,7 +523,8 @@ class StageRunner:
         docs_out = int(pc.sum(out_alive).as_py() or 0)
         _report(self.stats, self.key, start, docs_in=alive.num_rows, docs_out=docs_out,
                 rejected=alive.num_rows - docs_out, bytes_in=bytes_in,
-                bytes_out=text_bytes(processed.filter(out_alive)), seconds=time.time() - start)
+                bytes_out=text_bytes(processed.filter(out_alive)), seconds=time.time() - start,
+                **self.stage.take_metrics())
         return pa.concat_tables([processed, dead])
 
 

@@ -105,6 +105,11 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
         if "synthetic_generated" in row:
             console.print(f"{row['stage']}: {row['docs_in']:,} synthetic documents ({row['synthetic_generated']:,} "
                           f"generated now, {row['synthetic_reused']:,} from the checkpoint), {row['docs_out']:,} kept")
+    for stage, report in summary.get("reports", {}).items():
+        for name, part in (report.get("decontamination") or {}).get("benchmarks", {}).items():
+            top = ", ".join(f"{t['item']} ×{t['documents']}" for t in part["top_items"][:3])
+            console.print(f"{stage}: {part['documents']:,} documents matched benchmark {name}"
+                          + (f" (most: {top})" if top else ""))
     if summary["rejected_by_reason"]:
         console.print(rejected_table(summary["rejected_by_reason"]))
     console.print(totals_table("Tokens per language", "language", summary["kept_by_language_domain"]))

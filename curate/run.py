@@ -184,6 +184,16 @@ def check_inputs(inputs: list[dict]) -> None:
                                 f"{listed}{more}")
 
 
+def stage_reports(loaded: LoadedConfig, metrics: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """Each stage's :meth:`~curate.stage.Stage.summary` of its summed metrics, by stage key."""
+    reports = {}
+    for spec in loaded.stages:
+        part = spec.stage_cls(spec.options, key=spec.key).summary(metrics.get(spec.key, {}))
+        if part:
+            reports[spec.key] = part
+    return reports
+
+
 def summarize(loaded: LoadedConfig, records: list[dict], metrics: dict, wall: float, tokenizer_info: dict | None):
     kept: dict[tuple, dict[str, int]] = defaultdict(lambda: {"docs": 0, "tokens": 0, "bytes": 0})
     reasons: dict[tuple, int] = defaultdict(int)
@@ -216,6 +226,8 @@ def summarize(loaded: LoadedConfig, records: list[dict], metrics: dict, wall: fl
         "stage_config": {spec.key: {"uses": spec.stage_cls.name, **spec.options.model_dump(mode="json")}
                          for spec in loaded.stages},
         "rejected_by_reason": [{"stage": s, "reason": r, "docs": n} for (s, r), n in sorted(reasons.items())],
+        # What stages report beyond counts (decontamination: documents per benchmark, items hit most).
+        "reports": stage_reports(loaded, metrics),
         "kept_by_language_domain": groups,
         "files": files,
         # Every input accounted for: documents + rejected = records, per file (checked above).

@@ -88,3 +88,13 @@ class Stage:
 
     def process(self, batch: pa.Table) -> pa.Table:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def summary(self, metrics: dict[str, float]) -> dict[str, Any] | None:
+        """What the stage adds to ``stats/summary.json`` (``reports``) from its metrics summed over
+        the run; default nothing."""
+        return None
+
+    def take_metrics(self) -> dict[str, float]:
+        """Numbers the stage counted since the last call (per benchmark matches, ...). The runner
+        adds them to the batch's stats, summed over the run into ``stats/summary.json``."""
+        return {}

@@ -44,6 +44,7 @@ class RunData:
     synthetic: pl.DataFrame | None = None
     synth_tasks: pl.DataFrame | None = None
     token_lengths: pl.DataFrame | None = None
+    decontamination: pl.DataFrame | None = None
     sample: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -76,6 +77,7 @@ def load_run(output_dir: str | Path, label: str | None = None, per_group: int = 
     if "n_tokens" in have:
         lazy["token_lengths"] = queries.token_length_histogram(out)
     frames = dict(zip(lazy, pl.collect_all(list(lazy.values()), engine="streaming")))
+    frames["decontamination"] = queries.decontamination(out)
     return RunData(
         label=label or out.name, output_dir=out, summary=queries.summary(out), thresholds=queries.thresholds(out),
         sample=browser_sample(out, per_group=per_group, max_text_chars=max_text_chars), **frames,

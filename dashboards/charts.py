@@ -258,5 +258,19 @@ def token_lengths(runs: list[RunData]) -> go.Figure | None:
                    yaxis_title="documents")
 
 
+def decontamination(runs: list[RunData]) -> go.Figure | None:
+    """Documents that matched each benchmark test set, with the items matched most."""
+    runs_with = [run for run in runs if run.decontamination is not None and run.decontamination.height]
+    if not runs_with:
+        return None
+    fig = go.Figure()
+    for run in runs_with:
+        d = run.decontamination
+        fig.add_bar(x=d["benchmark"].to_list(), y=d["documents"].to_list(), name=_name(run, "documents", runs),
+                    hovertext=d["top_items"].to_list())
+    return _layout(fig, "Decontamination: documents matching each benchmark (hover: items matched most)",
+                   barmode="group", xaxis_title="benchmark", yaxis_title="documents")
+
+
 ALL = (funnel, rejections, languages, language_tail, domains, quality_by_domain, quality_by_language,
-       lang_scores, dup_clusters, synthetic, token_lengths)
+       lang_scores, dup_clusters, synthetic, token_lengths, decontamination)

@@ -333,3 +333,16 @@ def token_length_histogram(output_dir: str | Path, by: str = "domain", bins_per_
         .agg(pl.len().alias("docs"), _tokens())
         .sort(by, "bin_low", nulls_last=True)
     )
+
+
+def decontamination(output_dir: str | Path) -> pl.DataFrame:
+    """Per decontamination benchmark: documents that matched it, and its most-matched items (from
+    the run summary's ``reports``; empty when the run had no decontamination filter)."""
+    rows = []
+    for stage, report in summary(output_dir).get("reports", {}).items():
+        for name, part in (report.get("decontamination") or {}).get("benchmarks", {}).items():
+            top = part.get("top_items", [])
+            rows.append({"stage": stage, "benchmark": name, "documents": part.get("documents", 0),
+                         "top_items": "<br>".join(f"{t['item']} ×{t['documents']}: {t.get('text') or ''}"[:120] for t in top[:5])})
+    return pl.DataFrame(rows, schema={"stage": pl.String, "benchmark": pl.String, "documents": pl.Int64,
+                                      "top_items": pl.String})

@@ -103,6 +103,14 @@ class Filter(BaseModel):
         """None to keep the document, else why it goes."""
         raise NotImplementedError
 
+    def report(self, signals: dict[str, float]) -> dict[str, float]:
+        """Counts this document adds to the run's metrics (the filter stage sums them); default none."""
+        return {}
+
+    def summarize(self, metrics: dict[str, float]) -> dict[str, Any] | None:
+        """This filter's part of the run summary, from the run's summed :meth:`report` counts."""
+        return None
+
     def check(self, text: str, lang: str | None = None) -> tuple[str, dict[str, float], Rejection | None]:
         """(possibly cleaned text, signals, verdict) with this language's thresholds."""
         variant = self.for_language(lang)

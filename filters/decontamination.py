@@ -1,246 +1,231 @@
-"""Benchmark decontamination: drop (or flag) documents that share long n-grams with test sets.
+"""Benchmark decontamination: drop (or flag) documents that contain benchmark test items.
 
-The GPT-3 / Llama recipe: normalise benchmark items and documents the same way, index every
-word n-gram (13 by default) of every benchmark item, and count how many of a document's n-grams
-are in the index. A document with ``min_hits`` or more distinct matching n-grams is contaminated.
+The GPT-3 / Llama n-gram recipe, with what real data showed it needs
+(``benchmarks/decontamination.py`` measures each part):
 
-Normalisation: Unicode NFKC, case folding, punctuation and symbols replaced by spaces (so
-``"Natalia sold clips to 48"`` and ``natalia sold CLIPS, to 48!`` agree), whitespace collapsed;
-words come from :func:`filters.words.split_words`, so Chinese and Japanese are n-grams of
-characters. Any text containing Han or kana is split with the CJK rule whatever its ``lang``,
-so a Chinese benchmark item quoted in an English page is still found.
+* **Items as items** (:mod:`filters.benchmark_index`): each field of a test item (question,
+  answer, prompt, solution) is indexed on its own and with the others joined. A field of
+  ``ngram`` (13) words or more gives its n-grams; a shorter one (from ``min_item_words`` words)
+  is one entry, found only as a run of exactly its words.
+* **One normalisation** for items and documents (:mod:`filters.benchmark_text`): case,
+  punctuation, whitespace, thousands separators, decimal zeros, ``%``, number words (text2num's
+  languages), LaTeX spacing.
+* **Only informative n-grams are indexed**: three or more real words (not a run of numbers, a hex
+  table, single-letter variables) and ``min_bits`` of surprisal in ordinary text (wordfreq);
+  nor an n-gram in more than ``max_items_per_ngram`` items of one benchmark (stock phrasing, a
+  test harness's boilerplate).
+* **A match must be an item, not a phrase**: the document must hold ``min_item_coverage`` of one
+  field's n-grams (most of a question, of a solution) or ``long_match_words`` words of the item.
+  A stock sentence shared with a solution ("the sum of an arithmetic series is the average of the
+  first and last term times the number of terms") is a small part of it.
 
-Benchmark items shorter than ``ngram`` words are indexed as one whole-item n-gram of their own
-length (documents are then also checked for n-grams of that length); items shorter than
-``min_item_words`` are skipped, since a few words match too much ordinary text to mean anything.
-
-Memory: the index is two numpy arrays of 8-byte integers (n-gram hash, bitmask of benchmarks),
-so about 16 bytes per distinct n-gram, built once per worker in :meth:`Decontamination.setup`
-and shared by per-language variants. GSM8K + MATH + HumanEval + MBPP test sets are a few
-hundred thousand n-grams (a few MB); even tens of millions of n-grams stay well under 1 GB per
-worker. Hashes are 64-bit (blake2b per word, polynomial rolling over the n-gram), stable across
-processes and machines; accidental collisions are negligible at these sizes.
+Signals: ``hits`` (distinct matching n-grams; a whole short field is one, per benchmark too),
+``matched_words`` (document words they cover) and ``item_coverage``; ``reject_detail`` names the
+benchmarks, the item hit most and the matched passage. :meth:`Decontamination.report` feeds the
+run summary's per-benchmark counts and most-hit items.
 """
 
 from __future__ import annotations
 
 import json
-import unicodedata
-from collections.abc import Iterator
-from functools import lru_cache
-from hashlib import blake2b
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-import regex
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import Field, PrivateAttr, field_validator
 
 from filters.base import Filter, Rejection
-from filters.words import split_words
+from filters.benchmark_index import MAX_FIELDS, BenchmarkIndex, IndexRules, Matches
+from filters.benchmark_sets import BenchmarkSource, read_items, resolve
+from filters.benchmark_text import HASH_SALT, comparable_words
 
-_PUNCT = regex.compile(r"[\p{P}\p{S}]+")
-_SPACE = regex.compile(r"\s+")
-_IN_WORD_PUNCT = regex.compile(r"['’_-]+")  # the punctuation split_words keeps inside words
-_CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]")
-_MULT = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier of the rolling hash
+__all__ = ["BenchmarkSource", "Decontamination"]
+
 _MAX_BENCHMARKS = 64  # one bit each in the index's mask
-
-
-class BenchmarkSource(BaseModel):
-    """One benchmark test set: a JSONL file (local path or fsspec URL, plain or compressed)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    path: str
-    fields: list[str] = Field(min_length=1)
-    """Fields holding text to index; list values are joined (MBPP's ``test_list``)."""
-
-
-def normalize(text: str) -> str:
-    """NFKC, case-folded, punctuation and symbols replaced by spaces, whitespace collapsed."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return _SPACE.sub(" ", _PUNCT.sub(" ", text)).strip()
-
-
-def ngram_words(text: str, lang: str | None = None) -> list[str]:
-    """The words decontamination compares: ``split_words(normalize(text))``, CJK as characters.
-
-    Fast path: word regexes already drop whitespace and every punctuation mark except the
-    in-word ones (``' ’ _ -``), so only those need replacing; the result is the same.
-    """
-    if not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
-    text = _IN_WORD_PUNCT.sub(" ", text.casefold())
-    if not text.isascii() and _CJK.search(text):
-        return split_words(text, "und_Hani")
-    return split_words(text, lang)
-
-
-@lru_cache(maxsize=1 << 18)
-def _word_hash(word: str) -> int:
-    return int.from_bytes(blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
-
-
-def _word_hashes(words: list[str]) -> np.ndarray:
-    return np.fromiter((_word_hash(w) for w in words), dtype=np.uint64, count=len(words))
-
-
-def _ngram_hashes(hashes: np.ndarray, n: int) -> np.ndarray:
-    """Polynomial hash of every window of ``n`` words (uint64 arithmetic wraps mod 2**64)."""
-    m = len(hashes) - n + 1
-    if m <= 0:
-        return np.empty(0, dtype=np.uint64)
-    out = hashes[:m].copy()
-    for j in range(1, n):
-        out *= _MULT
-        out += hashes[j : j + m]
-    return out
-
-
-def _flatten(value: Any) -> Iterator[str]:
-    if value is None:
-        return
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _flatten(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _flatten(item)
-    else:
-        yield str(value)
-
-
-def _read_items(name: str, source: BenchmarkSource) -> Iterator[str]:
-    """The text of each benchmark item (its fields joined by newlines)."""
-    import fsspec
-
-    found_any = False
-    try:
-        with fsspec.open(source.path, "rt", encoding="utf-8", compression="infer") as handle:
-            for lineno, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ValueError(f"decontamination: benchmark {name!r}: {source.path}:{lineno}: not JSON ({exc})") from exc
-                if not isinstance(record, dict):
-                    raise ValueError(f"decontamination: benchmark {name!r}: {source.path}:{lineno}: expected a JSON object")
-                parts = [part for field in source.fields if field in record for part in _flatten(record[field])]
-                found_any = found_any or any(field in record for field in source.fields)
-                if parts:
-                    yield "\n".join(parts)
-    except FileNotFoundError as exc:
-        raise FileNotFoundError(f"decontamination: benchmark {name!r}: file not found: {source.path}") from exc
-    if not found_any:
-        raise ValueError(f"decontamination: benchmark {name!r}: none of the fields {source.fields} occur in {source.path}")
+_QUOTED_WORDS = 30
 
 
 class Decontamination(Filter):
-    """Reject documents sharing ``ngram``-word n-grams with benchmark test sets (``contaminated``).
+    """Reject documents containing benchmark test items (``contaminated``).
 
-    ``hits`` counts the document's distinct n-grams found in any benchmark, ``benchmark_hits``
-    the number of benchmarks hit; the detail names each benchmark with its count. Use
-    ``action: flag`` to keep such documents and only record the finding.
+    Use ``action: flag`` to keep such documents and record the finding in a column instead.
     """
 
     name: Literal["decontamination"] = "decontamination"
-    signals: ClassVar[tuple[str, ...]] = ("hits", "benchmark_hits")
+    signals: ClassVar[tuple[str, ...]] = ("hits", "benchmark_hits", "matched_words", "item_coverage")
 
     benchmarks: dict[str, BenchmarkSource] = Field(min_length=1)
-    ngram: int = Field(default=13, ge=1)
+    ngram: int = Field(default=13, ge=2)
     min_hits: int = Field(default=1, ge=1)
-    min_item_words: int = Field(default=8, ge=1)
-    """Benchmark items with fewer normalised words are not indexed (too generic to count)."""
+    min_item_words: int = Field(default=3, ge=1)
+    """Fields with fewer normalised words are not indexed (too generic to mean anything)."""
+    min_bits: float = Field(default=60.0, ge=0)
+    """Least surprisal (bits, summed over an n-gram's words) an indexed n-gram has; a short field
+    matched whole needs its share of it, and at least ``min_short_bits``."""
+    min_short_bits: float = Field(default=40.0, ge=0)
+    min_real_words: int = Field(default=3, ge=0)
+    """Words of two or more letters an indexed n-gram has (a short field: its share): a run of
+    numbers, a hex table or a run of single-letter variables has none."""
+    max_items_per_ngram: int = Field(default=2, ge=1)
+    """An n-gram in more items than this of one benchmark is stock phrasing and not indexed."""
+    min_item_coverage: float = Field(default=0.5, ge=0, le=1)
+    """Share of one field's n-grams (a question, a solution) a document must hold, unless it holds
+    ``long_match_words`` of the item: a shared stock sentence is a small part of any field."""
+    long_match_words: int = Field(default=50, ge=1)
 
     _index_key: str | None = PrivateAttr(default=None)
-    _keys: np.ndarray = PrivateAttr(default_factory=lambda: np.empty(0, dtype=np.uint64))
-    _masks: np.ndarray = PrivateAttr(default_factory=lambda: np.empty(0, dtype=np.uint64))
-    _short_lengths: tuple[int, ...] = PrivateAttr(default=())
-    _names: tuple[str, ...] = PrivateAttr(default=())
+    _index: BenchmarkIndex | None = PrivateAttr(default=None)
 
     @field_validator("benchmarks")
     @classmethod
-    def _few_enough(cls, value: dict[str, BenchmarkSource]) -> dict[str, BenchmarkSource]:
+    def _known_or_described(cls, value: dict[str, BenchmarkSource]) -> dict[str, BenchmarkSource]:
         if len(value) > _MAX_BENCHMARKS:
             raise ValueError(f"at most {_MAX_BENCHMARKS} benchmarks per decontamination filter (got {len(value)})")
+        for name, source in value.items():
+            try:
+                resolve(name, source)
+            except ValueError as exc:
+                raise ValueError(f"benchmarks.{name}: {exc}") from None
         return value
+
+    def _rules(self) -> IndexRules:
+        return IndexRules(ngram=self.ngram, min_item_words=self.min_item_words, min_bits=self.min_bits,
+                          min_short_bits=self.min_short_bits, min_real_words=self.min_real_words,
+                          max_items_per_ngram=self.max_items_per_ngram)
 
     def _wanted_index(self) -> str:
         sources = {name: src.model_dump() for name, src in self.benchmarks.items()}
-        return json.dumps([sources, self.ngram, self.min_item_words], sort_keys=True)
+        return json.dumps([sources, repr(self._rules()), HASH_SALT], sort_keys=True)
 
     def setup(self) -> None:
-        """Read every benchmark and build the n-gram index (skipped when already built)."""
+        """Read every benchmark and build the index (skipped when already built in this process:
+        word hashes are salted per process)."""
         wanted = self._wanted_index()
         if self._index_key == wanted:
             return
-        n = self.ngram
-        chunks: list[np.ndarray] = []
-        bits: list[np.ndarray] = []
-        short: set[int] = set()
-        for i, (name, source) in enumerate(self.benchmarks.items()):
-            bit = np.uint64(1 << i)
-            for item in _read_items(name, source):
-                words = ngram_words(item)
-                if len(words) < self.min_item_words:
-                    continue
-                hashes = _word_hashes(words)
-                if len(words) < n:
-                    short.add(len(words))
-                    grams = _ngram_hashes(hashes, len(words))
-                else:
-                    grams = _ngram_hashes(hashes, n)
-                chunks.append(grams)
-                bits.append(np.full(len(grams), bit, dtype=np.uint64))
-        keys = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.uint64)
-        masks = np.concatenate(bits) if bits else np.empty(0, dtype=np.uint64)
-        order = np.argsort(keys, kind="stable")
-        keys, masks = keys[order], masks[order]
-        if len(keys):
-            starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-            keys, masks = keys[starts], np.bitwise_or.reduceat(masks, starts)
-        self._keys, self._masks = keys, masks
-        self._short_lengths = tuple(sorted(short))
-        self._names = tuple(self.benchmarks)
+        items = (item for name, source in self.benchmarks.items() for item in read_items(name, source))
+        self._index = BenchmarkIndex(list(self.benchmarks), items, self._rules())
         self._index_key = wanted
 
     @property
+    def index(self) -> BenchmarkIndex:
+        """The built index (building it on first use)."""
+        if self._index is None or self._index_key != self._wanted_index():
+            self.setup()
+        return self._index
+
+    @property
     def index_size(self) -> int:
-        """Distinct n-grams in the index (after :meth:`setup`)."""
-        return len(self._keys)
+        """Distinct n-grams in the index."""
+        return len(self.index.keys)
+
+    @property
+    def index_stats(self) -> dict[str, int]:
+        """What the index holds and what it left out."""
+        return self.index.stats
+
+    # --- documents ------------------------------------------------------------------------------
 
     def score(self, text: str, lang: str | None = None) -> dict[str, float]:
-        if self._index_key is None:
-            self.setup()
-        signals: dict[str, float] = {"hits": 0.0, "benchmark_hits": 0.0}
-        words = ngram_words(text, lang)
-        lengths = [self.ngram, *(k for k in self._short_lengths if k <= len(words))]
-        if len(words) < min(lengths) or not len(self._keys):
-            return signals
-        hashes = _word_hashes(words)
-        grams = np.concatenate([_ngram_hashes(hashes, k) for k in lengths])
-        pos = np.searchsorted(self._keys, grams)
-        pos[pos == len(self._keys)] = 0
-        matched = pos[self._keys[pos] == grams]
-        if not len(matched):
-            return signals
-        found = self._masks[np.unique(matched)]  # distinct n-grams: a repeated one counts once
-        signals["hits"] = float(len(found))
-        for i, name in enumerate(self._names):
-            count = int(np.count_nonzero(found & np.uint64(1 << i)))
-            if count:
-                signals[f"hits[{name}]"] = float(count)
-                signals["benchmark_hits"] += 1.0
-        return signals
+        index = self._index
+        if index is None or index.salt != HASH_SALT:  # not built, or built in another process
+            index = self.index
+        return weigh(index.find(comparable_words(text, lang)), index)
+
+    def check(self, text: str, lang: str | None = None) -> tuple[str, dict[str, float], Rejection | None]:
+        """As :meth:`Filter.check`; a verdict also quotes the matched passage (normalised words)."""
+        text, signals, rejection = super().check(text, lang)
+        if rejection is not None and "match_start" in signals:
+            words = comparable_words(text, lang)
+            start = int(signals["match_start"])
+            shown = words[start : start + min(int(signals["match_words"]), _QUOTED_WORDS)]
+            rejection = Rejection(rejection.reason, f"{rejection.detail}; matched: '{' '.join(shown)}'")
+        return text, signals, rejection
+
+    def is_contaminated(self, signals: dict[str, float]) -> bool:
+        """Enough hits, covering most of one field of an item or a long passage of it."""
+        if signals["hits"] < self.min_hits:
+            return False
+        return signals["item_coverage"] >= self.min_item_coverage or signals["matched_words"] >= self.long_match_words
 
     def reject_reason(self, signals: dict[str, float]) -> Rejection | None:
-        hits = int(signals["hits"])
-        if hits < self.min_hits:
+        if not self.is_contaminated(signals):
             return None
         per = [(name, int(signals.get(f"hits[{name}]", 0))) for name in self.benchmarks]
         per = sorted((p for p in per if p[1]), key=lambda p: -p[1])
         named = ", ".join(f"{name} ({count} hit{'' if count == 1 else 's'})" for name, count in per)
-        return Rejection("contaminated", f"{self.ngram}-gram overlap with {named}")
+        benchmark, item_id, preview = self.index.labels[int(signals["item"])]
+        return Rejection("contaminated", f"{named}; {int(signals['matched_words'])} words matched, "
+                                         f"{signals['item_coverage']:.0%} of a field; most: {benchmark} item "
+                                         f"{item_id} ({int(signals['item_hits'])} hits): {preview}")
+
+    def report(self, signals: dict[str, float]) -> dict[str, float]:
+        """Counts for the run summary of a contaminated document: per benchmark and per item."""
+        if not self.is_contaminated(signals):
+            return {}
+        out = {f"decontamination.documents[{name}]": 1.0 for name in self.benchmarks if signals.get(f"hits[{name}]")}
+        benchmark, item_id, _ = self.index.labels[int(signals["item"])]
+        out[f"decontamination.item[{benchmark}]{item_id}"] = 1.0
+        return out
+
+    def summarize(self, metrics: dict[str, float], top: int = 10) -> dict[str, Any] | None:
+        """Per benchmark: documents that matched it, and the items matched most (with a preview)."""
+        hit_items: dict[str, list[tuple[str, int]]] = {name: [] for name in self.benchmarks}
+        for key, count in metrics.items():
+            if key.startswith("decontamination.item["):
+                benchmark, _, item_id = key.removeprefix("decontamination.item[").partition("]")
+                if benchmark in hit_items:
+                    hit_items[benchmark].append((item_id, int(count)))
+        documents = {name: int(metrics.get(f"decontamination.documents[{name}]", 0)) for name in self.benchmarks}
+        if not any(documents.values()) and not any(hit_items.values()):
+            return {"benchmarks": {name: {"documents": 0, "top_items": []} for name in self.benchmarks}}
+        previews = {(b, i): text for b, i, text in self._index.labels} if self._index is not None else {}
+        return {"benchmarks": {
+            name: {"documents": documents[name],
+                   "top_items": [{"item": item_id, "documents": count, "text": previews.get((name, item_id))}
+                                 for item_id, count in sorted(hit_items[name], key=lambda x: (-x[1], x[0]))[:top]]}
+            for name in self.benchmarks
+        }}
+
+
+def weigh(matches: Matches, index: BenchmarkIndex) -> dict[str, float]:
+    """The signals of a document's matches: distinct hits (per benchmark too), the words they
+    cover, the item hit most and the largest share of one of its fields the document holds, and
+    where the first run of that item's matches lies (for the report)."""
+    n_words = matches.words
+    signals: dict[str, float] = {"hits": 0.0, "benchmark_hits": 0.0, "matched_words": 0.0, "item_coverage": 0.0,
+                                 "document_words": float(n_words)}
+    if not len(matches.entries):
+        return signals
+    entries, starts, sizes = matches.entries, matches.starts, matches.sizes
+    distinct = np.unique(entries)  # a repeated n-gram counts once
+    signals["hits"] = float(len(distinct))
+    signals["matched_words"] = float(_covered(n_words, starts, sizes).sum())
+    found = index.masks[distinct]
+    for i, name in enumerate(index.names):
+        count = int(np.count_nonzero(found & np.uint64(1 << i)))
+        if count:
+            signals[f"hits[{name}]"] = float(count)
+            signals["benchmark_hits"] += 1.0
+    items, counts = np.unique(index.items[distinct], return_counts=True)
+    best = int(items[np.argmax(counts)])
+    signals["item"] = float(best)
+    signals["item_hits"] = float(counts.max())
+    field_bits = index.fields[distinct[index.items[distinct] == best]]
+    totals = index.totals[best]
+    shares = [np.count_nonzero(field_bits & (1 << f)) / totals[f] for f in range(MAX_FIELDS) if totals[f]]
+    signals["item_coverage"] = float(min(1.0, max(shares, default=0.0)))
+    mine = index.items[entries] == best
+    inside = _covered(n_words, starts[mine], sizes[mine])
+    first = int(np.argmax(inside))
+    after = np.flatnonzero(~inside[first:])
+    signals["match_start"] = float(first)
+    signals["match_words"] = float(after[0] if len(after) else n_words - first)
+    return signals
+
+
+def _covered(n_words: int, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Which document words the matches cover (a boolean per word)."""
+    edges = np.zeros(n_words + 1, dtype=np.int32)
+    np.add.at(edges, starts, 1)
+    np.add.at(edges, starts + sizes, -1)
+    return np.cumsum(edges)[:n_words] > 0

@@ -41,7 +41,7 @@ def test_flag_keeps_the_document_and_pii_rewrites_text() -> None:
     assert rows["a"]["reject_reason"] is None and "<EMAIL>" in rows["a"]["text"] and "clerk@" not in rows["a"]["text"]
     assert rows["a"]["pii_emails"] == 1 and rows["a"]["decontamination_flag"] is None
     assert rows["b"]["reject_reason"] is None  # flagged, not dropped
-    assert rows["b"]["decontamination_flag"].startswith("contaminated: 13-gram overlap with gsm8k_mini")
+    assert rows["b"]["decontamination_flag"].startswith("contaminated: gsm8k_mini (")
     assert rows["c"]["reject_reason"] == "length.too_short" and rows["c"]["length_chars"] == 5.0
 
 

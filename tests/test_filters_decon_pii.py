@@ -1,103 +1,15 @@
-"""Decontamination (benchmark n-gram overlap) and PII redaction filters, on real fixture files."""
+"""PII redaction filter (decontamination has tests/test_decontamination.py)."""
 
 from __future__ import annotations
 
-import gzip
 import json
-import re
 from pathlib import Path
 
 import pytest
 
-from filters.base import Rejection
-from filters.decontamination import Decontamination, _word_hash, ngram_words, normalize
 from filters.pii import PIIRedaction
-from filters.words import split_words
 
-REPO = Path(__file__).resolve().parents[1]
-BENCH = REPO / "tests" / "data" / "benchmarks"
-SAMPLES = REPO / "samples"
-
-FIELDS = {
-    "gsm8k": ["question", "answer"],
-    "math": ["problem", "solution"],
-    "humaneval": ["prompt", "canonical_solution", "test"],
-    "mbpp": ["text", "code", "test_list"],
-    "cmath_zh": ["question", "answer"],
-}
-
-
-def _benchmarks(**only: list[str]) -> dict[str, dict]:
-    names = only or FIELDS
-    return {name: {"path": str(BENCH / f"{name}.jsonl"), "fields": FIELDS[name]} for name in names}
-
-
-def _items(name: str) -> list[dict]:
-    return [json.loads(line) for line in (BENCH / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
-
-
-@pytest.fixture(scope="module")
-def decon() -> Decontamination:
-    flt = Decontamination(benchmarks=_benchmarks())
-    flt.setup()
-    return flt
-
-
-WEB_PAGE = """Weekend baking roundup — our readers' favourite puzzles
-
-Every Friday we post a little brain teaser for the kids. This week's came from a reader in Leeds,
-who says her class loved it. Here it is, lightly edited:
-
-"MARISOL bakes 24 muffins for the school fair!! She sells three-quarters of them in the morning
-and  gives 2 of the rest to her friend. How many muffins does she still have?"
-
-Post your answers in the comments. Next week: a puzzle about trains, and our best sourdough tips.
-"""
-
-
-# --- decontamination ---------------------------------------------------------------------------
-
-
-def test_planted_gsm8k_problem_with_light_edits_is_caught(decon):
-    # case changes, punctuation changes, a double space, and two words changed ("neighbour" ->
-    # "friend", "left" -> "still have") near the end, outside the 13-word windows that survive.
-    text, signals, rejection = decon.check(WEB_PAGE, "eng_Latn")
-    assert text == WEB_PAGE
-    assert isinstance(rejection, Rejection)
-    assert rejection.reason == "contaminated"
-    assert rejection.detail.startswith("13-gram overlap with gsm8k (")
-    assert "math" not in rejection.detail and "humaneval" not in rejection.detail
-    assert signals["hits"] >= 5
-    assert signals["benchmark_hits"] == 1.0
-    assert not decon.filter({"text": WEB_PAGE, "lang": "eng_Latn"})
-
-
-def test_each_benchmark_is_named(decon):
-    math_item = _items("math")[2]
-    he = _items("humaneval")[0]
-    mbpp = _items("mbpp")[1]
-    cases = {
-        "math": f"Homework help thread.\n\nQ: {math_item['problem'].upper()}\n\nAny hints? I got 10.",
-        # the prompt and solution re-indented with tabs, as in a scraped gist
-        "humaneval": "# my solutions\n" + (he["prompt"] + he["canonical_solution"]).replace("    ", "\t"),
-        "mbpp": "Exercise: " + mbpp["text"] + "\n\n```python\n" + mbpp["code"] + "\n```\n",
-    }
-    for name, doc in cases.items():
-        rejection = decon.check(doc)[2]
-        assert rejection is not None, name
-        assert re.fullmatch(rf"13-gram overlap with {name} \(\d+ hits?\)", rejection.detail), rejection.detail
-
-
-def test_detail_lists_every_benchmark_hit_most_hits_first(decon):
-    gsm = _items("gsm8k")[2]
-    math_item = _items("math")[0]
-    doc = f"{gsm['question']} {gsm['answer']}\n\nUnrelated aside. {math_item['problem']}"
-    _, signals, rejection = decon.check(doc)
-    assert signals["benchmark_hits"] == 2.0
-    assert signals["hits"] == signals["hits[gsm8k]"] + signals["hits[math]"]
-    m = re.fullmatch(r"13-gram overlap with gsm8k \((\d+) hits\), math \((\d+) hits?\)", rejection.detail)
-    assert m, rejection.detail
-    assert int(m.group(1)) == signals["hits[gsm8k]"] > int(m.group(2)) == signals["hits[math]"]
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
 def _sample_docs() -> list[tuple[str, str | None]]:
@@ -110,119 +22,6 @@ def _sample_docs() -> list[tuple[str, str | None]]:
         row = json.loads(line)
         docs.append((row["body"], row.get("expected_lang")))
     return docs
-
-
-def test_unrelated_documents_are_not_flagged(decon):
-    docs = _sample_docs()
-    assert len(docs) >= 50
-    for text, lang in docs:
-        _, signals, rejection = decon.check(text, lang)
-        assert rejection is None, (text[:80], rejection)
-        assert signals["hits"] == 0.0 and signals["benchmark_hits"] == 0.0
-
-
-def test_fast_word_path_matches_full_normalisation():
-    for text, lang in _sample_docs():
-        if lang not in ("cmn_Hani", "jpn_Jpan"):  # CJK is split per character whatever the lang
-            assert ngram_words(text, lang) == split_words(normalize(text), lang)
-    assert normalize("  Ｆｕｌｌ-width, “Quotes”…  and\tTABS!! ") == "full width quotes and tabs"
-
-
-def test_chinese_benchmark_item_uses_character_ngrams(decon):
-    item = _items("cmath_zh")[0]
-    assert ngram_words(item["question"])[:4] == ["笼", "子", "里", "有"]
-    # quoted inside a Chinese forum post with different punctuation and an inserted space
-    page = "今天给孩子讲了一道经典的题目。" + item["question"].replace("，", ", ").replace("？", "?") + " 大家会做吗？"
-    rejection = decon.check(page, "cmn_Hani")[2]
-    assert rejection is not None and "cmath_zh" in rejection.detail
-    # the same item quoted in an English page (lang says Latin script) is still found
-    assert decon.check("A classic puzzle from China: " + item["question"], "eng_Latn")[2] is not None
-    # twelve consecutive characters are not enough for 13-gram overlap
-    assert decon.check("我们看看" + item["question"][:12] + "吧", "cmn_Hani")[2] is None
-
-
-def test_hits_count_distinct_ngrams_and_honour_ngram_and_min_hits():
-    answer_words = ngram_words(_items("gsm8k")[4]["answer"])
-    span = " ".join(answer_words[3:17])  # 14 words: two distinct 13-grams
-    doc = f"Notes from class. {span}. That is all."
-    base = Decontamination(benchmarks=_benchmarks(gsm8k=[]))
-    signals = base.score(doc)  # score() builds the index on first use
-    assert signals["hits"] == 2.0
-    assert base.reject_reason(signals) is not None
-    assert Decontamination(benchmarks=_benchmarks(gsm8k=[]), min_hits=2).check(doc)[2] is not None
-    assert Decontamination(benchmarks=_benchmarks(gsm8k=[]), min_hits=3).check(doc)[2] is None
-    # a 10-word overlap is below 13 but caught with ngram=10 (one hit, singular in the detail)
-    short = f"Notes from class. {' '.join(answer_words[3:13])}. That is all."
-    assert base.check(short)[2] is None
-    rejection = Decontamination(benchmarks=_benchmarks(gsm8k=[]), ngram=10).check(short)[2]
-    assert rejection == Rejection("contaminated", "10-gram overlap with gsm8k (1 hit)")
-
-
-def test_repeated_ngram_counts_once(decon):
-    item = _items("gsm8k")[1]["question"]
-    once = decon.score(item)["hits"]
-    assert decon.score(f"{item}\n\n{item}\n\n{item}")["hits"] == once
-
-
-def test_short_items_are_indexed_whole(tmp_path):
-    path = tmp_path / "short.jsonl"
-    rows = [
-        {"q": "Which planet in our solar system has the most moons?"},  # 10 words < 13
-        {"q": "Capital of France?"},  # under min_item_words: not indexed
-    ]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    flt = Decontamination(benchmarks={"trivia": {"path": str(path), "fields": ["q"]}})
-    flt.setup()
-    assert flt.index_size == 1
-    doc = "Quiz night! which planet in our Solar System has the most moons? Saturn, as of 2023."
-    assert flt.check(doc)[2] == Rejection("contaminated", "13-gram overlap with trivia (1 hit)")
-    assert flt.check("Which planet in our solar system has the most rings?")[2] is None
-    assert flt.check("The capital of France is Paris.")[2] is None
-
-
-def test_action_flag_still_returns_the_rejection():
-    flt = Decontamination(benchmarks=_benchmarks(gsm8k=[]), action="flag")
-    _, _, rejection = flt.check(WEB_PAGE)
-    assert rejection is not None and rejection.reason == "contaminated"
-    assert flt.action == "flag"
-
-
-def test_per_language_overrides_share_the_index(decon):
-    flt = Decontamination(benchmarks=_benchmarks(gsm8k=[]), overrides={"eng_Latn": {"min_hits": 1000}})
-    flt.setup()
-    assert flt.check(WEB_PAGE, "deu_Latn")[2] is not None
-    assert flt.check(WEB_PAGE, "eng_Latn")[2] is None
-    assert flt.for_language("eng_Latn").index_size == flt.index_size
-
-
-def test_gzip_and_fsspec_url(tmp_path):
-    gz = tmp_path / "gsm8k.jsonl.gz"
-    gz.write_bytes(gzip.compress((BENCH / "gsm8k.jsonl").read_bytes()))
-    plain = Decontamination(benchmarks=_benchmarks(gsm8k=[]))
-    flt = Decontamination(benchmarks={"gsm8k": {"path": f"file://{gz}", "fields": FIELDS["gsm8k"]}})
-    flt.setup()
-    plain.setup()
-    assert flt.index_size == plain.index_size > 0
-    assert flt.check(WEB_PAGE)[2] is not None
-
-
-def test_missing_benchmark_file_is_a_clear_error(tmp_path):
-    missing = tmp_path / "nope" / "mmlu.jsonl"
-    flt = Decontamination(benchmarks={"mmlu": {"path": str(missing), "fields": ["question"]}})
-    with pytest.raises(FileNotFoundError, match=r"benchmark 'mmlu'.*nope/mmlu\.jsonl"):
-        flt.setup()
-
-
-def test_fields_absent_from_the_file_are_an_error():
-    flt = Decontamination(benchmarks={"gsm8k": {"path": str(BENCH / "gsm8k.jsonl"), "fields": ["prompt"]}})
-    with pytest.raises(ValueError, match=r"none of the fields \['prompt'\]"):
-        flt.setup()
-
-
-def test_hash_is_stable_across_processes():
-    # blake2b, not Python's salted hash(): the same value in every worker and on every machine
-    assert _word_hash("muffins") == 0x8E8562E1792FE8B7
-    assert _word_hash("鸡") == 0xCA38C052CD539C4B
 
 
 # --- PII -----------------------------------------------------------------------------------------

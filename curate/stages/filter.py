@@ -12,7 +12,7 @@ it once per worker in ``setup()``.
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Union
+from typing import Annotated, Any, ClassVar, Union
 
 import numpy as np
 import pyarrow as pa
@@ -63,6 +63,10 @@ class FilterStage(Stage):
     Config = FilterConfig
     stateful = True
 
+    def __init__(self, config: FilterConfig, key: str | None = None) -> None:
+        super().__init__(config, key)
+        self._counted: dict[str, float] = {}  # filters' report() counts, until take_metrics()
+
     def signal_columns(self) -> list[str]:
         if not self.config.keep_signals:
             return []
@@ -83,6 +87,15 @@ class FilterStage(Stage):
         for flt in self.config.filters:
             flt.setup()
 
+    def summary(self, metrics: dict[str, float]) -> dict[str, Any] | None:
+        """Each filter's own report (decontamination: documents per benchmark, items hit most)."""
+        reports = {flt.name: part for flt in self.config.filters if (part := flt.summarize(metrics))}
+        return reports or None
+
+    def take_metrics(self) -> dict[str, float]:
+        counted, self._counted = self._counted, {}
+        return counted
+
     def process(self, batch: pa.Table) -> pa.Table:
         texts = batch.column("text").to_pylist()
         domains = batch.column("domain").to_pylist()
@@ -93,6 +106,7 @@ class FilterStage(Stage):
         details: list[str | None] = [None] * n
         columns: dict[str, list] = {name: [None] * n for name in self.output_columns()}
         keep_signals = bool(self.signal_columns())
+        counted = self._counted
         changed = False
         for i in range(n):
             for flt in self.config.filters:
@@ -109,6 +123,8 @@ class FilterStage(Stage):
                 if keep_signals:
                     for signal in flt.signals:
                         columns[f"{flt.name}_{signal}"][i] = signals.get(signal)
+                for name, value in flt.for_language(langs[i]).report(signals).items():
+                    counted[name] = counted.get(name, 0.0) + value
                 if rejection is None:
                     continue
                 if flt.action == "flag":
