@@ -95,6 +95,12 @@ def test_cli_exit_codes_and_messages(tmp_path: Path, capsys) -> None:
     assert main([str(path)]) == 2
     err = capsys.readouterr().err
     assert "stages.filter.filters.0 (decontamination)" in err and "gone.jsonl" in err
+    # a misspelt field fails before any work, naming the filter, the benchmark and the field
+    path = _write(tmp_path, lambda raw: raw["stages"]["filter"]["filters"][0]["benchmarks"]["gsm8k_mini"].update(
+        fields=["question", "solution"]))
+    assert main([str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "stages.filter.filters.0 (decontamination)" in err and "field 'solution' occurs in no record" in err
     path = _write(tmp_path, lambda raw: raw["stages"]["langid"].update(model=str(tmp_path / "no-model.bin")))
     assert main([str(path)]) == 2
     assert "stages.langid.model" in capsys.readouterr().err

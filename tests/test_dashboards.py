@@ -172,6 +172,14 @@ def test_dedup_synthetic_and_token_lengths(out: Path, kept: list[dict], dropped:
     assert (lengths["bin_high"] / lengths["bin_low"]).to_list() == pytest.approx([2 ** 0.25] * lengths.height)
 
 
+def test_decontamination_per_benchmark(out: Path, dropped: list[dict]) -> None:
+    frame = queries.decontamination(out)
+    contaminated = [r for r in dropped if r["reject_reason"] == "decontamination.contaminated"]
+    assert frame.height == 1 and frame["benchmark"][0] == "gsm8k_mini"
+    assert frame["documents"][0] == len(contaminated) > 0
+    assert frame["top_items"][0]
+
+
 def test_thresholds_come_from_the_run_config(out: Path) -> None:
     from curate.langid_weights import CALIBRATED_THRESHOLD
 
@@ -248,7 +256,7 @@ def test_page_for_a_run_without_langid_quality_tokens_or_rejections(out: Path, t
         keep = [c for c in table.column_names if not c.startswith(("lang", "quality_", "synth", "dup_", "n_tokens"))]
         pq.write_table(table.select(keep), path)
     summary = json.loads((run / "stats" / "summary.json").read_text())
-    del summary["stage_config"]
+    del summary["stage_config"], summary["reports"]
     (run / "stats" / "summary.json").write_text(json.dumps(summary))
 
     per_language = queries.tokens_per_language(run).collect()

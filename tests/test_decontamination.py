@@ -199,6 +199,28 @@ def test_fields_of_known_benchmarks_and_misspelt_ones():
     assert by_kind.index_stats["items"] == 200
 
 
+@pytest.mark.parametrize(("kind", "record", "asked"), [
+    ("mmlu", {"question": "Which of the following best describes the role of the enzyme helicase during "
+                          "DNA replication in eukaryotic cells?",
+              "choices": ["unwinds the double helix", "joins Okazaki fragments", "adds primers", "proofreads"],
+              "answer": 0, "subject": "college_biology"}, "question"),
+    ("arc", {"id": "Mercury_7220990", "question": {"stem": "Which factor will most likely cause a person to develop "
+                                                           "a fever when fighting off a common bacterial infection?",
+                                                   "choices": [{"text": "a leg muscle relaxing", "label": "A"}]},
+             "answerKey": "A"}, "question"),
+    ("hellaswag", {"ind": 24, "ctx": "A man is sitting on a roof. He starts pulling up roofing on a roof and then "
+                                     "carefully lays down new shingles along the edge",
+                   "endings": ["is using wrap to wrap a pair of skis.", "is ripping level tiles off."]}, "ctx"),
+])
+def test_other_known_layouts(tmp_path, kind, record, asked):
+    path = tmp_path / f"{kind}.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    flt = Decontamination(benchmarks={kind: {"path": str(path)}})
+    question = record[asked]["stem"] if isinstance(record[asked], dict) else record[asked]
+    assert flt.check(f"Practice question of the day: {question} Discuss below.")[2] is not None
+    assert flt.index_stats["items"] == 1
+
+
 def test_missing_file_gzip_and_fsspec_url(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"benchmark 'gsm8k'.*nope/gsm8k\.jsonl"):
         Decontamination(benchmarks={"gsm8k": {"path": str(tmp_path / "nope" / "gsm8k.jsonl")}}).setup()

@@ -128,6 +128,18 @@ def test_nothing_lost(documents: pl.DataFrame, rejected: pl.DataFrame, out: Path
     assert stages["dedup"]["clusters"] == 4 and stages["dedup"]["candidate_edges"] >= 10
 
 
+def test_decontamination_report_in_the_summary(rejected: pl.DataFrame, out: Path) -> None:
+    """The contaminated junk sample is counted per benchmark, its item named with a preview."""
+    contaminated = rejected.filter(pl.col("reject_reason") == "decontamination.contaminated")
+    assert contaminated.height >= 1
+    assert contaminated["reject_detail"].str.contains("matched: '").all()
+    summary = json.loads((out / "stats" / "summary.json").read_text())
+    report = summary["reports"]["filter"]["decontamination"]["benchmarks"]["gsm8k_mini"]
+    assert report["documents"] == contaminated.height
+    top = report["top_items"][0]
+    assert top["documents"] >= 1 and top["text"] and top["text"][:30] in contaminated["reject_detail"][0]
+
+
 def test_planted_duplicates_leave_one_per_group(documents: pl.DataFrame, rejected: pl.DataFrame) -> None:
     groups = {f"web/{r['id']}": r["dup_group"] for r in read_jsonl(SAMPLES / "web" / "near_duplicates.jsonl")}
     kept = documents.filter(pl.col("id").is_in(list(groups)))
