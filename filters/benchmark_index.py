@@ -51,7 +51,7 @@ class IndexRules:
     ngram: int = 13
     min_item_words: int = 3
     min_bits: float = 60.0
-    min_short_bits: float = 40.0
+    min_short_bits: float = 30.0
     min_real_words: int = 3
     max_items_per_ngram: int = 2
 
@@ -120,8 +120,11 @@ class BenchmarkIndex:
     def _item_entries(self, item: BenchmarkItem) -> _ItemEntries:
         rules, dropped = self.rules, self.dropped
         n, lang = rules.ngram, wordfreq_language(item.lang)
-        texts = [text for text in item.texts if text]
-        texts = texts[: MAX_FIELDS - 1] + (["\n".join(texts[MAX_FIELDS - 1 :])] if len(texts) >= MAX_FIELDS else [])
+        kept_texts = [(text, i in item.diagrams) for i, text in enumerate(item.texts) if text]
+        if len(kept_texts) > MAX_FIELDS:  # the last bit stands for the rest
+            kept_texts = kept_texts[: MAX_FIELDS - 1] + [("\n".join(t for t, _ in kept_texts[MAX_FIELDS - 1 :]), False)]
+        texts = [text for text, _ in kept_texts]
+        diagram = [is_diagram for _, is_diagram in kept_texts]
         hashes: list[np.ndarray] = []
         bits: list[np.ndarray] = []
         shorts: dict[int, tuple[int, int, int, int]] = {}
@@ -141,12 +144,13 @@ class BenchmarkIndex:
                 grams = windows.of_length(k)
                 if k == n:
                     keep = informative_windows(words, k, lang, rules.min_bits, rules.min_real_words)
-                else:  # a short field, matched whole: its share of the evidence, never under min_short_bits
-                    keep = informative_windows(words, k, lang, max(rules.min_bits * k / n, rules.min_short_bits),
+                else:  # a short field, matched whole (a stronger test than any window): min_short_bits
+                    keep = informative_windows(words, k, lang, rules.min_short_bits,
                                                max(1, round(rules.min_real_words * k / n)))
                 dropped["low_information"] += int((~keep).sum())
-                field_bit = 1 << f if f < len(fields) else 0  # the join counts toward no field
-                if f < len(fields):
+                # the join and a diagram count toward no field's coverage (only toward long matches)
+                field_bit = 1 << f if f < len(fields) and not diagram[f] else 0
+                if f < len(fields) and not diagram[f]:
                     kept.append((f, grams[keep] if k == n else grams[:1][keep[:1]]))
                 if not keep.any():
                     continue

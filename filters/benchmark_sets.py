@@ -6,12 +6,14 @@ other JSONL works with explicit ``fields:``. Every field a config lists (or a kn
 requires) must occur in the file: a misspelt field would silently index less of the benchmark.
 
 Each item keeps its fields apart: decontamination indexes each field on its own (a short
-question still forms n-grams of its own) and their join.
+question still forms n-grams of its own) and their join. A MATH problem's ``[asy]`` diagram is a
+field of its own (drawing code, easily mangled in a copy; the problem's text stands without it).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -100,6 +102,7 @@ class BenchmarkItem:
     item_id: str
     texts: tuple[str, ...]
     lang: str
+    diagrams: frozenset[int] = frozenset()  # indexes of texts that are diagram code, not text
 
 
 def _flatten(value: Any) -> Iterator[str]:
@@ -115,6 +118,19 @@ def _flatten(value: Any) -> Iterator[str]:
             yield from _flatten(item)
     else:
         yield str(value)
+
+
+_ASY = re.compile(r"\[asy\].*?(?:\[/asy\]|\Z)", re.DOTALL)
+
+
+def _apart_from_diagrams(text: str) -> list[tuple[str, bool]]:
+    """A field with ``[asy]`` diagrams (MATH) as two: its text, and the diagrams' drawing code (True).
+    A document quoting the problem with the diagram lost or mangled still holds all of its text,
+    and a diagram alone (train and test problems share many) is no copy of the problem."""
+    diagrams = _ASY.findall(text)
+    if not diagrams:
+        return [(text, False)]
+    return [(_ASY.sub(" ", text), False), ("\n".join(diagrams), True)]
 
 
 def read_items(name: str, source: BenchmarkSource) -> Iterator[BenchmarkItem]:
@@ -137,11 +153,13 @@ def read_items(name: str, source: BenchmarkSource) -> Iterator[BenchmarkItem]:
                 seen.update(record)
                 fields = [next((f for f in group if f in record), group[0]) for group in required]
                 fields += [f for f in optional if f in record]
-                texts = tuple("\n".join(_flatten(record.get(f))) for f in fields)
+                parts = [part for f in fields for part in _apart_from_diagrams("\n".join(_flatten(record.get(f))))]
+                texts = tuple(text for text, _ in parts)
+                diagrams = frozenset(i for i, (_, is_diagram) in enumerate(parts) if is_diagram)
                 item_id = next((str(record[f]) for f in id_fields if f in record), str(lineno))
                 lang = default_lang or str(record.get("lang") or "en")
                 if any(texts):
-                    yield BenchmarkItem(name, item_id, texts, lang)
+                    yield BenchmarkItem(name, item_id, texts, lang, diagrams)
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"benchmark {name!r}: file not found: {source.path}") from exc
     missing = [" or ".join(repr(f) for f in group) for group in required if not seen & set(group)]

@@ -289,17 +289,18 @@ def is_real_word(word: str) -> bool:
 def word_bits(word: str, lang: str | None) -> float:
     """Surprisal of a word as evidence: wordfreq's for a word of letters (at most
     :data:`SINGLE_LETTER_BITS` for a single letter), 3.3 bits per digit for a number of two or more
-    digits (at most four digits' worth), nothing for a single digit or a hex number."""
+    digits (at most eight digits' worth), one bit for a single digit, nothing for a hex number."""
     if has_letters(word):
         bits = surprisal_bits(word, lang)
         return min(bits, SINGLE_LETTER_BITS) if len(word) == 1 and not _CJK.match(word) else bits
-    if len(word) > 1 and word.isdigit():
-        return math.log2(10) * min(len(word), 4)
+    if word.isdigit():
+        return math.log2(10) * min(len(word), 8) if len(word) > 1 else SINGLE_DIGIT_BITS
     return 0.0
 
 
-#: A single letter says little whatever its frequency (``x``, ``a``, ``b``).
+#: A single letter says little whatever its frequency (``x``, ``a``, ``b``); a single digit less.
 SINGLE_LETTER_BITS = 4.0
+SINGLE_DIGIT_BITS = 1.0
 
 
 def informative(words: list[str], lang: str | None, min_bits: float, min_real_words: int) -> bool:

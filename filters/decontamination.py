@@ -59,9 +59,9 @@ class Decontamination(Filter):
     min_item_words: int = Field(default=3, ge=1)
     """Fields with fewer normalised words are not indexed (too generic to mean anything)."""
     min_bits: float = Field(default=60.0, ge=0)
-    """Least surprisal (bits, summed over an n-gram's words) an indexed n-gram has; a short field
-    matched whole needs its share of it, and at least ``min_short_bits``."""
-    min_short_bits: float = Field(default=40.0, ge=0)
+    """Least surprisal (bits, summed over an n-gram's words) an indexed n-gram has; a short field,
+    matched only whole, needs ``min_short_bits``."""
+    min_short_bits: float = Field(default=30.0, ge=0)
     min_real_words: int = Field(default=3, ge=0)
     """Words of two or more letters an indexed n-gram has (a short field: its share): a run of
     numbers, a hex table or a run of single-letter variables has none."""

@@ -143,6 +143,16 @@ def test_a_shared_sentence_is_not_an_item(decon):
     assert rejection is not None and signals["matched_words"] >= 50
 
 
+def test_a_diagram_is_a_field_apart(decon):
+    """A MATH problem quoted without its [asy] diagram is caught; the diagram alone is no copy."""
+    item = _item("math", lambda r: "[asy]" in r["problem"] and len(r["problem"].split("[asy]")[0].split()) > 20)
+    text, diagram = item["problem"].split("[asy]", 1)
+    assert decon.check("From my homework: " + text.replace(",", ""), "eng_Latn")[2] is not None
+    signals = decon.score("[asy]" + diagram)
+    assert signals["item_coverage"] == 0.0  # drawing code counts toward no field
+    assert decon.is_contaminated(signals) == (signals["matched_words"] >= decon.long_match_words)
+
+
 def test_hits_count_distinct_ngrams(decon):
     span = " ".join(JANET["question"].split()[:14])
     once = decon.score(span)["hits"]
