@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from curate.langcodes import QWEN2_LANGUAGES, settle_chinese_or_japanese
-from curate.langid_specialists import chinese_script, settle_chinese_script
+from curate.langid_specialists import chinese_script, pair_log_odds, settle_chinese_script, settle_group
 from curate.langid_thresholds import DEFAULT_THRESHOLDS, threshold_from_scores
 from curate.schema import BASE_SCHEMA
 from curate.stages.langid import LangIDConfig, LanguageID, comment_text, prediction_text
@@ -113,6 +113,19 @@ def test_chinese_script_simplified_or_traditional() -> None:
     assert rows[1]["lang_top"][0]["lang"] == "cmn_Hant"  # lang_top names the script too
     # FineWeb-2 style on request
     assert [row["lang"] for row in _run([SIMPLIFIED, TRADITIONAL], threshold=0.0, chinese_script=False)] == ["cmn_Hani"] * 2
+
+
+# Real translated messages (Django's cs and sk catalogs).
+CZECH = "Potíže s nainstalovanou databází. Ujistěte se, že byly vytvořeny odpovídající tabulky a že databáze je přístupná."
+SLOVAK = "Skupiny do ktorých používateľ patrí. Používateľ dostane všetky oprávnenia z každej z jeho skupín."
+
+
+def test_czech_slovak_specialist() -> None:
+    assert settle_group("slk", CZECH) == "ces" and settle_group("ces", SLOVAK) == "slk"
+    assert settle_group("pol", CZECH) == "pol"  # no specialist: unchanged
+    assert pair_log_odds(CZECH, ("ces", "slk")) > 0 > pair_log_odds(SLOVAK, ("ces", "slk"))
+    rows = _run([CZECH, SLOVAK], threshold=0.0)
+    assert [row["lang"] for row in rows] == ["ces_Latn", "slk_Latn"]
 
 
 def test_cmn_hani_in_a_config_covers_both_scripts() -> None:
