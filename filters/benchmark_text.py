@@ -41,8 +41,8 @@ _DIGIT = regex.compile(r"\d")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 
 # numbers
-_THOUSANDS = regex.compile(r"(?<=\d)[,'’\u00a0\u202f\u2009](?=\d{3}(?!\d))")
-_DECIMAL = regex.compile(r"(?<![\d.])(\d+)\.(\d*?)0+(?![\d.])")
+# a thousands separator, or a decimal with trailing zeros (one pass for both)
+_NUMBER_FORMAT = regex.compile(r"(?<=\d)[,'’\u00a0\u202f\u2009](?=\d{3}(?!\d))|(?<![\d.])(\d+)\.(\d*?)0+(?![\d.])")
 _PERCENT = regex.compile(r"%|\bper\s?cent\b", regex.IGNORECASE)
 # LaTeX
 _TEX_SPACING = regex.compile(r"\\(?:[,;:!> ]|q?quad\b|displaystyle\b|textstyle\b|left\b|right\b|[bB]igg?[lr]?\b)")
@@ -59,8 +59,10 @@ MULT = np.uint64(0x9E3779B97F4A7C15)
 _MULT_INVERSE = np.uint64(pow(0x9E3779B97F4A7C15, -1, 1 << 64))
 
 
-def _decimal(match: regex.Match) -> str:
+def _number_format(match: regex.Match) -> str:
     whole, fraction = match.group(1), match.group(2)
+    if whole is None:  # a thousands separator
+        return ""
     return f"{whole}.{fraction}" if fraction else whole
 
 
@@ -71,8 +73,7 @@ def normalize_numbers_and_tex(text: str) -> str:
         text = _TEX_FRAC.sub(r"\\frac", text)
         text = _TEX_SHORT_FRAC.sub(r"\\\1{\2}{\3}", text)
     if _DIGIT.search(text):
-        text = _THOUSANDS.sub("", text)
-        text = _DECIMAL.sub(_decimal, text)
+        text = _NUMBER_FORMAT.sub(_number_format, text)
     if "%" in text or "cent" in text:
         text = _PERCENT.sub(" percent ", text)
     return text
