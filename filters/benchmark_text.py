@@ -7,18 +7,22 @@ item still match:
 * Unicode NFKC and case folding (``Natalia`` = ``NATALIA``; identifiers' case in code);
 * numbers: thousands separators dropped (``1,000`` = ``1 000`` = ``1000``), trailing zeros of
   decimals dropped (``3.50`` = ``3.5``, ``2.0`` = ``2``), ``%`` and ``per cent`` read as
-  ``percent``; number words as digits (``twenty-five`` = ``25``) in the languages the
-  ``text2num`` package parses (en, fr, es, pt, de, nl, it, da) when the text's language is known;
+  ``percent``;
 * LaTeX: spacing commands (``\\,`` ``\\;`` ``\\quad``), ``\\left``/``\\right``, ``\\displaystyle``
   dropped; ``\\dfrac``/``\\tfrac`` read as ``\\frac``, ``\\frac12`` as ``\\frac{1}{2}``;
 * punctuation and symbols dropped, whitespace (code indentation) collapsed; words as
   :func:`filters.words.split_words` gives them (Chinese and Japanese: characters).
 
-Information (:func:`informative`): an n-gram is evidence of a leak only if most of its words have
-letters (not ``1 2 3 ... 13`` nor a hex table's ``0x1f 0x20 ...``) and its words are rare enough
-together: the sum of their surprisal in ordinary text of the language (``wordfreq``'s
-frequencies, which come from Wikipedia, subtitles, books, news and web text) reaches
-``min_bits``. Stock phrasing such as "there are 7 days in a week" is common words only.
+Number words are handled on the items' side only (:func:`item_readings`), so documents pay
+nothing for them: each item field is also read with its number words as digits (``text2num``:
+en, fr, es, pt, de, nl, it, da) and with its small numbers as words (``num2words``, 50+
+languages), and a document matches whichever reading it wrote.
+
+Information (:func:`informative`): an n-gram is evidence of a leak only if it has
+``min_real_words`` words of two or more letters (not ``1 2 3 ... 13``, a hex table's ``0x1f
+0x20 ...`` or a run of single-letter variables) and its words are rare enough together: the sum
+of their surprisal in ordinary text of the language (:func:`word_bits`, from ``wordfreq``'s
+frequencies of Wikipedia, subtitles, books, news and web text) reaches ``min_bits``.
 """
 
 from __future__ import annotations

@@ -4,12 +4,12 @@ The GPT-3 / Llama n-gram recipe, with what real data showed it needs
 (``benchmarks/decontamination.py`` measures each part):
 
 * **Items as items** (:mod:`filters.benchmark_index`): each field of a test item (question,
-  answer, prompt, solution) is indexed on its own and with the others joined. A field of
-  ``ngram`` (13) words or more gives its n-grams; a shorter one (from ``min_item_words`` words)
-  is one entry, found only as a run of exactly its words.
+  answer, prompt, solution; a MATH ``[asy]`` diagram apart) is indexed on its own and with the
+  others joined. A field of ``ngram`` (13) words or more gives its n-grams; a shorter one (from
+  ``min_item_words`` words) is one entry, found only as a run of exactly its words.
 * **One normalisation** for items and documents (:mod:`filters.benchmark_text`): case,
-  punctuation, whitespace, thousands separators, decimal zeros, ``%``, number words (text2num's
-  languages), LaTeX spacing.
+  punctuation, whitespace, thousands separators, decimal zeros, ``%``, LaTeX spacing; items are
+  also read with number words as digits and small numbers as words.
 * **Only informative n-grams are indexed**: three or more real words (not a run of numbers, a hex
   table, single-letter variables) and ``min_bits`` of surprisal in ordinary text (wordfreq);
   nor an n-gram in more than ``max_items_per_ngram`` items of one benchmark (stock phrasing, a
