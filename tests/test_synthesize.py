@@ -140,6 +140,18 @@ def test_generates_with_provenance_and_a_rerun_generates_nothing(tmp_path) -> No
     assert "from the checkpoint" in again.stdout
 
 
+def test_min_quality_without_a_scorer_fails_before_any_work(tmp_path) -> None:
+    """A min_quality with no quality_scorer to apply it is a config error naming the stage's keys."""
+    from curate.config import ConfigError
+
+    stage = """    min_quality: 0.5
+    tasks:
+      - {name: rephrase, domains: [web], max_documents: 1}"""
+    with pytest.raises(ConfigError, match=r"stages\.synthesize.*min_quality needs quality_scorer"):
+        load_config(pipeline(tmp_path, "no_scorer", stage))
+    assert not (tmp_path / "no_scorer").exists()
+
+
 def test_token_budget_stops_generation(tmp_path) -> None:
     stage = """    sampling: {max_new_tokens: 8}
     max_new_tokens: 20

@@ -70,16 +70,15 @@ class SynthesizeConfig(StageConfig):
     seed: int = 0
     resources: Resources = Resources()
 
-
-def _hash(*parts: str) -> str:
-    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
-
-
     @model_validator(mode="after")
     def _scorer_for_threshold(self) -> SynthesizeConfig:
         if self.min_quality is not None and self.quality_scorer is None:
             raise ValueError("min_quality needs quality_scorer (a scorer.bin from a distilled_quality run)")
         return self
+
+
+def _hash(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
 class _GeneratorActor:
