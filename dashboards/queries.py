@@ -275,8 +275,11 @@ def thresholds(output_dir: str | Path) -> dict[str, Any]:
 
 
 def quality_threshold(limits: dict[str, float], domain: str | None) -> float | None:
-    """The minimum quality_score a domain was held to (the stage's own rule: domain, else ``*``)."""
-    return limits.get(domain or "", limits.get("*"))
+    """The minimum quality_score a domain was held to: the stages' own rule
+    (:func:`curate.quality.thresholds.domain_threshold`)."""
+    from curate.quality.thresholds import domain_threshold
+
+    return domain_threshold(limits, domain)
 
 
 # --- dedup, synthetic, token lengths --------------------------------------------------------------

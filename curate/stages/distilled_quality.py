@@ -31,6 +31,7 @@ from pydantic import Field, model_validator
 from curate.config import ConfigError
 from curate.models.loading import ModelSpec, check_available
 from curate.quality.distill import sample_key
+from curate.quality.thresholds import domain_threshold
 from curate.schema import alive_mask, reject_rows, set_column, text_bytes
 from curate.stage import Resources, Stage, StageConfig
 
@@ -117,7 +118,7 @@ class DistilledQuality(Stage):
         check_available(self.config.model, f"stages.{self.key}.model.id")
 
     def threshold(self, domain: str) -> float | None:
-        return self.config.thresholds.get(domain, self.config.thresholds.get("*"))
+        return domain_threshold(self.config.thresholds, domain)
 
     # ----------------------------------------------------------------- 1. sample
 

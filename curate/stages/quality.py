@@ -19,6 +19,7 @@ from pydantic import Field
 
 from curate.config import ConfigError
 from curate.models.loading import ModelSpec, check_available
+from curate.quality.thresholds import domain_threshold
 from curate.schema import reject_rows, set_column
 from curate.stage import Resources, Stage, StageConfig
 
@@ -67,7 +68,7 @@ class QualityJudge(Stage):
                                token_budget=cfg.token_budget, max_batch=cfg.max_batch, perplexity=cfg.perplexity)
 
     def threshold(self, domain: str) -> float | None:
-        return self.config.thresholds.get(domain, self.config.thresholds.get("*"))
+        return domain_threshold(self.config.thresholds, domain)
 
     def process(self, batch: pa.Table) -> pa.Table:
         texts = batch.column("text").to_pylist()
