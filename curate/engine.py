@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 
 from curate.config import DownloadConfig, LoadedConfig, SourceConfig, StageSpec
 from curate.ids import INPUT_METRIC, CachedIds, FileIds, IdIndex, input_metric
-from curate.schema import BASE_SCHEMA, alive_mask, text_bytes
+from curate.schema import BASE_SCHEMA, add_missing_columns, alive_mask, text_bytes
 from curate.sources import FileTask
 
 logger = logging.getLogger("curate")
@@ -474,13 +474,6 @@ def group_tasks(tasks: list[FileTask]) -> list[dict[str, str]]:
 # --------------------------------------------------------------------------- stages
 
 
-def _null_columns(table: pa.Table, columns: dict[str, pa.DataType]) -> pa.Table:
-    for name, dtype in columns.items():
-        if name not in table.column_names:
-            table = table.append_column(name, pa.nulls(table.num_rows, dtype))
-    return table
-
-
 class StageRunner:
     """Wrap a stage for Ray: alive rows in, same schema out, metrics reported, errors named."""
 
@@ -517,8 +510,8 @@ class StageRunner:
             if missing:
                 raise StageFailed(self.key, f"process() did not add its declared columns {missing}")
         else:
-            processed = _null_columns(alive, self.declared)
-        dead = _null_columns(dead, self.declared).select(processed.column_names).cast(processed.schema)
+            processed = add_missing_columns(alive, self.declared)
+        dead = add_missing_columns(dead, self.declared).select(processed.column_names).cast(processed.schema)
         out_alive = alive_mask(processed)
         docs_out = int(pc.sum(out_alive).as_py() or 0)
         _report(self.stats, self.key, start, docs_in=alive.num_rows, docs_out=docs_out,

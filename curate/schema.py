@@ -75,6 +75,20 @@ def set_column(table: pa.Table, name: str, values: pa.Array | pa.ChunkedArray) -
     return table.append_column(name, values)
 
 
+def add_missing_columns(table: pa.Table, columns: dict[str, pa.DataType],
+                        fill: dict[str, object] | None = None) -> pa.Table:
+    """``table`` with each of ``columns`` it lacks appended: nulls, or ``fill[name]`` in every row
+    (rows a stage never saw still carry its columns, so every batch has one schema)."""
+    for name, dtype in columns.items():
+        if name not in table.column_names:
+            if fill and name in fill:
+                values = pa.array([fill[name]] * table.num_rows, dtype)
+            else:
+                values = pa.nulls(table.num_rows, dtype)
+            table = table.append_column(name, values)
+    return table
+
+
 def text_bytes(table: pa.Table) -> int:
     """UTF-8 bytes of the ``text`` column (what 'bytes in/out' means in the run summary)."""
     if table.num_rows == 0:

@@ -37,7 +37,7 @@ from pydantic import Field, model_validator
 from curate.config import ConfigError
 from curate.langcodes import code_listed
 from curate.models.loading import ModelSpec, check_available
-from curate.schema import BASE_SCHEMA, alive_mask, reject_rows
+from curate.schema import BASE_SCHEMA, add_missing_columns, alive_mask, reject_rows
 from curate.stage import Resources, Stage, StageConfig
 from curate.stages.filter import FilterSpec, setup_filters
 from curate.synth.generator import SamplingConfig
@@ -340,11 +340,7 @@ class Synthesize(Stage):
 
 def _with_columns(batch: pa.Table, columns: dict[str, pa.DataType]) -> pa.Table:
     """The original documents with the provenance columns (synthetic = false)."""
-    for name, dtype in columns.items():
-        if name not in batch.column_names:
-            values = pa.array([False] * batch.num_rows, dtype) if name == "synthetic" else pa.nulls(batch.num_rows, dtype)
-            batch = batch.append_column(name, values)
-    return batch
+    return add_missing_columns(batch, columns, {"synthetic": False})
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
