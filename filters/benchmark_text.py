@@ -158,25 +158,15 @@ def item_readings(text: str, lang: str | None) -> list[list[str]]:
     return readings
 
 
-def normalize(text: str) -> str:
-    """Normalised text as one string (for reports and tests): the words joined by spaces."""
-    return " ".join(comparable_words(text))
-
-
 # --- hashing -------------------------------------------------------------------------------------
-
-
-def word_hash(word: str) -> int:
-    """Python's own string hash (SipHash, 64 bits, cached on the string): fast, but salted per
-    process, so an index is only valid in the process that built it (:data:`HASH_SALT`)."""
-    return hash(word) % (1 << 64)
-
 
 #: Changes from process to process with Python's string-hash salt: part of an index's identity.
 HASH_SALT = hash("curate decontamination")
 
 
 def word_hashes(words: list[str]) -> np.ndarray:
+    """Python's own string hash of each word (SipHash, 64 bits, cached on the string): fast, but
+    salted per process, so an index is only valid in the process that built it (:data:`HASH_SALT`)."""
     return np.fromiter(map(hash, words), dtype=np.int64, count=len(words)).view(np.uint64)
 
 
@@ -191,20 +181,15 @@ class WindowHashes:
 
     def __init__(self, hashes: np.ndarray) -> None:
         n = len(hashes)
+        powers, inverse_powers = _power_tables(n + 1)
+        prefix = np.zeros(n + 1, dtype=np.uint64)
         with np.errstate(over="ignore"):
-            inverse_powers = np.cumprod(np.full(n, _MULT_INVERSE, dtype=np.uint64)) if n else hashes
-            powers = np.cumprod(np.full(n, MULT, dtype=np.uint64)) if n else hashes
-            prefix = np.empty(n + 1, dtype=np.uint64)
-            prefix[0] = 0
-            # P[t] = MULT**(t-1) * sum(h[j] * MULT**-j for j < t); inverse_powers[j-1] = MULT**-j
-            scaled = hashes.copy()
-            if n > 1:
-                scaled[1:] *= inverse_powers[:-1]
-            np.cumsum(scaled, out=prefix[1:])
-            if n > 1:
-                prefix[2:] *= powers[:-1]
+            # P[t] = MULT**(t-1) * sum(h[j] * MULT**-j for j < t)
+            np.cumsum(hashes * inverse_powers[:n], out=prefix[1:])
+            prefix[1:] *= powers[:n]
         self.prefix = prefix
         self.n = n
+        self._powers = powers
 
     def of_length(self, k: int) -> np.ndarray:
         """Hash of every window of ``k`` words (empty when the text is shorter)."""
@@ -212,33 +197,26 @@ class WindowHashes:
         if m <= 0 or k <= 0:
             return np.empty(0, dtype=np.uint64)
         with np.errstate(over="ignore"):
-            return self.prefix[k:] - self.prefix[:m] * _power(k)
-
+            return self.prefix[k:] - self.prefix[:m] * self._powers[k]
 
     def at(self, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Hash of the window of ``lengths[i]`` words from ``starts[i]``, for each i."""
         with np.errstate(over="ignore"):
-            return self.prefix[starts + lengths] - self.prefix[starts] * _powers()[lengths]
+            return self.prefix[starts + lengths] - self.prefix[starts] * self._powers[lengths]
 
 
-@lru_cache(maxsize=1)
-def _powers(limit: int = 4096) -> np.ndarray:
-    """MULT**k modulo 2**64 for k < limit."""
+def _power_tables(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``MULT**k`` and ``MULT**-k`` modulo 2**64 for k up to at least ``size`` (cached, grown by
+    doubling: no document recomputes them)."""
+    return _power_tables_of(1 << max(12, (size - 1).bit_length()))
+
+
+@lru_cache(maxsize=32)
+def _power_tables_of(size: int) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(over="ignore"):
-        return np.concatenate(([np.uint64(1)], np.cumprod(np.full(limit - 1, MULT, dtype=np.uint64))))
-
-
-@lru_cache(maxsize=256)
-def _power(k: int) -> np.uint64:
-    return np.uint64(pow(int(MULT), k, 1 << 64))
-
-
-def sequence_hash(words: list[str]) -> int:
-    """The hash :class:`WindowHashes` gives the whole word list."""
-    value = 0
-    for word in words:
-        value = (value * int(MULT) + word_hash(word)) % (1 << 64)
-    return value
+        powers = np.concatenate(([np.uint64(1)], np.cumprod(np.full(size - 1, MULT, dtype=np.uint64))))
+        inverse = np.concatenate(([np.uint64(1)], np.cumprod(np.full(size - 1, _MULT_INVERSE, dtype=np.uint64))))
+    return powers, inverse
 
 
 # --- information -------------------------------------------------------------------------------

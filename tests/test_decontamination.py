@@ -11,10 +11,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from filters.benchmark_text import comparable_words, informative, item_readings
+from filters.benchmark_text import (
+    MULT,
+    WindowHashes,
+    comparable_words,
+    informative,
+    item_readings,
+    word_hashes,
+)
 from filters.decontamination import Decontamination
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,6 +94,27 @@ def test_numbers_are_normalised_both_ways():
     assert ["she", "has", "16", "eggs", "and", "buys", "3", "more"] in readings
     assert ["she", "has", "sixteen", "eggs", "and", "buys", "three", "more"] in readings
     assert item_readings("72", "en") == [["72"]]  # a bare answer is not spelled out
+
+
+def test_window_hashes_are_horner_hashes_of_every_window():
+    words = comparable_words(" ".join(item["question"] for item in _items("gsm8k")[:120]))  # > 4,096 words
+    assert len(words) > 4096
+    hashes = word_hashes(words)
+    windows = WindowHashes(hashes)
+
+    def horner(i: int, k: int) -> int:
+        value = 0
+        for h in hashes[i : i + k]:
+            value = (value * int(MULT) + int(h)) % (1 << 64)
+        return value
+
+    for k in (1, 3, 13, 40):
+        got = windows.of_length(k)
+        assert len(got) == len(words) - k + 1
+        for i in (0, 1, 777, len(words) - k):
+            assert int(got[i]) == horner(i, k)
+    starts, lengths = np.array([0, 5, 4000]), np.array([13, 4, 12])
+    assert [int(x) for x in windows.at(starts, lengths)] == [horner(i, k) for i, k in zip(starts, lengths)]
 
 
 def test_ascii_fast_path_gives_the_same_words_as_the_unicode_path():
