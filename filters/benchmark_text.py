@@ -37,8 +37,6 @@ import regex
 
 from filters.words import split_words
 
-_PUNCT = regex.compile(r"[\p{P}\p{S}]+")
-_SPACE = regex.compile(r"\s+")
 _IN_WORD_PUNCT = regex.compile(r"['’_-]+")  # the punctuation split_words keeps inside words
 _CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]")
 _DIGIT = regex.compile(r"\d")

@@ -125,10 +125,15 @@ class Decontamination(Filter):
 
     # --- documents ------------------------------------------------------------------------------
 
+    def _current_index(self) -> BenchmarkIndex:
+        """The index, built if missing or made in a process with another hash salt: the cheap
+        check for every document (:attr:`index` also compares the whole config)."""
+        if self._index is None or self._index.salt != HASH_SALT:
+            self.setup()
+        return self._index
+
     def score(self, text: str, lang: str | None = None) -> dict[str, float]:
-        index = self._index
-        if index is None or index.salt != HASH_SALT:  # not built, or built in another process
-            index = self.index
+        index = self._current_index()
         return weigh(index.find(comparable_words(text, lang)), index)
 
     def check(self, text: str, lang: str | None = None) -> tuple[str, dict[str, float], Rejection | None]:
@@ -153,7 +158,7 @@ class Decontamination(Filter):
         per = [(name, int(signals.get(f"hits[{name}]", 0))) for name in self.benchmarks]
         per = sorted((p for p in per if p[1]), key=lambda p: -p[1])
         named = ", ".join(f"{name} ({count} hit{'' if count == 1 else 's'})" for name, count in per)
-        benchmark, item_id, preview = self.index.labels[int(signals["item"])]
+        benchmark, item_id, preview = self._current_index().labels[int(signals["item"])]
         return Rejection("contaminated", f"{named}; {int(signals['matched_words'])} words matched, "
                                          f"{signals['item_coverage']:.0%} of a field; most: {benchmark} item "
                                          f"{item_id} ({int(signals['item_hits'])} hits): {preview}")
@@ -163,7 +168,7 @@ class Decontamination(Filter):
         if not self.is_contaminated(signals):
             return {}
         out = {f"decontamination.documents[{name}]": 1.0 for name in self.benchmarks if signals.get(f"hits[{name}]")}
-        benchmark, item_id, _ = self.index.labels[int(signals["item"])]
+        benchmark, item_id, _ = self._current_index().labels[int(signals["item"])]
         out[f"decontamination.item[{benchmark}]{item_id}"] = 1.0
         return out
 
