@@ -11,6 +11,9 @@ written set as a regression check):
   and of installed Python packages (``<site-packages>/**/locale/<ll>/LC_MESSAGES/*.mo``: Django's
   ~100 languages when the ``bench`` extra is installed): translators' own sentences, short and
   UI-like, the hardest kind of text for language ID; the English ``msgid`` counts as English;
+* GNOME's user help in 40+ languages (:mod:`help_pages`: Debian's ``gnome-user-docs``, fetched once
+  with ``apt-get download``; skipped where that cannot run): translated instructions, full
+  sentences of web-page-like prose, 18 Qwen2 languages and 20 others;
 * ``../shared/realdata/prose_docs.jsonl`` documents and their paragraphs (translated
   documentation, 7 languages) and ``math_mgsm.jsonl`` word problems (11 languages).
 
@@ -39,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from help_pages import help_paragraphs  # noqa: E402
 from locale_messages import LOCALE, translated_messages  # noqa: E402
 
 from curate import langid_ensemble as ensemble  # noqa: E402
@@ -74,6 +78,16 @@ def _clean(message: str) -> str:
     return " ".join(_MARKUP.sub(" ", message).split())
 
 
+def locale_label(name: str) -> str | None:
+    """Our label for a locale directory name (``pt_BR`` -> ``por_Latn``, ``gl`` -> ``other:gl``);
+    None for a regional or script variant of a Qwen2 language we have no code for, or an odd name."""
+    base = name.split("_")[0].split("@")[0]
+    lang = LOCALE_CODES.get(name) or LOCALE_CODES.get(base)
+    if lang is None and (base in _QWEN2_PREFIXES or not re.fullmatch(r"[a-z]{2,3}", base) or "@" in name or "_" in name):
+        return None
+    return lang or f"other:{base}"
+
+
 def catalog_roots() -> list[Path]:
     """Folders of ``<ll>/LC_MESSAGES/*.mo`` catalogs: the system's and every installed package's."""
     roots = [LOCALE] if LOCALE.is_dir() else []
@@ -88,12 +102,10 @@ def locale_items(per_language: int, min_chars: int) -> list[dict]:
     for root in catalog_roots():
         source = ".mo messages" if root == LOCALE else "package .mo messages"
         for directory in sorted(root.iterdir()):
-            name = directory.name
-            base = name.split("_")[0].split("@")[0]
-            lang = LOCALE_CODES.get(name) or LOCALE_CODES.get(base)
-            if lang is None and (base in _QWEN2_PREFIXES or not re.fullmatch(r"[a-z]{2,3}", base) or "@" in name or "_" in name):
-                continue  # a regional or script variant of a Qwen2 language, or an odd name
-            label = lang or f"other:{base}"
+            label = locale_label(directory.name)
+            if label is None:
+                continue
+            lang = None if label.startswith("other:") else label
             for key, value, _ in translated_messages(directory):
                 text, english = _clean(value), _clean(key)
                 if len(text) >= min_chars:
@@ -121,6 +133,11 @@ def realdata_items(per_language: int, min_chars: int) -> list[dict]:
     for lang, texts in sorted(by_lang.items()):
         chosen = random.Random(0).sample(texts, min(per_language, len(texts)))
         items += [{"lang": lang, "source": "prose paragraphs", "text": t} for t in chosen]
+    for name, paragraphs in help_paragraphs(min_chars).items():
+        label = "eng_Latn" if name == "C" else locale_label(name)
+        if label is not None and paragraphs:
+            chosen = random.Random(0).sample(paragraphs, min(per_language, len(paragraphs)))
+            items += [{"lang": label, "source": "help pages", "text": t} for t in chosen]
     if mgsm.exists():
         for line in mgsm.open(encoding="utf-8"):
             record = json.loads(line)
@@ -282,6 +299,30 @@ def report(items: list[dict], columns: dict[str, tuple[list[str], list[bool]]]) 
     return "\n".join(out)
 
 
+def source_summary(items: list[dict], columns: dict[str, tuple[list[str], list[bool]]], sources: list[str]) -> str:
+    """Per source: macro accuracy over its Qwen2 languages and false acceptance, default vs bare."""
+    default, bare = next(iter(columns)), "lid.176 bare"
+    out = ["| source | texts | macro: default | macro: lid.176 bare | other languages accepted: default | ...: lid.176 bare |",
+           "|---|---:|---:|---:|---:|---:|"]
+    for source in sources:
+        idx = [i for i, item in enumerate(items) if item["source"] == source]
+        cells = []
+        for name in (default, bare):
+            codes, kept = columns[name]
+            per_lang: dict[str, list[bool]] = defaultdict(list)
+            others = []
+            for i in idx:
+                if items[i]["lang"].startswith("other"):
+                    others.append(codes[i] in QWEN2 and kept[i])
+                else:
+                    per_lang[items[i]["lang"]].append(codes[i] == truth(items[i]["lang"]) and kept[i])
+            macro = sum(sum(v) / len(v) for v in per_lang.values()) / max(len(per_lang), 1)
+            cells.append((macro, sum(others) / len(others) if others else None))
+        fa = [f"{c[1]:.1%}" if c[1] is not None else "-" for c in cells]
+        out.append(f"| {source} | {len(idx)} | {cells[0][0]:.3f} | {cells[1][0]:.3f} | {fa[0]} | {fa[1]} |")
+    return "\n".join(out)
+
+
 def pair_table(items: list[dict], columns: dict[str, tuple[list[str], list[bool]]]) -> str:
     """How often language A is labelled B, for the confusable pairs, per configuration."""
     out = ["| true → labelled | n | " + " | ".join(columns) + " |", "|---|---:|" + "---:|" * len(columns)]
@@ -354,6 +395,8 @@ def main() -> None:
     sources = Counter(item["source"] for item in items)
     print(f"{len(items)} texts not fitted on ({', '.join(f'{n} {s}' for s, n in sources.items())}); "
           "correct = same language and kept\n")
+    print("### summary by source (default vs lid.176 bare)\n")
+    print(source_summary(items, columns, list(sources)))
     for source in [None, *sources]:
         chosen = [i for i, item in enumerate(items) if source is None or item["source"] == source]
         sub = [items[i] for i in chosen]
