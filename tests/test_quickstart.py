@@ -262,3 +262,13 @@ def test_dashboard_queries_match_direct_computation(out: Path, documents: pl.Dat
     assert reasons.filter(pl.col("reject_reason") == "binary")["docs"].to_list() == [1]
     quantiles = queries.lang_score_quantiles(out).collect()
     assert set(quantiles["lang"]) == set(documents["lang"].drop_nulls())
+
+
+def test_outputs_equal_the_stored_digest(out: Path) -> None:
+    """Refactors keep the quickstart's outputs: documents, rejected and tokens row for row, and the
+    stats' counts, against tests/data/quickstart_digest.json (rewrite it with
+    ``python -m tests.run_digest OUT --write`` only for a change of behaviour, said in the commit)."""
+    from tests.run_digest import STORED, differences, summarize
+
+    stored = json.loads(STORED.read_text())
+    assert differences(summarize(out), stored) == []
