@@ -26,7 +26,9 @@ import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
+from curate.config import StageSpec
 from curate.dedup.sketch import Sketcher
+from curate.engine import apply_global_stage
 from curate.schema import BASE_SCHEMA
 from curate.stages.dedup import Dedup, DedupConfig
 
@@ -100,7 +102,8 @@ def planted(bases: list[tuple[str, str | None]], per_level: int, seed: int) -> t
 def run_stage(ray, rows: list[dict], **options) -> dict[str, dict]:
     schema = BASE_SCHEMA.append(pa.field("lang", pa.string()))
     table = pa.Table.from_pylist([{"source": "bench", "domain": "web", **r} for r in rows], schema=schema)
-    out = Dedup(DedupConfig(**options), key="dedup").run_global(ray.data.from_arrow(table).repartition(4), None)
+    spec = StageSpec("dedup", Dedup, DedupConfig(**options))
+    out = apply_global_stage(ray.data.from_arrow(table).repartition(4), spec)
     return {r["id"]: r for r in out.select_columns(["id", "dup_cluster"]).take_all()}
 
 

@@ -35,7 +35,8 @@ from rich.table import Table
 from stage_kernels import SAMPLES, as_batch, sample_texts
 from timing import best_of
 
-from curate.sink import ROW_GROUP_ROWS, TOKEN_COLUMNS, _write
+from curate.outputs.parquet import ROW_GROUP_ROWS, write_part
+from curate.outputs.tokens import TOKEN_COLUMNS
 from curate.stages.tokenize import Tokenize, TokenizeConfig
 from curate.tokenizer import QWEN2_PATTERN, load_tokenizer, qwen_ranks_path
 
@@ -60,7 +61,7 @@ def tokenize_and_write(stage: Tokenize, batches: list, folder: Path) -> list[dic
     records = []
     for i, batch in enumerate(batches):
         out = stage.process(batch)
-        records.append(_write(out.select([c for c in TOKEN_COLUMNS if c in out.column_names]), folder, "tokens", f"{i:05d}"))
+        records.append(write_part(out.select([c for c in TOKEN_COLUMNS if c in out.column_names]), folder, "tokens", f"{i:05d}"))
     return records
 
 

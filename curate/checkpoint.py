@@ -82,7 +82,7 @@ def checkpoint_root(pipeline: PipelineConfig) -> Path:
 
 
 def wants_boundary(spec: StageSpec) -> bool:
-    return bool(spec.stage_cls.global_stage or getattr(spec.stage_cls, "expensive", False))
+    return spec.stage_cls.mode == "global" or spec.stage_cls.expensive
 
 
 @dataclass(frozen=True)

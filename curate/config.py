@@ -226,6 +226,10 @@ class PipelineConfig(StrictModel):
     download: DownloadConfig = DownloadConfig()
     ray: RayConfig = RayConfig()
     shards: ShardsConfig | None = Field(default=None, description="Trainer shards from tokens/ (needs a tokenize stage).")
+    outputs: list[str] | None = Field(
+        default=None, min_length=1,
+        description="Output folders to write (curate.outputs.SINKS: documents, rejected, tokens, trainer); "
+        "unset: documents and rejected, tokens with a tokenize stage, trainer with shards.")
     checkpoint: CheckpointConfig = CheckpointConfig()
     publish: PublishConfig | None = Field(default=None, description="Upload the finished outputs to object storage.")
 
@@ -431,6 +435,26 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         if unknown:
             raise ConfigError(f"{path}: checkpoint.after: {unknown} are not stages of this pipeline "
                               f"(stages: {['read', *pipeline.stages]})")
-    if pipeline.shards is not None and not any(spec.stage_cls.name == "tokenize" for spec in specs):
+    loaded = LoadedConfig(path=path, pipeline=pipeline, stages=specs, raw=raw)
+    check_outputs(loaded)
+    return loaded
+
+
+def check_outputs(loaded: LoadedConfig) -> None:
+    """``shards:`` and ``outputs:`` ask only for what the run can write."""
+    from curate.outputs import SINKS, tokenizer_of  # late: the outputs package imports stage modules
+
+    path, pipeline = loaded.path, loaded.pipeline
+    tokenizes = tokenizer_of(loaded) is not None
+    if pipeline.shards is not None and not tokenizes:
         raise ConfigError(f"{path}: shards: trainer shards are built from tokens/; add a tokenize stage")
-    return LoadedConfig(path=path, pipeline=pipeline, stages=specs, raw=raw)
+    for index, name in enumerate(pipeline.outputs or ()):
+        if name not in SINKS:
+            raise ConfigError(f"{path}: outputs.{index}: unknown output {name!r} (known: {', '.join(SINKS)})")
+        if name == "tokens" and not tokenizes:
+            raise ConfigError(f"{path}: outputs.{index}: tokens need a tokenize stage")
+        if name == "trainer" and pipeline.shards is None:
+            raise ConfigError(f"{path}: outputs.{index}: trainer shards need a shards: block")
+    if pipeline.outputs is not None and pipeline.shards is not None and "trainer" in pipeline.outputs \
+            and "tokens" not in pipeline.outputs:
+        raise ConfigError(f"{path}: outputs: trainer shards are built from tokens/; list tokens too")

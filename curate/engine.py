@@ -1,9 +1,11 @@
 """Run a pipeline on Ray Data: read -> stages -> write, streaming over Arrow batches.
 
-Stateless stages run as Ray tasks; stateful stages (models) run in actor pools, ``setup()``
-once per actor. Every stage is wrapped by :class:`StageRunner`, which hides already-rejected
-rows from the stage, keeps one schema per batch, reports per-stage metrics to a small stats
-actor, and turns any exception into :class:`StageFailed` naming the stage.
+A stage's :attr:`~curate.stage.Stage.mode` says how it runs: ``tasks`` in Ray tasks, ``actors``
+in actor pools (``setup()`` once per actor), ``global`` as ``fit()`` on the whole dataset, then
+the same per-batch pass in tasks (:func:`apply_global_stage`). Every per-batch pass is wrapped by
+:class:`StageRunner`, which hides already-rejected rows from the stage, keeps one schema per
+batch, reports per-stage metrics to a small stats actor, and turns any exception into
+:class:`StageFailed` naming the stage.
 """
 
 from __future__ import annotations
@@ -233,8 +235,8 @@ def init_ray(loaded: LoadedConfig, verbose: bool = False) -> dict[str, Any]:
 
 
 def actor_cpus(loaded: LoadedConfig) -> float:
-    """CPUs that the first actor of every stateful stage's pool holds for the whole run."""
-    return sum(spec.options.resources.cpus for spec in loaded.stages if spec.stage_cls.stateful)
+    """CPUs that the first actor of every actor-pool stage holds for the whole run."""
+    return sum(spec.options.resources.cpus for spec in loaded.stages if spec.stage_cls.mode == "actors")
 
 
 # --------------------------------------------------------------------------- metrics
@@ -477,15 +479,20 @@ def group_tasks(tasks: list[FileTask]) -> list[dict[str, str]]:
 class StageRunner:
     """Wrap a stage for Ray: alive rows in, same schema out, metrics reported, errors named."""
 
-    def __init__(self, spec: StageSpec, stats=None) -> None:
+    def __init__(self, spec: StageSpec, stats=None, state: Any = None) -> None:
         self.stage = spec.stage_cls(spec.options, key=spec.key)
         self.key = spec.key
         self.stats = stats
         self.declared = self.stage.output_columns()
+        self.defaults = self.stage.column_defaults()
         try:
             self.stage.setup()
         except Exception as exc:
             raise StageFailed(self.key, f"setup() raised {type(exc).__name__}: {exc}") from exc
+        if state is not None:  # a global stage's fitted state (an object ref on the cluster)
+            import ray
+
+            self.stage.state = ray.get(state) if isinstance(state, ray.ObjectRef) else state
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         start = time.time()
@@ -510,8 +517,8 @@ class StageRunner:
             if missing:
                 raise StageFailed(self.key, f"process() did not add its declared columns {missing}")
         else:
-            processed = add_missing_columns(alive, self.declared)
-        dead = add_missing_columns(dead, self.declared).select(processed.column_names).cast(processed.schema)
+            processed = add_missing_columns(alive, self.declared, self.defaults)
+        dead = add_missing_columns(dead, self.declared, self.defaults).select(processed.column_names).cast(processed.schema)
         out_alive = alive_mask(processed)
         docs_out = int(pc.sum(out_alive).as_py() or 0)
         _report(self.stats, self.key, start, docs_in=alive.num_rows, docs_out=docs_out,
@@ -521,9 +528,9 @@ class StageRunner:
         return pa.concat_tables([processed, dead])
 
 
-def run_stateless(batch: pa.Table, spec: StageSpec, stats=None) -> pa.Table:
+def run_stateless(batch: pa.Table, spec: StageSpec, stats=None, state: Any = None) -> pa.Table:
     """Ray task UDF for stages without heavy state (constructing them is cheap)."""
-    return StageRunner(spec, stats)(batch)
+    return StageRunner(spec, stats, state)(batch)
 
 
 # --------------------------------------------------------------------------- the plan
@@ -532,35 +539,38 @@ def run_stateless(batch: pa.Table, spec: StageSpec, stats=None) -> pa.Table:
 @dataclass
 class PlannedStage:
     spec: StageSpec
-    mode: str  # "tasks" or "actors"
+    mode: str  # "tasks", "actors" or "global"
     ray_args: dict[str, Any]
 
 
 def plan_stage(spec: StageSpec, cluster_cpus: float) -> PlannedStage:
     res = spec.options.resources
-    ray_args: dict[str, Any] = res.ray_options(actor=spec.stage_cls.stateful)
+    mode = spec.stage_cls.mode
+    ray_args: dict[str, Any] = res.ray_options(actor=mode == "actors")
     if res.batch_size:
         ray_args["batch_size"] = res.batch_size
-    if spec.stage_cls.global_stage:
+    if mode == "global":
         return PlannedStage(spec, "global", ray_args)
-    if spec.stage_cls.stateful:
+    if mode == "actors":
         size = res.concurrency or max(1, int(cluster_cpus // max(res.cpus, 1e-9)) // 2)
         return PlannedStage(spec, "actors", {**ray_args, "pool": (1, max(1, size))})
     return PlannedStage(spec, "tasks", ray_args)
 
 
 def build_dataset(
-    loaded: LoadedConfig, tasks: list[FileTask], planned: list[PlannedStage], sink_fn, sink_kwargs: dict, stats,
+    loaded: LoadedConfig, tasks: list[FileTask], planned: list[PlannedStage], stats, staging: Path, sinks: list,
     checkpoints=None,
 ):
-    """The lazy Ray Dataset for the whole run (executed by iterating it).
+    """The lazy Ray Dataset for the whole run (executed by iterating it): read, the stages, and
+    :func:`curate.outputs.write_batch` giving every batch to the ``sinks`` (files under ``staging``).
 
     With ``checkpoints`` (:class:`curate.checkpoint.Checkpoints`) the run starts after the last
     complete boundary of its chain, and materialises every boundary it passes.
     """
     import ray
 
-    staging = Path(sink_kwargs["staging"]) if "staging" in sink_kwargs else None
+    from curate.outputs import write_batch
+
     resume = checkpoints.latest_complete() if checkpoints is not None else None
     if resume is not None:
         ds = checkpoints.load(resume)
@@ -578,7 +588,8 @@ def build_dataset(
         if boundary is not None:
             upstream = {"read", *(p.spec.key for p in planned[: planned.index(stage) + 1])}
             ds = _save_boundary(ds, checkpoints, boundary, stats, upstream, staging)
-    return ds.map_batches(sink_fn, fn_kwargs=sink_kwargs, batch_size=None, batch_format="pyarrow")
+    return ds.map_batches(write_batch, fn_kwargs={"staging": str(staging), "sinks": sinks}, batch_size=None,
+                          batch_format="pyarrow")
 
 
 def _read_dataset(loaded: LoadedConfig, tasks: list[FileTask], stats, read_dir: Path | None):
@@ -606,19 +617,8 @@ def _apply_stage(ds, stage: PlannedStage, stats, staging: Path | None):
     batch_size = args.pop("batch_size", None)
     key = stage.spec.key
     if stage.mode == "global":
-        instance = stage.spec.stage_cls(stage.spec.options, key=key)
-        if staging is not None:  # files a global stage makes (a trained scorer) are run outputs
-            instance.artifacts_dir = staging / "artifacts" / key
-        _started(stats, key, GLOBAL_STEP)
-        try:
-            ds = instance.run_global(ds, stats)
-        except Exception as exc:
-            if find_stage_failure(exc) is not None:
-                raise  # an upstream stage failed while this one gathered its input
-            raise worker_death(exc, stats) or StageFailed(key, f"{type(exc).__name__}: {exc}") from exc
-        if stats is not None:
-            stats.finished.remote(key, os.getpid())
-        return ds
+        # files a global stage makes (a trained scorer) are run outputs
+        return apply_global_stage(ds, stage.spec, stats, staging / "artifacts" / key if staging is not None else None)
     if stage.mode == "actors":
         low, high = args.pop("pool")
         return ds.map_batches(
@@ -636,6 +636,43 @@ def _apply_stage(ds, stage: PlannedStage, stats, staging: Path | None):
         batch_format="pyarrow",
         **args,
     )
+
+
+def apply_global_stage(ds, spec: StageSpec, stats=None, artifacts_dir: Path | None = None):
+    """A global stage on the dataset so far: ``fit`` on all of it (materialised once, since it is
+    read twice), then the per-batch ``process`` with the fitted state, through :class:`StageRunner`
+    in tasks, then the documents the stage made, if any, added in the run's schema."""
+    import ray
+
+    from curate.schema import conform_to_schema
+    from curate.stage import FitContext
+
+    key = spec.key
+    instance = spec.stage_cls(spec.options, key=key)
+    _started(stats, key, GLOBAL_STEP)
+    try:
+        ds = ds.materialize()
+        state = instance.fit(ds, FitContext(key=key, artifacts_dir=artifacts_dir, stats=stats))
+        made = instance.documents_made()
+    except Exception as exc:
+        if find_stage_failure(exc) is not None:
+            raise  # an upstream stage failed while this one gathered its input
+        raise worker_death(exc, stats) or StageFailed(key, f"{type(exc).__name__}: {exc}") from exc
+    if stats is not None:
+        stats.finished.remote(key, os.getpid())
+    args = spec.options.resources.ray_options()
+    out = ds.map_batches(run_stateless, fn_kwargs={"spec": spec, "stats": stats, "state": ray.put(state)},
+                         batch_size=spec.options.resources.batch_size, batch_format="pyarrow", **args)
+    if made is None or made.num_rows == 0:
+        return out
+    # The pass's schema without running it (out.schema() would run the pass once more): the
+    # materialised input's, plus the stage's declared columns that the runner guarantees.
+    schema = ds.schema()
+    schema = getattr(schema, "base_schema", schema)
+    for name, dtype in instance.output_columns().items():
+        if name not in schema.names:
+            schema = schema.append(pa.field(name, dtype))
+    return out.union(ray.data.from_arrow(conform_to_schema(made, schema)))
 
 
 def _save_boundary(ds, checkpoints, boundary, stats, upstream: set[str], staging: Path | None):

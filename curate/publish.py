@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curate.config import ConfigError, PublishConfig
-from curate.sink import OUTPUT_FOLDERS, SUCCESS_MARKER
+from curate.outputs.commit import SUCCESS_MARKER
+from curate.outputs.registry import output_folders
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def publish(output_dir: Path, cfg: PublishConfig) -> Published:
     if fs.exists(marker):
         fs.rm(marker)
     local_files: list[Path] = []
-    for folder in OUTPUT_FOLDERS:
+    for folder in output_folders():
         remote = f"{root}/{folder}"
         if fs.exists(remote):
             fs.rm(remote, recursive=True)

@@ -93,9 +93,10 @@ def configured_entries(loaded: LoadedConfig) -> list[str]:
     from curate import ownership
     from curate.checkpoint import checkpoint_root
     from curate.download import downloads_dir
-    from curate.sink import OUTPUT_FOLDERS, STAGING, SUCCESS_MARKER
+    from curate.outputs.commit import STAGING, SUCCESS_MARKER
+    from curate.outputs.registry import output_folders
 
-    run_entries = {*OUTPUT_FOLDERS, SUCCESS_MARKER, STAGING}  # each run replaces or clears these
+    run_entries = {*output_folders(), SUCCESS_MARKER, STAGING}  # each run replaces or clears these
     pipeline = loaded.pipeline
     output_dir = Path(pipeline.output_dir)
     named = {"checkpoint.dir": checkpoint_root(pipeline),
@@ -113,16 +114,12 @@ def configured_entries(loaded: LoadedConfig) -> list[str]:
     return entries
 
 
-#: Stage-specific numbers shown in the summary when a stage reports them (counts and ratios).
-STAGE_EXTRA_METRICS = {"candidate_edges": int, "false_positive_edges": int, "clusters": int, "shuffle_partitions": int,
-                       "judged_docs": int, "heldout_docs": int, "heldout_f1": float, "heldout_spearman": float,
-                       "synthetic_generated": int, "synthetic_reused": int}
-
-
 def _stage_rows(loaded: LoadedConfig, metrics: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
     rows = []
+    extra = {spec.key: spec.stage_cls.extra_metrics for spec in loaded.stages}  # each stage names its own
     for key in ["read", *[s.key for s in loaded.stages]]:
         m = metrics.get(key, {})
+        kinds = extra.get(key, {})
         rows.append({
             "stage": key,
             "docs_in": int(m.get("docs_in", 0)),
@@ -135,7 +132,7 @@ def _stage_rows(loaded: LoadedConfig, metrics: dict[str, dict[str, float]]) -> l
             "batches": int(m.get("batches", 0)),
             "docs_per_second": (float(m.get("docs_in", 0)) / m["seconds"]) if m.get("seconds") else None,
             "peak_rss_mb": round(float(m["peak_rss_mb"]), 1) if "peak_rss_mb" in m else None,
-            **{k: STAGE_EXTRA_METRICS[k](v) for k, v in m.items() if k in STAGE_EXTRA_METRICS},
+            **{k: kinds[k](v) for k, v in m.items() if k in kinds},
             **({"files": int(m.get("files", 0)), "downloaded_bytes": int(m.get("downloaded_bytes", 0)),
                 "cached_files": int(m.get("cached_files", 0)), "fetch_attempts": int(m.get("fetch_attempts", 0)),
                 "resumed_files": int(m.get("resumed_files", 0))}
@@ -194,7 +191,7 @@ def stage_reports(loaded: LoadedConfig, metrics: dict[str, dict[str, float]]) ->
     return reports
 
 
-def summarize(loaded: LoadedConfig, records: list[dict], metrics: dict, wall: float, tokenizer_info: dict | None):
+def summarize(loaded: LoadedConfig, records: list[dict], metrics: dict, wall: float):
     kept: dict[tuple, dict[str, int]] = defaultdict(lambda: {"docs": 0, "tokens": 0, "bytes": 0})
     reasons: dict[tuple, int] = defaultdict(int)
     files = [r for r in records if r["record"] == "file"]
@@ -233,24 +230,7 @@ def summarize(loaded: LoadedConfig, records: list[dict], metrics: dict, wall: fl
         # Every input accounted for: documents + rejected = records, per file (checked above).
         "inputs": inputs,
         "generated": generated,
-        "tokenizer": tokenizer_info,
-    }
-
-
-def tokens_manifest(loaded: LoadedConfig, files: list[dict], tokenizer) -> dict[str, Any]:
-    shards = sorted((f for f in files if f["folder"] == "tokens"), key=lambda f: f["file"])
-    return {
-        "format": "curate.tokens/1",
-        "tokenizer": {"name": tokenizer.name, "fingerprint": tokenizer.fingerprint, "ranks_sha256": tokenizer.ranks_sha256},
-        "vocab_size": tokenizer.vocab_size,
-        "eos_id": tokenizer.eos_id,
-        "dtype": "uint32",
-        "layout": "one row per document: input_ids = tokens + eos",
-        "total_tokens": sum(s["tokens"] for s in shards),
-        "total_documents": sum(s["rows"] for s in shards),
-        "shards": [{"file": s["file"].split("/", 1)[1], "documents": s["rows"], "tokens": s["tokens"],
-                    "bytes": s["bytes"], "sha256": s["sha256"]} for s in shards],
-        "config_hash": loaded.config_hash,
+        "tokenizer": None,  # the tokens output's finalize fills it in
     }
 
 
@@ -276,8 +256,10 @@ class RunRefused(ConfigError):
 
 
 def _execute_locked(loaded: LoadedConfig, tasks: list, console: Console, verbose: bool, fresh: bool) -> dict[str, Any]:
-    from curate import engine, sink
+    from curate import engine
     from curate.checkpoint import Checkpoints
+    from curate.outputs import output_sinks
+    from curate.outputs.commit import discard, new_staging_dir, remove_stale_staging
 
     start = time.time()
     output_dir = Path(loaded.pipeline.output_dir)
@@ -286,14 +268,14 @@ def _execute_locked(loaded: LoadedConfig, tasks: list, console: Console, verbose
         if fresh:
             checkpoints.clear()
         checkpoints.claim()
-    sink.remove_stale_staging(output_dir)
-    staging = sink.new_staging_dir(output_dir)
+    remove_stale_staging(output_dir)
+    staging = new_staging_dir(output_dir, tuple(s.folder for s in output_sinks(loaded) if s.always_present))
     log_path = output_dir / LOGS / f"{staging.name}.log"
     try:
         with engine.stderr_to_file(None if verbose else log_path):
             summary = _execute(loaded, tasks, console, staging, start, verbose, checkpoints)
     except BaseException as exc:
-        sink.discard(staging)
+        discard(staging)
         exc.add_note(f"Ray's own messages for this run: {log_path}")
         if checkpoints is not None and checkpoints.has_progress():
             exc.add_note("Finished work is kept in checkpoints: run the same command again to resume.")
@@ -331,9 +313,10 @@ def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path,
              checkpoints=None):
     import ray
 
-    from curate import engine, sink
+    from curate import engine
+    from curate.outputs import FinalizeContext, output_sinks
+    from curate.outputs.commit import commit, write_json
     from curate.report import print_plan
-    from curate.tokenizer import load_tokenizer
 
     cluster = engine.init_ray(loaded, verbose=verbose)
     planned = [engine.plan_stage(spec, cluster["cpus"]) for spec in loaded.stages]
@@ -341,8 +324,8 @@ def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path,
     print_plan(console, loaded, tasks, planned, cluster, resumed=resumed.stage if resumed else None)
     stats = engine.make_stats_actor()
     try:
-        ds = engine.build_dataset(loaded, tasks, planned, sink.write_batch, {"staging": str(staging)}, stats,
-                                  checkpoints)
+        sinks = output_sinks(loaded)
+        ds = engine.build_dataset(loaded, tasks, planned, stats, staging, sinks, checkpoints)
         records = _stream_results(ds, console, len(tasks), stats)
     except Exception as exc:
         if not isinstance(exc, engine.StageFailed) and engine.find_stage_failure(exc) is None:
@@ -351,25 +334,15 @@ def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path,
                 raise death from exc
         raise
     metrics = ray.get(stats.snapshot.remote())
-    tokenize = [spec for spec in loaded.stages if spec.stage_cls.name == "tokenize"]
-    tokenizer = load_tokenizer(tokenize[-1].options.tokenizer) if tokenize else None
-    summary = summarize(loaded, records, metrics, time.time() - start,
-                        {"name": tokenizer.name, "fingerprint": tokenizer.fingerprint} if tokenizer else None)
+    summary = summarize(loaded, records, metrics, time.time() - start)
     summary["resumed_after"] = resumed.stage if resumed else None
     summary["ray"] = {k: v for k, v in cluster.items() if k in ("address", "cpus", "gpus", "dashboard_url")}
     summary["publish_to"] = loaded.pipeline.publish.to if loaded.pipeline.publish is not None else None
-    if tokenizer is not None:
-        manifest = tokens_manifest(loaded, summary["files"], tokenizer)
-        (staging / "tokens").mkdir(exist_ok=True)  # no kept documents: no shard, still a manifest
-        sink.write_json(staging / "tokens" / "manifest.json", manifest)
-        if loaded.pipeline.shards is not None:
-            from curate.data.shards import build_shards
-
-            trainer = build_shards(staging / "tokens", staging / "trainer", loaded.pipeline.shards, manifest)
-            summary["trainer"] = {split: {k: v for k, v in info.items() if k != "shards"}
-                                  for split, info in trainer["splits"].items()} | {"mixture": trainer["mixture"]}
-    sink.write_json(staging / "stats" / "summary.json", summary)
-    sink.commit(staging, Path(loaded.pipeline.output_dir))
+    context = FinalizeContext(loaded=loaded, files=summary["files"])
+    for output in sinks:  # manifests, trainer shards: what needs every file
+        summary.update(output.finalize(staging, context))
+    write_json(staging / "stats" / "summary.json", summary)
+    commit(staging, Path(loaded.pipeline.output_dir))
     return summary
 
 

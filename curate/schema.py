@@ -89,6 +89,13 @@ def add_missing_columns(table: pa.Table, columns: dict[str, pa.DataType],
     return table
 
 
+def conform_to_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with exactly ``schema``'s columns, in its order and types (missing ones null), so
+    rows a stage made can join the run's dataset."""
+    return pa.table([table.column(f.name).cast(f.type) if f.name in table.column_names
+                     else pa.nulls(table.num_rows, f.type) for f in schema], schema=schema)
+
+
 def text_bytes(table: pa.Table) -> int:
     """UTF-8 bytes of the ``text`` column (what 'bytes in/out' means in the run summary)."""
     if table.num_rows == 0:

@@ -1,15 +1,28 @@
 """The stage contract every pipeline step follows (after NeMo Curator 1.x).
 
-A stage declares its options as a pydantic model, the resources one worker needs, and whether
-it holds heavy state. Stateless stages run as Ray tasks; stateful ones (models) run in an actor
-pool where :meth:`Stage.setup` runs once per actor. :meth:`Stage.process` gets an Arrow table
-of live documents and returns it with its columns added and, for filters, rows marked rejected
-(see :func:`curate.schema.reject_rows`); it must not drop or reorder rows.
+A stage declares its options as a pydantic model, the resources one worker needs, and one
+:attr:`Stage.mode`:
+
+* ``"tasks"``: cheap to construct; each batch runs in a Ray task.
+* ``"actors"``: heavy state (a model); an actor pool runs :meth:`Stage.setup` once per actor.
+* ``"global"``: needs every document before deciding (dedup, a trained scorer, a generation
+  plan). The engine calls :meth:`Stage.fit` once on the driver with the whole dataset and a
+  :class:`FitContext`; what it returns is the stage's ``state``, which every worker's copy of the
+  stage finds in ``self.state`` before the ordinary per-batch :meth:`Stage.process` runs (as
+  tasks). Documents the stage makes (synthesis) come from :meth:`Stage.documents_made`.
+
+Whatever the mode, :meth:`Stage.process` gets an Arrow table of live documents and returns it
+with its columns added and, for filters, rows marked rejected (see
+:func:`curate.schema.reject_rows`); it must not drop or reorder rows. The engine's runner counts
+documents, bytes and time around it, so no stage reports or touches engine internals itself.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 from pydantic import Field
@@ -23,7 +36,7 @@ class Resources(StrictModel):
     cpus: float = Field(default=1.0, gt=0)
     gpus: float = Field(default=0.0, ge=0)
     memory_gb: float | None = Field(default=None, gt=0)
-    concurrency: int | None = Field(default=None, gt=0, description="Actors in the pool (stateful stages).")
+    concurrency: int | None = Field(default=None, gt=0, description="Actors in the pool (stages of mode actors).")
     batch_size: int | None = Field(default=None, gt=0, description="Documents per call; None keeps reader batches.")
     max_retries: int = Field(default=3, ge=0, description="Times Ray reruns a batch whose worker process died.")
     custom: dict[str, float] = Field(default_factory=dict,
@@ -54,17 +67,43 @@ class StageConfig(StrictModel):
     resources: Resources = Resources()
 
 
+#: How a stage runs: per batch in tasks, per batch in an actor pool, or fit on everything first.
+Mode = Literal["tasks", "actors", "global"]
+
+
+@dataclass
+class FitContext:
+    """What the engine gives a global stage's :meth:`Stage.fit`: where its files go and how it
+    reports numbers (summed into ``stats/summary.json`` under the stage's key)."""
+
+    key: str
+    #: The run's folder for files this stage makes (a trained scorer); None outside a run.
+    artifacts_dir: Path | None = None
+    #: The run's stats actor (or None): use :meth:`report`.
+    stats: Any = None
+    started: float = field(default_factory=time.time)
+
+    def report(self, **metrics: float) -> None:
+        """Numbers the fit counted (clusters, judged documents); the fit's time comes with them."""
+        if self.stats is not None:
+            self.stats.record.remote(self.key, {"start": self.started, "end": time.time(), **metrics})
+
+
 class Stage:
-    """Base class: subclass, set ``name`` and ``Config``, implement :meth:`process`."""
+    """Base class: subclass, set ``name`` and ``Config``, implement :meth:`process` (and
+    :meth:`fit` for a global stage)."""
 
     name: ClassVar[str]
     Config: ClassVar[type[StageConfig]] = StageConfig
-    #: True: heavy state (models), run as an actor pool with setup() once per actor.
-    stateful: ClassVar[bool] = False
-    #: True: needs every document before deciding (dedup); the engine calls ``run_global(ds, stats)``.
-    global_stage: ClassVar[bool] = False
+    mode: ClassVar[Mode] = "tasks"
     #: True: costly per document (a model); a resumable run materialises its output (curate.checkpoint).
+    #: Global stages always are.
     expensive: ClassVar[bool] = False
+    #: Numbers the stage reports beyond the runner's counts, shown per stage in
+    #: ``stats/summary.json`` (name -> int or float), e.g. dedup's ``clusters``.
+    extra_metrics: ClassVar[dict[str, type]] = {}
+    #: A global stage's fitted state (what :meth:`fit` returned), set on every worker's copy.
+    state: Any = None
 
     def __init__(self, config: StageConfig, key: str | None = None) -> None:
         self.config = config
@@ -75,6 +114,16 @@ class Stage:
         the stage never sees (rejected earlier), so every batch it emits has one schema."""
         return {}
 
+    def column_defaults(self) -> dict[str, object]:
+        """Values of :meth:`output_columns` on rows the stage never sees (default: null), e.g.
+        ``synthetic: false`` on documents rejected before synthesis."""
+        return {}
+
+    def tokens_made_with(self) -> str | None:
+        """The tokenizer's name when this stage writes token ids (``input_ids``), which turns on
+        the ``tokens`` output; None for every other stage."""
+        return None
+
     def describe(self) -> str:
         """One line for the run plan (defaults to the class name)."""
         return type(self).__name__
@@ -83,8 +132,19 @@ class Stage:
         """Checks on the driver before any work (a model file exists, ...); raise ConfigError."""
 
     def setup(self) -> None:
-        """Load models or other heavy state. Runs once per actor for stateful stages; stateless
-        stages are constructed per batch, so keep theirs trivial."""
+        """Load models or other heavy state. Runs once per actor for ``actors`` stages; the others
+        are constructed per batch, so keep theirs trivial."""
+
+    def fit(self, ds: Any, ctx: FitContext) -> Any:
+        """A global stage's whole-dataset step (``ds``: the materialised Ray Dataset of the run so
+        far, rejected rows included); returns the state :meth:`process` reads in ``self.state``.
+        It must be picklable and should be small (decisions, a model's bytes)."""
+        raise NotImplementedError(f"{type(self).__name__} is a {self.mode} stage: it has no fit()")
+
+    def documents_made(self) -> pa.Table | None:
+        """New documents a global stage made in :meth:`fit` (synthesis), added to the run after
+        its per-batch pass; None for stages that make none."""
+        return None
 
     def process(self, batch: pa.Table) -> pa.Table:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curate.sink import file_sha256
+from curate.outputs.parquet import file_sha256
 
 
 def verify_trainer(folder: Path, manifest: dict) -> list[str]:

@@ -59,3 +59,14 @@ def sample_texts() -> list[str]:
             except UnicodeDecodeError:
                 continue
     return [t for t in texts if t]
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    """A local two-CPU Ray for tests that run Ray Data themselves (not through the CLI)."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    yield ray
+    ray.shutdown()

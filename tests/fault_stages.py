@@ -34,7 +34,7 @@ class KillOnceTask(_KillOnce):
 
 class KillOnceActor(_KillOnce):
     name = "kill_once_actor"
-    stateful = True
+    mode = "actors"
 
 
 class AlwaysKilled(Stage):

@@ -33,12 +33,14 @@ import pytest
 import yaml
 import zstandard
 
-from curate import ownership, run, sink
+from curate import ownership, run
 from curate.checkpoint import Checkpoints, GroupWriter, group_key
 from curate.config import ConfigError, DownloadConfig, FieldMap, SourceConfig, load_config
 from curate.download import DownloadError, cache_path, fetch
 from curate.engine import StageFailed, read_tasks
 from curate.ids import DuplicateIdError, IdIndex, id_digests, id_of_key, row_keys
+from curate.outputs import commit as staged_output
+from curate.outputs import write_batch
 from curate.readers import read_file
 from curate.schema import BASE_SCHEMA
 from curate.sources import FileTask, list_all_files, list_source_files
@@ -63,9 +65,9 @@ def write_config(tmp_path: Path, output_dir: str, paths: list[str] | None = None
 def stage_a_run(output_dir: Path, texts: list[str]) -> Path:
     """A staging folder holding real Parquet parts, as the writers leave it."""
     rows = [{"id": f"d{i}", "text": text, "source": "s", "domain": "web"} for i, text in enumerate(texts)]
-    staging = sink.new_staging_dir(output_dir)
-    sink.write_batch(pa.Table.from_pylist(rows, schema=BASE_SCHEMA), str(staging))
-    sink.write_json(staging / "stats" / "summary.json", {"documents": len(rows)})
+    staging = staged_output.new_staging_dir(output_dir)
+    write_batch(pa.Table.from_pylist(rows, schema=BASE_SCHEMA), str(staging))
+    staged_output.write_json(staging / "stats" / "summary.json", {"documents": len(rows)})
     return staging
 
 
@@ -90,10 +92,10 @@ def test_commit_keeps_folders_curate_did_not_create(tmp_path: Path, capsys) -> N
     with ownership.output_lock(out):
         staging = stage_a_run(out, ["a document"])
         with pytest.raises(ownership.OwnershipError, match="output_dir"):
-            sink.commit(staging, out)
+            staged_output.commit(staging, out)
     assert (out / "stats" / "notes.txt").read_text() == "my notes"
     assert (out / "documents" / "thesis.txt").read_text() == "my thesis"
-    assert not (out / sink.SUCCESS_MARKER).exists()
+    assert not (out / staged_output.SUCCESS_MARKER).exists()
 
 
 def test_a_rerun_replaces_its_own_folders_but_not_a_file_added_to_them(tmp_path: Path, capsys) -> None:
@@ -101,17 +103,17 @@ def test_a_rerun_replaces_its_own_folders_but_not_a_file_added_to_them(tmp_path:
     config = write_config(tmp_path, str(out))
     for texts in (["first run"], ["second run", "two documents"]):
         with ownership.output_lock(out):
-            sink.commit(stage_a_run(out, texts), out)
+            staged_output.commit(stage_a_run(out, texts), out)
         assert dry_run(config, capsys=capsys)[0] == 0  # curate's own output: fine to run into again
     parts = list((out / "documents").glob("*.parquet"))
     assert len(parts) == 1 and pa.parquet.read_table(parts[0]).num_rows == 2  # the first run's part is gone
-    assert (out / sink.SUCCESS_MARKER).is_file() and not (out / "_staging").exists()
+    assert (out / staged_output.SUCCESS_MARKER).is_file() and not (out / "_staging").exists()
 
     (out / "stats" / "notes.txt").write_text("mine")
     code, err = dry_run(config, capsys=capsys)
     assert code == 2 and "stats/notes.txt" in err and "output_dir" in err
     with ownership.output_lock(out), pytest.raises(ownership.OwnershipError):
-        sink.commit(stage_a_run(out, ["third run"]), out)
+        staged_output.commit(stage_a_run(out, ["third run"]), out)
     assert (out / "stats" / "notes.txt").read_text() == "mine"
 
 
@@ -209,12 +211,13 @@ def test_empty_root_or_home_checkpoint_dir_is_a_config_error(tmp_path: Path, val
 HOLDER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from curate import ownership, sink
+    from curate import ownership
+    from curate.outputs import commit as staged_output
     from tests.test_adversarial import stage_a_run
     out = Path(sys.argv[1])
     with ownership.output_lock(out):
-        sink.commit(stage_a_run(out, ["an earlier run"]), out)
-        staging = sink.new_staging_dir(out)
+        staged_output.commit(stage_a_run(out, ["an earlier run"]), out)
+        staging = staged_output.new_staging_dir(out)
         print(staging, flush=True)
         time.sleep(120)
 """)
@@ -246,16 +249,16 @@ def test_a_second_run_fails_fast_naming_the_first_and_keeps_its_staging(tmp_path
     foreign.mkdir()
     (foreign / "keep.txt").write_text("x")
     with ownership.output_lock(out):  # the first run died: its lock is free, its staging stale
-        sink.remove_stale_staging(out)
+        staged_output.remove_stale_staging(out)
     assert not staging.exists() and (foreign / "keep.txt").is_file()
 
 
 def test_stale_staging_is_removed_only_under_the_lock(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with ownership.output_lock(out):
-        staging = sink.new_staging_dir(out)
+        staging = staged_output.new_staging_dir(out)
     with pytest.raises(RuntimeError, match="lock"):
-        sink.remove_stale_staging(out)
+        staged_output.remove_stale_staging(out)
     assert staging.is_dir()
 
 
@@ -779,23 +782,16 @@ def test_id_index_finds_repeats_across_files_and_tolerates_retries() -> None:
 # --------------------------------------------------------------------------- on a local Ray
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    yield ray
-    ray.shutdown()
-
-
 def test_dedup_decides_by_unique_keys_not_shared_ids(ray_local, tmp_path: Path) -> None:
     """Old behaviour: shard2's unique delta (id 3) was rejected as a duplicate because shard1's
     id 3 was, and the true pair beta/beta sharing id 2 was kept twice."""
     from curate.stages.dedup import Dedup, DedupConfig
 
     table = _read_ids(_source([str(_shards(tmp_path) / "*.jsonl")]))
-    out = Dedup(DedupConfig(near=False), key="dedup").run_global(ray_local.data.from_arrow(table).repartition(2))
+    from curate.config import StageSpec
+    from curate.engine import apply_global_stage
+
+    out = apply_global_stage(ray_local.data.from_arrow(table).repartition(2), StageSpec("dedup", Dedup, DedupConfig(near=False)))
     rows = {(r["input_file"].rsplit("/", 1)[1], r["id"]): r for r in out.take_all()}
     rejected = {k: (r["reject_reason"], r["reject_detail"]) for k, r in rows.items() if r["reject_stage"]}
     assert rejected == {("shard1.jsonl", "src/3"): ("exact_duplicate", "duplicate of src/1"),
@@ -845,10 +841,11 @@ def test_a_retried_read_is_neither_its_own_repeat_nor_counted_twice(ray_local, t
 
 def test_sink_and_summary_account_for_every_input(tmp_path: Path) -> None:
     from curate.ids import input_metric
+    from curate.outputs import write_batch
+    from curate.outputs.commit import new_staging_dir
     from curate.ownership import output_lock
     from curate.run import InputsUnaccounted, account_inputs, check_inputs
     from curate.schema import reject_rows
-    from curate.sink import new_staging_dir, write_batch
 
     folder = _shards(tmp_path)
     _write_jsonl(folder / "shard3.jsonl", [{"id": 9, "text": ID_TEXTS["omega"]}, {"id": 10, "text": " "}])

@@ -166,3 +166,17 @@ def test_unreachable_ray_address_fails_fast() -> None:
     with pytest.raises(RuntimeError, match=f"no Ray cluster answers at 127.0.0.1:{port}"):
         _check_reachable(f"127.0.0.1:{port}", timeout=2)
     _check_reachable("auto")  # left to Ray
+
+
+def test_outputs_default_to_what_the_run_makes_and_bad_ones_name_the_key(tmp_path: Path) -> None:
+    from curate.outputs import output_sinks
+
+    assert [s.name for s in output_sinks(load_config(QUICKSTART))] == ["documents", "rejected", "tokens"]
+    assert [s.name for s in output_sinks(load_config(QUICKSTART, ["outputs=[tokens, documents]"]))] == [
+        "documents", "tokens"]  # always in the registry's order
+    with pytest.raises(ConfigError, match=r"outputs\.1: unknown output 'parquet' \(known: documents, rejected"):
+        load_config(QUICKSTART, ["outputs=[documents, parquet]"])
+    with pytest.raises(ConfigError, match=r"outputs\.0: tokens need a tokenize stage"):
+        load_config(_write(tmp_path, lambda raw: raw["stages"].pop("tokenize")), ["outputs=[tokens]"])
+    with pytest.raises(ConfigError, match=r"outputs\.1: trainer shards need a shards: block"):
+        load_config(QUICKSTART, ["outputs=[tokens, trainer]"])

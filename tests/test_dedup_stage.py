@@ -62,12 +62,14 @@ def ray_local():
 
 
 def run_with_summary(ray, docs: list[dict], blocks: int = 3, stage_cls: type[Dedup] = Dedup, **options):
-    """run_global with a real stats actor, returning rows by id and the stage's summary metrics."""
-    from curate.engine import make_stats_actor
+    """The global stage (fit, then the per-batch pass) with a real stats actor, returning rows by
+    id and the stage's summary metrics."""
+    from curate.config import StageSpec
+    from curate.engine import apply_global_stage, make_stats_actor
 
     stats = make_stats_actor()
     ds = ray.data.from_arrow(table(docs)).repartition(blocks)
-    out = stage_cls(DedupConfig(**options), key="dedup").run_global(ds, stats)
+    out = apply_global_stage(ds, StageSpec("dedup", stage_cls, DedupConfig(**options)), stats)
     result = {r["id"]: r for r in out.take_all()}
     metrics = ray.get(stats.snapshot.remote())["dedup"]
     return result, metrics

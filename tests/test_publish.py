@@ -57,10 +57,10 @@ def write_config(tmp_path: Path, endpoint: str, prefix: str, bucket: str = BUCKE
 
 def local_files(out: Path) -> dict[str, str]:
     """relative path -> sha256 of every file under the output folders a run publishes."""
-    from curate.sink import OUTPUT_FOLDERS
+    from curate.outputs.registry import output_folders
 
     return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for folder in OUTPUT_FOLDERS if (out / folder).is_dir() for p in (out / folder).rglob("*") if p.is_file()}
+            for folder in output_folders() if (out / folder).is_dir() for p in (out / folder).rglob("*") if p.is_file()}
 
 
 def remote_files(fs, root: str) -> dict[str, str]:

@@ -28,8 +28,13 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from curate import engine, ownership, sink
+from curate import engine, ownership
 from curate.config import ConfigError, DownloadConfig, SourceConfig
+from curate.outputs import commit as staged_output
+from curate.outputs import write_batch
+from curate.outputs.documents import DocumentsSink
+from curate.outputs.rejected import RejectedSink
+from curate.outputs.tokens import TokensSink
 from curate.readers import read_file
 from curate.sources import FileTask, list_source_files
 
@@ -202,10 +207,12 @@ def test_local_read_reports_the_file_size_as_bytes_in(monkeypatch: pytest.Monkey
 
 def _commit(out: Path, rows: list[dict]) -> None:
     with ownership.output_lock(out):
-        sink.remove_stale_staging(out)
-        staging = sink.new_staging_dir(out)
-        sink.write_batch(pa.Table.from_pylist(rows), str(staging))
-        sink.commit(staging, out)
+        staged_output.remove_stale_staging(out)
+        staging = staged_output.new_staging_dir(out)
+        with_tokens = any("input_ids" in row for row in rows)  # a run with a tokenize stage
+        sinks = [DocumentsSink(), RejectedSink(), *([TokensSink("qwen2.5")] if with_tokens else [])]
+        write_batch(pa.Table.from_pylist(rows), str(staging), sinks)
+        staged_output.commit(staging, out)
 
 
 def _doc(text: str, tokens: list[int] | None = None) -> dict:

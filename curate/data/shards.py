@@ -48,7 +48,7 @@ import pyarrow.parquet as pq
 
 from curate.config import ShardsConfig
 from curate.data.packing import pack_flat
-from curate.sink import file_sha256
+from curate.outputs.parquet import file_sha256
 
 SPLITS = ("train", "validation")
 

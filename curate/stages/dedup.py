@@ -1,8 +1,8 @@
 """Exact and MinHash near-duplicate removal across the whole run (a global stage).
 
-Dedup must see every document before it decides, so the engine calls :meth:`Dedup.run_global`
-with the dataset so far. Every step is a Ray Data map or shuffle; the driver only ever holds
-the duplicate edge list:
+Dedup must see every document before it decides: :meth:`Dedup.fit` (steps 1-4) gets the whole
+dataset so far and returns the decisions; :meth:`Dedup.process` (step 5) marks each batch with
+them. Every step is a Ray Data map or shuffle; the driver only ever holds the duplicate edge list:
 
 Documents are known by :func:`curate.ids.row_keys` (id + input file), not by id alone: a key
 unique by construction, so two records that claim one id are never taken for one document.
@@ -19,14 +19,13 @@ unique by construction, so two records that claim one id are never taken for one
    length, quality score and fetch date for the keep policy.
 4. **Cluster** (driver, :mod:`curate.dedup.clusters`): union-find over the verified edges, one
    document kept per cluster by ``keep_by``.
-5. **Mark** (map): ``dup_cluster`` / ``dup_cluster_size`` on clustered documents; the others are
+5. **Mark** (per batch, :meth:`Dedup.process`): ``dup_cluster`` / ``dup_cluster_size`` on clustered documents; the others are
    rejected as ``exact_duplicate`` / ``near_duplicate`` with the id of the document they lost to.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -36,8 +35,8 @@ from pydantic import Field, model_validator
 
 from curate.dedup.clusters import DEFAULT_KEEP_BY, DocFacts, KeepCriterion, decide
 from curate.ids import id_of_key, row_keys
-from curate.schema import alive_mask, reject_rows, set_column, text_bytes
-from curate.stage import Resources, Stage, StageConfig
+from curate.schema import alive_mask, reject_rows, set_column
+from curate.stage import FitContext, Mode, Resources, Stage, StageConfig
 
 #: Buckets up to this size emit every pair (so one dissimilar member cannot hide a true pair
 #: behind a failed star edge); larger buckets emit a star from their smallest id.
@@ -98,7 +97,9 @@ class DedupConfig(StageConfig):
 class Dedup(Stage):
     name: ClassVar[str] = "dedup"
     Config = DedupConfig
-    global_stage: ClassVar[bool] = True
+    mode: ClassVar[Mode] = "global"
+    extra_metrics: ClassVar[dict[str, type]] = {"candidate_edges": int, "false_positive_edges": int, "clusters": int,
+                                                 "shuffle_partitions": int}
 
     def output_columns(self) -> dict[str, pa.DataType]:
         return {"dup_cluster": pa.string(), "dup_cluster_size": pa.int32()}
@@ -255,16 +256,15 @@ class Dedup(Stage):
 
     # ----------------------------------------------------------------- the global step
 
-    def run_global(self, ds, stats=None):
-        """Dedup the dataset so far; returns it with duplicates marked rejected."""
+    def fit(self, ds, ctx: FitContext) -> dict[str, Any]:
+        """Sketch, bucket, verify and cluster the whole dataset; returns the decisions per row key:
+        (cluster id, cluster size, reject reason or None, kept id)."""
         import ray
 
         from curate.dedup.shuffle import ShuffleInput, shuffle_reduce
 
         cfg = self.config
-        start = time.time()
         options = cfg.resources.ray_options()  # every task this stage starts
-        ds = ds.materialize()
         sketches = ds.map_batches(self.sketch, batch_format="pyarrow", batch_size=cfg.resources.batch_size,
                                   **options).materialize()
         # Partitions sized from the data, so what one shuffle task holds does not grow with the corpus.
@@ -282,11 +282,8 @@ class Dedup(Stage):
         else:
             verified = None
         decisions, summary = self._decide(verified)
-        if stats is not None:
-            stats.record.remote(self.key, {"start": start, "end": time.time(), "shuffle_partitions": partitions,
-                                           **summary})
-        return ds.map_batches(_mark, batch_format="pyarrow", batch_size=None, **options,
-                              fn_kwargs={"decisions": ray.put(decisions), "key": self.key, "stats": stats})
+        ctx.report(shuffle_partitions=partitions, **summary)
+        return decisions
 
     def _decide(self, candidates: pa.Table | None) -> tuple[dict[str, Any], dict[str, int]]:
         """Union the verified edges on the driver; the keep policy picks one per cluster."""
@@ -321,28 +318,11 @@ class Dedup(Stage):
         }
         return table, summary
 
-    def process(self, batch: pa.Table) -> pa.Table:  # pragma: no cover - global stage
-        raise RuntimeError("dedup is a global stage: the engine calls run_global()")
-
-
-def _mark(batch: pa.Table, decisions, key: str, stats) -> pa.Table:
-    """Pass 5: cluster columns on every clustered live document, rejects for the non-kept."""
-    import ray
-
-    from curate.engine import _report
-
-    start = time.time()
-    table = ray.get(decisions) if isinstance(decisions, ray.ObjectRef) else decisions
-    ids = row_keys(batch)
-    alive = np.asarray(alive_mask(batch).to_numpy(zero_copy_only=False), dtype=bool)
-    found = [table.get(i) if a else None for i, a in zip(ids, alive)]
-    reject = np.array([f is not None and f[2] is not None for f in found], dtype=bool)
-    n_alive = int(alive.sum())
-    bytes_in = text_bytes(batch.filter(pa.array(alive)))
-    batch = reject_rows(batch, reject, key, [f[2] if f else None for f in found],
-                        [f"duplicate of {f[3]}" if f and f[2] else None for f in found])
-    batch = set_column(batch, "dup_cluster", pa.array([f[0] if f else None for f in found], pa.string()))
-    batch = set_column(batch, "dup_cluster_size", pa.array([f[1] if f else None for f in found], pa.int32()))
-    _report(stats, key, start, docs_in=n_alive, docs_out=n_alive - int(reject.sum()), rejected=int(reject.sum()),
-            bytes_in=bytes_in, bytes_out=text_bytes(batch.filter(alive_mask(batch))), seconds=time.time() - start)
-    return batch
+    def process(self, batch: pa.Table) -> pa.Table:
+        """Cluster columns on every clustered document, rejects for the copies not kept."""
+        found = [self.state.get(k) for k in row_keys(batch)]
+        reject = np.array([f is not None and f[2] is not None for f in found], dtype=bool)
+        batch = reject_rows(batch, reject, self.key, [f[2] if f else None for f in found],
+                            [f"duplicate of {f[3]}" if f and f[2] else None for f in found])
+        batch = set_column(batch, "dup_cluster", pa.array([f[0] if f else None for f in found], pa.string()))
+        return set_column(batch, "dup_cluster_size", pa.array([f[1] if f else None for f in found], pa.int32()))

@@ -1,5 +1,8 @@
 """Distilled quality (a global stage): Qwen judges a sample, fastText learns it, scores everything.
 
+Steps 1-3 are the stage's :meth:`~DistilledQuality.fit` (on the whole dataset), step 4 its
+per-batch :meth:`~DistilledQuality.process`.
+
 1. **Sample**: up to ``sample_per_group`` documents per group (``group_by``: domain, language,
    source), chosen by a seeded hash of the id, so the same documents on every run. Each block
    proposes its own best candidates; the driver keeps the top ones per group.
@@ -20,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -32,8 +34,8 @@ from curate.config import ConfigError
 from curate.models.loading import ModelSpec, check_available
 from curate.quality.distill import sample_key
 from curate.quality.thresholds import domain_threshold
-from curate.schema import alive_mask, reject_rows, set_column, text_bytes
-from curate.stage import Resources, Stage, StageConfig
+from curate.schema import alive_mask, reject_rows, set_column
+from curate.stage import FitContext, Mode, Resources, Stage, StageConfig
 
 GroupKey = Literal["domain", "lang", "source"]
 
@@ -95,9 +97,9 @@ def _scorer_from_bytes(blob: bytes):
 class DistilledQuality(Stage):
     name: ClassVar[str] = "distilled_quality"
     Config = DistilledQualityConfig
-    global_stage: ClassVar[bool] = True
-    #: Where run artifacts go (set by the engine to the run's staging folder); None: a temp dir.
-    artifacts_dir: Path | None = None
+    mode: ClassVar[Mode] = "global"
+    extra_metrics: ClassVar[dict[str, type]] = {"judged_docs": int, "heldout_docs": int, "heldout_f1": float,
+                                                 "heldout_spearman": float}
 
     def output_columns(self) -> dict[str, pa.DataType]:
         return {"quality_score": pa.float64(), "quality_judge_score": pa.float64()}
@@ -141,14 +143,14 @@ class DistilledQuality(Stage):
 
     # ----------------------------------------------------------------- the global step
 
-    def run_global(self, ds, stats=None):
+    def fit(self, ds, ctx: FitContext) -> tuple[bytes, dict[str, float]]:
+        """Judge the sample and train the scorer (or load the saved one); returns (the scorer's
+        bytes, the judge's score per judged id)."""
         import ray
 
         from curate.quality.distill import DistilledScorer, agreement
 
         cfg = self.config
-        start = time.time()
-        ds = ds.materialize()
         summary: dict[str, float] = {}
         judged_scores: dict[str, float] = {}
         if cfg.scorer:
@@ -168,17 +170,15 @@ class DistilledQuality(Stage):
             train, held = order[:cut] or order, order[cut:]
             scorer = DistilledScorer.train([judged["text"][i] for i in train], [judged["score"][i] for i in train],
                                            epoch=cfg.epoch, word_ngrams=cfg.word_ngrams, seed=cfg.seed)
-            target = (self.artifacts_dir or Path(tempfile.mkdtemp())) / "scorer.bin"
+            target = (ctx.artifacts_dir or Path(tempfile.mkdtemp())) / "scorer.bin"
             blob = Path(scorer.save(target)).read_bytes()
             summary["judged_docs"] = len(judged["id"])
             if held:
                 result = agreement([judged["score"][i] for i in held],
                                    scorer.score([judged["text"][i] for i in held]), cfg.agreement_threshold)
                 summary.update(heldout_docs=result.n, heldout_f1=result.f1, heldout_spearman=result.spearman)
-        if stats is not None:
-            stats.record.remote(self.key, {"start": start, "end": time.time(), **summary})
-        return ds.map_batches(_score, batch_format="pyarrow", batch_size=None, fn_kwargs={
-            "scorer": ray.put(blob), "judged": ray.put(judged_scores), "stage": self, "stats": stats})
+        ctx.report(**summary)
+        return blob, judged_scores
 
     def _judge(self, ds, chosen: set[str]) -> dict[str, list]:
         import ray
@@ -195,8 +195,19 @@ class DistilledQuality(Stage):
         table = pa.concat_tables(tables) if tables else pa.table({"id": [], "text": [], "score": []})
         return table.to_pydict()
 
-    def process(self, batch: pa.Table) -> pa.Table:  # pragma: no cover - global stage
-        raise RuntimeError("distilled_quality is a global stage: the engine calls run_global()")
+    def process(self, batch: pa.Table) -> pa.Table:
+        """Every document's distilled score, the judge's score where it judged, the thresholds."""
+        blob, judged = self.state
+        scores = _scorer_from_bytes(blob).score(batch.column("text").to_pylist())
+        ids = batch.column("id").to_pylist()
+        domains = batch.column("domain").to_pylist()
+        batch = set_column(batch, "quality_score", pa.array(scores, pa.float64()))
+        batch = set_column(batch, "quality_judge_score", pa.array([judged.get(i) for i in ids], pa.float64()))
+        limits = [self.threshold(d) for d in domains]
+        low = np.array([t is not None and not s >= t for s, t in zip(scores, limits)], dtype=bool)
+        details = [f"distilled score {s:.3f} < {t:g} ({d})" if t is not None else None
+                   for s, t, d in zip(scores, limits, domains)]
+        return reject_rows(batch, low, self.key, "low_quality", details)
 
 
 def _select(batch: pa.Table, wanted) -> pa.Table:
@@ -207,34 +218,3 @@ def _select(batch: pa.Table, wanted) -> pa.Table:
     ids = batch.column("id").to_pylist()
     alive = alive_mask(batch).to_pylist()
     return batch.filter(pa.array([a and i in wanted for i, a in zip(ids, alive)], pa.bool_()))
-
-
-def _score(batch: pa.Table, scorer, judged, stage: DistilledQuality, stats) -> pa.Table:
-    """Every live document's distilled score; the judge's score where it judged; thresholds."""
-    import ray
-
-    from curate.engine import _report
-
-    start = time.time()
-    model = _scorer_from_bytes(ray.get(scorer) if isinstance(scorer, ray.ObjectRef) else scorer)
-    judged = ray.get(judged) if isinstance(judged, ray.ObjectRef) else judged
-    alive = np.asarray(alive_mask(batch).to_numpy(zero_copy_only=False), dtype=bool)
-    live = np.flatnonzero(alive)
-    texts = batch.column("text").to_pylist()
-    scores = np.full(batch.num_rows, np.nan)
-    scores[live] = model.score([texts[i] for i in live])
-    ids = batch.column("id").to_pylist()
-    domains = batch.column("domain").to_pylist()
-    bytes_in = text_bytes(batch.filter(pa.array(alive)))
-    batch = set_column(batch, "quality_score", pa.array([s if a else None for s, a in zip(scores, alive)], pa.float64()))
-    batch = set_column(batch, "quality_judge_score", pa.array([judged.get(i) if a else None for i, a in zip(ids, alive)],
-                                                              pa.float64()))
-    limits = [stage.threshold(d) for d in domains]
-    low = np.array([a and t is not None and not s >= t for a, s, t in zip(alive, scores, limits)], dtype=bool)
-    details = [f"distilled score {s:.3f} < {t:g} ({d})" if t is not None else None
-               for s, t, d in zip(scores, limits, domains)]
-    batch = reject_rows(batch, low, stage.key, "low_quality", details)
-    n_alive = int(alive.sum())
-    _report(stats, stage.key, start, docs_in=n_alive, docs_out=n_alive - int(low.sum()), rejected=int(low.sum()),
-            bytes_in=bytes_in, bytes_out=text_bytes(batch.filter(alive_mask(batch))), seconds=time.time() - start)
-    return batch

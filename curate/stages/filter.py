@@ -61,7 +61,7 @@ class FilterConfig(StageConfig):
 class FilterStage(Stage):
     name: ClassVar[str] = "filter"
     Config = FilterConfig
-    stateful = True
+    mode = "actors"
 
     def __init__(self, config: FilterConfig, key: str | None = None) -> None:
         super().__init__(config, key)

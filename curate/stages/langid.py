@@ -387,7 +387,7 @@ class LangIDConfig(StageConfig):
 class LanguageID(Stage):
     name: ClassVar[str] = "langid"
     Config = LangIDConfig
-    stateful = True
+    mode = "actors"
 
     def __init__(self, config: LangIDConfig, key: str | None = None) -> None:
         super().__init__(config, key)

@@ -40,7 +40,7 @@ class QualityConfig(StageConfig):
 class QualityJudge(Stage):
     name: ClassVar[str] = "quality"
     Config = QualityConfig
-    stateful = True
+    mode = "actors"
     expensive = True
 
     def output_columns(self) -> dict[str, pa.DataType]:

@@ -38,7 +38,7 @@ from curate.config import ConfigError
 from curate.langcodes import code_listed
 from curate.models.loading import ModelSpec, check_available
 from curate.schema import BASE_SCHEMA, add_missing_columns, alive_mask, reject_rows
-from curate.stage import Resources, Stage, StageConfig
+from curate.stage import FitContext, Mode, Resources, Stage, StageConfig
 from curate.stages.filter import FilterSpec, setup_filters
 from curate.synth.generator import SamplingConfig
 from curate.synth.tasks import TaskConfig
@@ -106,8 +106,8 @@ class _GeneratorActor:
 class Synthesize(Stage):
     name: ClassVar[str] = "synthesize"
     Config = SynthesizeConfig
-    global_stage: ClassVar[bool] = True
-    artifacts_dir: Path | None = None
+    mode: ClassVar[Mode] = "global"
+    extra_metrics: ClassVar[dict[str, type]] = {"synthetic_generated": int, "synthetic_reused": int}
 
     def output_columns(self) -> dict[str, pa.DataType]:
         return dict(PROVENANCE)
@@ -184,12 +184,12 @@ class Synthesize(Stage):
 
     # ----------------------------------------------------------------- the global step
 
-    def run_global(self, ds, stats=None):
+    def fit(self, ds, ctx: FitContext) -> None:
+        """Pick the sources, generate (or reuse checkpointed generations) and check them; the
+        generations are :meth:`documents_made`, the per-batch pass only adds provenance columns."""
         import ray
 
         cfg = self.config
-        start = time.time()
-        ds = ds.materialize()
         refs = ds.map_batches(self.proposals, batch_format="pyarrow", batch_size=None).to_arrow_refs()
         tables = [t for t in ray.get(refs) if t.num_rows]
         chosen = self.select(pa.concat_tables(tables)) if tables else {}
@@ -209,15 +209,12 @@ class Synthesize(Stage):
         done, generated, reused = self._generate(jobs)
         table = self._synthetic_table(jobs, done)
         rejected = int(pc.sum(pc.is_valid(table.column("reject_stage"))).as_py() or 0)
-        summary = {"synthetic_generated": generated, "synthetic_reused": reused,
-                   "docs_in": table.num_rows, "docs_out": table.num_rows - rejected, "rejected": rejected}
-        if stats is not None:
-            stats.record.remote(self.key, {"start": start, "end": time.time(), **summary})
-        columns = dict(PROVENANCE)
-        original = ds.map_batches(_with_columns, batch_format="pyarrow", batch_size=None, fn_kwargs={"columns": columns})
-        schema = original.schema().base_schema if hasattr(original.schema(), "base_schema") else None
-        synthetic = ray.data.from_arrow(_conform(table, schema) if schema is not None else table)
-        return original.union(synthetic) if table.num_rows else original
+        ctx.report(synthetic_generated=generated, synthetic_reused=reused, docs_in=table.num_rows,
+                   docs_out=table.num_rows - rejected, rejected=rejected)
+        self._made = table
+
+    def documents_made(self) -> pa.Table | None:
+        return getattr(self, "_made", None)
 
     def _generate(self, jobs: list[dict]) -> tuple[dict[str, dict], int, int]:
         """Generations for every job, from the checkpoint when there, else from the actors (budget
@@ -334,16 +331,9 @@ class Synthesize(Stage):
         return table.append_column("lang", scored.column("lang")).append_column(
             "lang_score", scored.column("lang_score").cast(pa.float32()))
 
-    def process(self, batch: pa.Table) -> pa.Table:  # pragma: no cover - global stage
-        raise RuntimeError("synthesize is a global stage: the engine calls run_global()")
+    def column_defaults(self) -> dict[str, object]:
+        return {"synthetic": False}
 
-
-def _with_columns(batch: pa.Table, columns: dict[str, pa.DataType]) -> pa.Table:
-    """The original documents with the provenance columns (synthetic = false)."""
-    return add_missing_columns(batch, columns, {"synthetic": False})
-
-
-def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """``table`` with exactly ``schema``'s columns (missing ones null), so it unions with the run."""
-    return pa.table([table.column(f.name).cast(f.type) if f.name in table.column_names
-                     else pa.nulls(table.num_rows, f.type) for f in schema], schema=schema)
+    def process(self, batch: pa.Table) -> pa.Table:
+        """The run's own documents, marked as not synthetic (provenance columns null)."""
+        return add_missing_columns(batch, dict(PROVENANCE), self.column_defaults())

@@ -44,10 +44,13 @@ def ids_to_list_array(ids: list[list[int]], eos_id: int | None) -> tuple[pa.Arra
 class Tokenize(Stage):
     name: ClassVar[str] = "tokenize"
     Config = TokenizeConfig
-    stateful = True
+    mode = "actors"
 
     def output_columns(self) -> dict[str, pa.DataType]:
         return {"n_tokens": pa.int32(), "input_ids": pa.list_(pa.uint32())}
+
+    def tokens_made_with(self) -> str | None:
+        return self.config.tokenizer
 
     def setup(self) -> None:
         self.tokenizer = load_tokenizer(self.config.tokenizer)
