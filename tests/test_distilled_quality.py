@@ -43,10 +43,9 @@ def outputs(out: Path) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("distill")
-    config = pipeline(tmp, "train", """    model: {id: curate/qwen2-standin}
+    config = pipeline(tmp, "train", """    judge: {model: {id: curate/qwen2-standin}, max_doc_tokens: 64}
     sample_per_group: 30
     group_by: [domain]
-    max_doc_tokens: 64
     heldout: 0.25""")
     result = run_cli(str(config))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -110,7 +109,11 @@ def test_saved_scorer_is_reused_without_the_judge_and_thresholds_reject(tmp_path
 def test_config_needs_a_model_or_a_scorer(tmp_path) -> None:
     config = pipeline(tmp_path, "bad", "    sample_per_group: 10")
     result = run_cli(str(config))
-    assert result.returncode == 2 and "set model" in result.stdout + result.stderr
+    assert result.returncode == 2 and "set judge" in result.stdout + result.stderr
+    flat = pipeline(tmp_path, "flat", "    model: {id: curate/qwen2-standin}\n    max_doc_tokens: 64")
+    result = run_cli(str(flat))  # the judge's options outside their block: told where they go
+    assert result.returncode == 2 and "max_doc_tokens, model: the judge's options go in a judge: block" in (
+        result.stdout + result.stderr)
     missing = pipeline(tmp_path, "missing", f"    scorer: {tmp_path / 'nope.bin'}")
     result = run_cli(str(missing))
     assert result.returncode == 2 and "stages.distilled_quality.scorer" in result.stdout + result.stderr

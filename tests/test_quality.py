@@ -147,7 +147,7 @@ def test_stage_scores_and_thresholds_reject_with_reason() -> None:
     limit = web_scores[len(web_scores) // 2]
     strict = QualityJudge(QualityConfig(model=ModelSpec(id=STANDIN_ID), max_doc_tokens=64,
                                         thresholds={"web": limit}), key="quality")
-    strict.judge = stage.judge  # same model, no second load
+    strict.backend, strict.options = stage.backend, stage.options  # same model, no second load
     out = strict.process(_table(docs)).to_pylist()
     for row, score, (_, domain) in zip(out, scores, docs):
         low = domain == "web" and score < limit

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from curate.config import StrictModel
 
@@ -26,10 +26,22 @@ class ModelSpec(StrictModel):
     """Which model to load and how (the ``model:`` block of a model stage)."""
 
     id: str = Field(description="Hub id, local directory, or curate/qwen2-standin (built offline).")
+    backend: str = Field(default="transformers",
+                         description="How the model runs: a name in curate.models.backend.BACKENDS.")
     revision: str | None = Field(default=None, description="Hub revision (branch, tag or commit) to pin.")
     dtype: Dtype = Field(default="auto", description="auto: bfloat16 on GPU, float32 on CPU.")
     device: Device = "auto"
     trust_remote_code: bool = False
+
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        from curate.models.backend import BACKENDS  # late: the backends import this module
+
+        if value not in BACKENDS:
+            raise ValueError(f"unknown model backend {value!r} (known: {', '.join(sorted(BACKENDS))})")
+        return value
 
 
 class ModelUnavailable(RuntimeError):

@@ -24,13 +24,14 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
 from pydantic import Field, model_validator
 
 from curate.config import ConfigError
+from curate.models.backend import JudgeOptions
 from curate.models.loading import ModelSpec, check_available
 from curate.quality.distill import sample_key
 from curate.quality.thresholds import domain_threshold
@@ -40,42 +41,40 @@ from curate.stage import FitContext, Mode, Resources, Stage, StageConfig
 GroupKey = Literal["domain", "lang", "source"]
 
 
+class JudgeConfig(JudgeOptions):
+    """The judge that labels the sample: a model and the quality stage's judge options."""
+
+    model: ModelSpec = Field(description="The judge: a hub id, a local directory or curate/qwen2-standin.")
+    perplexity: bool = Field(default=False, description="Not used for distillation (only the score is learnt).")
+
+
 class DistilledQualityConfig(StageConfig):
-    model: ModelSpec | None = Field(default=None, description="The judge (needed unless scorer is given).")
+    judge: JudgeConfig | None = Field(default=None, description="The judge (needed unless scorer is given).")
     scorer: str | None = Field(default=None, description="A saved scorer.bin to reuse: skips sampling and the judge.")
     sample_per_group: int = Field(default=200, gt=0, description="Documents the judge reads per group.")
     group_by: list[GroupKey] = Field(default_factory=lambda: ["domain", "lang"])
     heldout: float = Field(default=0.2, ge=0, lt=1, description="Share of the judged sample kept out of training.")
     agreement_threshold: float = Field(default=2.5, description="Score that counts as 'good' for the held-out F1.")
     seed: int = 0
-    rubrics: dict[str, str] = Field(default_factory=dict)
-    max_doc_tokens: int = Field(default=512, gt=0)
-    token_budget: int = Field(default=8192, gt=0)
     epoch: int = Field(default=20, gt=0, description="fastText training epochs.")
     word_ngrams: int = Field(default=2, ge=2)
     thresholds: dict[str, float] = Field(default_factory=dict, description="Minimum quality_score per domain ('*': others).")
     resources: Resources = Resources(batch_size=32)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _judge_options_in_their_block(cls, data: Any) -> Any:
+        moved = sorted({"model", *JudgeOptions.model_fields} & set(data)) if isinstance(data, dict) else []
+        if moved:
+            raise ValueError(f"{', '.join(moved)}: the judge's options go in a judge: block, "
+                             "e.g. judge: {model: {id: ...}, max_doc_tokens: 256}")
+        return data
+
     @model_validator(mode="after")
     def _model_or_scorer(self) -> DistilledQualityConfig:
-        if self.model is None and self.scorer is None:
-            raise ValueError("set model (to judge and train a scorer) or scorer (to reuse a saved one)")
+        if self.judge is None and self.scorer is None:
+            raise ValueError("set judge (to judge a sample and train a scorer) or scorer (to reuse a saved one)")
         return self
-
-
-class _JudgeActor:
-    """Ray actor: the judge stage, its model loaded once."""
-
-    def __init__(self, options: dict) -> None:
-        from curate.stages.quality import QualityConfig, QualityJudge
-
-        self.stage = QualityJudge(QualityConfig(**options), key="judge")
-        self.stage.setup()
-
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        scored = self.stage.process(batch)
-        return pa.table({"id": scored.column("id"), "text": scored.column("text"),
-                         "score": scored.column("quality_score")})
 
 
 _SCORERS: dict[str, object] = {}
@@ -108,7 +107,7 @@ class DistilledQuality(Stage):
         cfg = self.config
         if cfg.scorer:
             return f"saved scorer {cfg.scorer}"
-        return (f"judge {cfg.sample_per_group}/group by {'+'.join(cfg.group_by)} with {cfg.model.id}, "
+        return (f"judge {cfg.sample_per_group}/group by {'+'.join(cfg.group_by)} with {cfg.judge.model.id}, "
                 "fastText scorer for all")
 
     def preflight(self) -> None:
@@ -117,7 +116,7 @@ class DistilledQuality(Stage):
             if not Path(cfg.scorer).is_file():
                 raise ConfigError(f"stages.{self.key}.scorer: {cfg.scorer} does not exist")
             return
-        check_available(self.config.model, f"stages.{self.key}.model.id")
+        check_available(self.config.judge.model, f"stages.{self.key}.judge.model.id")
 
     def threshold(self, domain: str) -> float | None:
         return domain_threshold(self.config.thresholds, domain)
@@ -184,10 +183,12 @@ class DistilledQuality(Stage):
         import ray
 
         cfg = self.config
-        options = {"model": cfg.model.model_dump(), "rubrics": cfg.rubrics, "max_doc_tokens": cfg.max_doc_tokens,
-                   "token_budget": cfg.token_budget, "perplexity": False}
+        from curate.models.host import ModelHost
+
+        options = {"model": cfg.judge.model.model_dump(),
+                   "judge": cfg.judge.model_dump(exclude={"model"}) | {"perplexity": False}}
         sample = ds.map_batches(_select, fn_kwargs={"wanted": ray.put(chosen)}, batch_format="pyarrow", batch_size=None)
-        judged = sample.map_batches(_JudgeActor, fn_constructor_kwargs={"options": options}, batch_format="pyarrow",
+        judged = sample.map_batches(ModelHost, fn_constructor_kwargs=options, batch_format="pyarrow",
                                     batch_size=cfg.resources.batch_size,
                                     compute=ray.data.ActorPoolStrategy(size=cfg.resources.concurrency or 1),
                                     **cfg.resources.ray_options(actor=True))

@@ -18,20 +18,17 @@ import pyarrow as pa
 from pydantic import Field
 
 from curate.config import ConfigError
+from curate.models.backend import JudgeOptions, make_backend
 from curate.models.loading import ModelSpec, check_available
 from curate.quality.thresholds import domain_threshold
 from curate.schema import reject_rows, set_column
 from curate.stage import Resources, Stage, StageConfig
 
 
-class QualityConfig(StageConfig):
+class QualityConfig(JudgeOptions, StageConfig):
+    """The judge's options (rubrics, max_doc_tokens, ...: :class:`JudgeOptions`) at the stage's top level."""
+
     model: ModelSpec = Field(description="The judge: a hub id, a local directory or curate/qwen2-standin.")
-    rubrics: dict[str, str] = Field(
-        default_factory=dict, description="Rubric per domain, overriding the built-in ones; must contain {document}.")
-    max_doc_tokens: int = Field(default=512, gt=0, description="Tokens of each document the judge reads (its opening).")
-    token_budget: int = Field(default=8192, gt=0, description="Padded tokens per forward pass.")
-    max_batch: int = Field(default=32, gt=0)
-    perplexity: bool = Field(default=True, description="Also compute quality_nll (costs a vocabulary projection per token).")
     thresholds: dict[str, float] = Field(
         default_factory=dict, description="Minimum quality_score per domain ('*' for any other domain).")
     resources: Resources = Resources(batch_size=64)
@@ -60,12 +57,9 @@ class QualityJudge(Stage):
         check_available(self.config.model, f"stages.{self.key}.model.id")
 
     def setup(self) -> None:
-        from curate.models.loading import load_causal_lm
-        from curate.quality.judge import QwenJudge
-
-        cfg = self.config
-        self.judge = QwenJudge(load_causal_lm(cfg.model), cfg.rubrics, max_doc_tokens=cfg.max_doc_tokens,
-                               token_budget=cfg.token_budget, max_batch=cfg.max_batch, perplexity=cfg.perplexity)
+        self.backend = make_backend(self.config.model)
+        self.backend.load()
+        self.options = judge_options(self.config)
 
     def threshold(self, domain: str) -> float | None:
         return domain_threshold(self.config.thresholds, domain)
@@ -73,7 +67,7 @@ class QualityJudge(Stage):
     def process(self, batch: pa.Table) -> pa.Table:
         texts = batch.column("text").to_pylist()
         domains = batch.column("domain").to_pylist()
-        judged = self.judge.judge(texts, domains) if texts else []
+        judged = self.backend.judge(texts, domains, self.options)
         scores = np.array([j.score for j in judged], dtype=np.float64)
         batch = set_column(batch, "quality_score", pa.array(scores, pa.float64()))
         batch = set_column(batch, "quality_label", pa.array([j.label for j in judged], pa.int8()))
@@ -85,3 +79,8 @@ class QualityJudge(Stage):
         details = [f"judge score {s:.3f} < {t:g} ({d})" if t is not None else None
                    for s, t, d in zip(scores, limits, domains)]
         return reject_rows(batch, low, self.key, "low_quality", details)
+
+
+def judge_options(config: JudgeOptions) -> JudgeOptions:
+    """The judge's own options out of a config that carries them with others."""
+    return JudgeOptions(**config.model_dump(include=set(JudgeOptions.model_fields)))

@@ -81,28 +81,6 @@ def _hash(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
-class _GeneratorActor:
-    """Ray actor: the model, loaded once, generating chunks of prompts."""
-
-    def __init__(self, model: dict, sampling: dict, max_doc_tokens: int) -> None:
-        from curate.models.loading import ModelSpec, load_causal_lm
-        from curate.models.prompting import ChatPrompter
-        from curate.synth.generator import Generator, SamplingConfig
-
-        loaded = load_causal_lm(ModelSpec(**model))
-        self.generator = Generator(loaded, SamplingConfig(**sampling))
-        self.prompter = ChatPrompter(loaded.tokenizer)
-        self.max_doc_tokens = max_doc_tokens
-
-    def generate(self, jobs: list[dict]) -> list[dict]:
-        prompts = self.prompter.prompts([j["source_text"] for j in jobs], [j["template"] for j in jobs],
-                                        self.max_doc_tokens, [j["system_prompt"] for j in jobs])
-        made = self.generator.generate([p.ids for p in prompts])
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        return [{"key": j["key"], "text": g.text, "new_tokens": g.new_tokens, "finish_reason": g.finish_reason,
-                 "generated_at": now} for j, g in zip(jobs, made)]
-
-
 class Synthesize(Stage):
     name: ClassVar[str] = "synthesize"
     Config = SynthesizeConfig
@@ -233,13 +211,18 @@ class Synthesize(Stage):
         tokens = sum(done[j["key"]]["new_tokens"] for j in jobs if j["key"] in done)
         generated = 0
         if todo and (cfg.max_new_tokens is None or tokens < cfg.max_new_tokens):
-            actor_class = ray.remote(**cfg.resources.ray_options(actor=True))(_GeneratorActor)
-            actors = [actor_class.remote(cfg.model.model_dump(), cfg.sampling.model_dump(), cfg.max_doc_tokens)
+            from curate.models.host import ModelHost
+
+            actor_class = ray.remote(**cfg.resources.ray_options(actor=True))(ModelHost)
+            actors = [actor_class.remote(cfg.model.model_dump(), sampling=cfg.sampling.model_dump(),
+                                         max_doc_tokens=cfg.max_doc_tokens)
                       for _ in range(cfg.resources.concurrency or 1)]
             chunks = [todo[i : i + cfg.chunk_size] for i in range(0, len(todo), cfg.chunk_size)]
             while chunks and (cfg.max_new_tokens is None or tokens < cfg.max_new_tokens):
-                wave = [actors[k].generate.remote(chunks.pop(0)) for k in range(min(len(actors), len(chunks)))]
-                for rows in ray.get(wave):
+                sent = [chunks.pop(0) for _ in range(min(len(actors), len(chunks)))]
+                wave = [actors[k].generate.remote(chunk) for k, chunk in enumerate(sent)]
+                for chunk, made in zip(sent, ray.get(wave)):
+                    rows = _generation_rows(chunk, made)
                     stamp = _hash(*(r["key"] for r in rows))[:16]
                     pq.write_table(pa.Table.from_pylist(rows), folder / f"{stamp}.parquet.tmp")
                     (folder / f"{stamp}.parquet.tmp").replace(folder / f"{stamp}.parquet")  # checkpoint
@@ -337,3 +320,10 @@ class Synthesize(Stage):
     def process(self, batch: pa.Table) -> pa.Table:
         """The run's own documents, marked as not synthetic (provenance columns null)."""
         return add_missing_columns(batch, dict(PROVENANCE), self.column_defaults())
+
+
+def _generation_rows(jobs: list[dict], made: list) -> list[dict]:
+    """What the checkpoint keeps per generation, by the job's key."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return [{"key": j["key"], "text": g.text, "new_tokens": g.new_tokens, "finish_reason": g.finish_reason,
+             "generated_at": now} for j, g in zip(jobs, made)]
