@@ -46,7 +46,6 @@ from help_pages import help_paragraphs  # noqa: E402
 from locale_messages import LOCALE, translated_messages  # noqa: E402
 
 from curate import langid_ensemble as ensemble  # noqa: E402
-from curate.langcodes import LID176_TO_ISO639_3, QWEN2_LANGUAGES  # noqa: E402
 from curate.langid_specialists import han_variant_characters, settle_group  # noqa: E402
 from curate.stages.langid import (  # noqa: E402
     CLD2,
@@ -57,6 +56,7 @@ from curate.stages.langid import (  # noqa: E402
     heliport_choice,
     prediction_text,
 )
+from filters.langcodes import LID176_TO_ISO639_3, QWEN2_LANGUAGES  # noqa: E402
 
 REALDATA = ROOT.parent / "shared" / "realdata"
 #: locale directory -> our code, for the Qwen2 languages (everything else: a non-target language)

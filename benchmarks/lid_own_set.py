@@ -61,9 +61,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from curate.langcodes import QWEN2_LANGUAGES, dominant_script  # noqa: E402
 from curate.langid_thresholds import DEFAULT_THRESHOLDS, threshold_from_scores  # noqa: E402
 from curate.stages.langid import LangIDConfig, LanguageID  # noqa: E402
+from filters.langcodes import QWEN2_LANGUAGES, dominant_script  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data" / "lid_labelled.jsonl"
 SAMPLES = sorted((ROOT / "samples" / "web").glob("multilingual_*.jsonl"))

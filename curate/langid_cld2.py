@@ -10,7 +10,7 @@ of the same texts. The langid stage lets CLD2 settle those and runs the ensemble
 
 from __future__ import annotations
 
-from curate.langcodes import LID176_TO_ISO639_3
+from filters.langcodes import LID176_TO_ISO639_3
 
 #: CLD2 codes that are not lid.176's: old ISO 639-1 codes and the Traditional Chinese variant.
 _CLD2_CODES = {"iw": "heb", "jw": "jav", "zh-Hant": "cmn", "in": "ind", "fil": "tgl"}

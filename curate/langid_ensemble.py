@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from curate.langcodes import language_scripts
+from filters.langcodes import language_scripts
 from filters.words import CHAR_WEIGHTS
 
 #: Letters weighted in English equivalents (one Han character carries 3.4 Latin letters), so that
@@ -70,7 +70,7 @@ class Votes:
     fasttext: list[tuple[str, float]] | None  # (language, probability), best first
     heliport: list[tuple[str, float]] | None  # (heliport label, raw score: lower is better), best first
     chars: int
-    letters: dict[str, int] | None = None  # letters per script (curate.langcodes.script_letters)
+    letters: dict[str, int] | None = None  # letters per script (filters.langcodes.script_letters)
 
 
 def length_feature(chars: int) -> float:

@@ -12,7 +12,7 @@ picks the member. Each reads published data, not word lists of ours:
 * **Czech vs Slovak**: the same naive Bayes over wordfreq's ``cs`` and ``sk`` frequencies, with a
   one-nat prior toward Czech (measured: on the report half of ``lid_accuracy.py``'s UI messages,
   Czech 292 -> 295 of 313 right, Slovak 261 -> 267 of 293).
-* **Chinese vs Japanese**: the kana rule, :func:`curate.langcodes.settle_chinese_or_japanese`.
+* **Chinese vs Japanese**: the kana rule, :func:`filters.langcodes.settle_chinese_or_japanese`.
 * **Simplified vs Traditional Chinese** (``cmn_Hans`` / ``cmn_Hant``): a count of the characters
   that exist in only one of the two systems, from the CC-CEDICT character sets of the
   ``hanzidentifier`` package (2,325 Simplified-only, 2,703 Traditional-only). More
@@ -26,7 +26,7 @@ import math
 import re
 from functools import lru_cache
 
-from curate.langcodes import CHINESE_LANGUAGES
+from filters.langcodes import CHINESE_LANGUAGES
 
 _WORD = re.compile(r"[^\W\d_]+")
 #: Frequency given to a word one list lacks (wordfreq's lists stop near 1e-8).

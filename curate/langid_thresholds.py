@@ -56,7 +56,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "urd_Arab": 0.50,  # p5 0.75: script-pure Urdu is not confused with Hindi by lid.176
     "ukr_Cyrl": 0.50,
 }  # fmt: skip
-"""Language code -> minimum lang_score, for the 30 languages of ``curate.langcodes.QWEN2_LANGUAGES``."""
+"""Language code -> minimum lang_score, for the 30 languages of ``filters.langcodes.QWEN2_LANGUAGES``."""
 
 
 def threshold_from_scores(scores: Iterable[float]) -> float:

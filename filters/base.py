@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 
-from curate.langcodes import code_listed, lookup_by_code
+from filters.langcodes import code_listed, lookup_by_code
 
 
 class Rejection(tuple):

@@ -8,7 +8,7 @@ full HTML page must have visible text (StarCoder's HTML rule).
 
 The reader (:mod:`curate.readers.code`) already drops vendored, minified-by-name, lock and
 protobuf files, and files with a "generated" marker; the same marker rule is reused here
-(:func:`~curate.readers.code.generated_marker`) so code that reaches the pipeline another way
+(:func:`filters.generated.generated_marker`) so code that reaches the pipeline another way
 (Parquet dumps, archives of other corpora) gets it too. Each rule has its own reason tag:
 
 * ``too_many_lines`` (StarCoder: files of more than 100,000 lines);
@@ -35,9 +35,9 @@ from typing import ClassVar, Literal
 import regex
 from pydantic import Field
 
-from curate.code_tokens import comment_only_lines
-from curate.readers.code import generated_marker
 from filters.base import Filter, Rejection
+from filters.code_tokens import comment_only_lines
+from filters.generated import generated_marker
 
 #: StarCoder2 (Lozhkov et al. 2024, "encoded data"): base64 strings, hex byte sequences and runs
 #: of Unicode escapes, used as published.

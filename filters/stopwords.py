@@ -316,7 +316,7 @@ def stop_words_for(lang: str | None) -> StopWords | None:
     """The stop words of ``lang`` (a full code, or a bare code such as ``en``), or None if it has none."""
     if not lang:
         return None
-    from curate.langcodes import lookup_by_code, normalize_lang_code
+    from filters.langcodes import lookup_by_code, normalize_lang_code
 
     words = lookup_by_code(STOP_WORDS, lang)
     if words is None:

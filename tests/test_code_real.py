@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from curate.code_languages import language_of
-from curate.readers.code import generated_marker, path_reason
+from curate.readers.code import path_reason
 from filters.code import CodeQuality
+from filters.generated import generated_marker
 
 # A module in the style of a tokenizer/lexer package: a verbose regex whose closing line
 # (``\"\"\", re.VERBOSE)``) the line rules took for a docstring opener, so every line after it

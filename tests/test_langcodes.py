@@ -1,4 +1,4 @@
-"""Tests for curate.langcodes against the real lid.176 label set and real text in many scripts."""
+"""Tests for filters.langcodes against the real lid.176 label set and real text in many scripts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from curate.langcodes import (
+from filters.langcodes import (
     DEFAULT_SCRIPT,
     ISO639_1_OF,
     LID176_TO_ISO639_3,

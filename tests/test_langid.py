@@ -14,11 +14,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from curate.langcodes import QWEN2_LANGUAGES, settle_chinese_or_japanese
 from curate.langid_specialists import chinese_script, pair_log_odds, settle_chinese_script, settle_group
 from curate.langid_thresholds import DEFAULT_THRESHOLDS, threshold_from_scores
 from curate.schema import BASE_SCHEMA
 from curate.stages.langid import LangIDConfig, LanguageID, comment_text, prediction_text
+from filters.langcodes import QWEN2_LANGUAGES, settle_chinese_or_japanese
 from filters.stopwords import stop_words_for
 from filters.web import GopherQuality
 from tests.conftest import REPO, SAMPLES, read_jsonl

@@ -6,7 +6,7 @@ long documents cost the same as short ones.
 * fastText reads the rest: ``lid.176`` by default, or any fastText LID model by path (GlotLID,
   lid.176.bin, OpenLID, NLLB's lid218). Labels that already are full codes (``__label__eng_Latn``)
   are used as they are; lid.176 labels (``__label__en``) go through
-  :func:`curate.langcodes.to_lang_code`, which reads the script from the text where the label does
+  :func:`filters.langcodes.to_lang_code`, which reads the script from the text where the label does
   not fix it.
 * heliport is asked where fastText is unsure or names a language of a confusable pair
   (:data:`CONFUSABLE`); the ensemble (:mod:`curate.langid_ensemble`) then picks the language and a
@@ -55,18 +55,6 @@ import pyarrow as pa
 from pydantic import Field, field_validator, model_validator
 
 from curate.config import ConfigError
-from curate.langcodes import (
-    LABEL_PREFIX,
-    LID176_TO_ISO639_3,
-    MULTI_SCRIPT,
-    code_listed,
-    language_code,
-    lookup_by_code,
-    normalize_lang_code,
-    script_letters,
-    settle_chinese_or_japanese,
-    to_lang_code,
-)
 from curate.langid_cld2 import cld2_votes
 from curate.langid_ensemble import Votes, calibrate, choose, heliport_languages, heliport_probability
 from curate.langid_specialists import settle_chinese_script, settle_group
@@ -80,6 +68,18 @@ from curate.langid_weights import (
 )
 from curate.schema import reject_rows, set_column
 from curate.stage import Resources, Stage, StageConfig
+from filters.langcodes import (
+    LABEL_PREFIX,
+    LID176_TO_ISO639_3,
+    MULTI_SCRIPT,
+    code_listed,
+    language_code,
+    lookup_by_code,
+    normalize_lang_code,
+    script_letters,
+    settle_chinese_or_japanese,
+    to_lang_code,
+)
 from filters.math import prose_text
 
 #: Minimum lang_score for languages with no measured default (and no configured threshold).
@@ -439,7 +439,7 @@ class LanguageID(Stage):
 
     def code(self, label: str, text: str) -> str:
         """Our code for a model label, Chinese and Japanese settled by the kana rule
-        (:func:`~curate.langcodes.settle_chinese_or_japanese`)."""
+        (:func:`~filters.langcodes.settle_chinese_or_japanese`)."""
         return settle_chinese_or_japanese(self._label_code(label, text), text)
 
     def _label_code(self, label: str, text: str) -> str:

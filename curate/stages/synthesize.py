@@ -35,13 +35,13 @@ import pyarrow.parquet as pq
 from pydantic import Field, model_validator
 
 from curate.config import ConfigError
-from curate.langcodes import code_listed
 from curate.models.loading import ModelSpec, check_available
 from curate.schema import BASE_SCHEMA, add_missing_columns, alive_mask, reject_rows
 from curate.stage import FitContext, Mode, Resources, Stage, StageConfig
 from curate.stages.filter import FilterSpec, setup_filters
 from curate.synth.generator import SamplingConfig
 from curate.synth.tasks import TaskConfig
+from filters.langcodes import code_listed
 
 SYNTHETIC_DOMAIN = "synthetic"
 PROVENANCE: dict[str, pa.DataType] = {
