@@ -307,7 +307,7 @@ def main() -> None:
         run_datatrove(Path(data), Path(out), int(workers), tokenizer_json, lid, stop_words)
         return
 
-    from curate.stages.langid import resolve_model_path
+    from curate.lang.models import resolve_model_path
     from curate.tokenizer import QwenTokenizer
 
     available = sorted(os.sched_getaffinity(0))

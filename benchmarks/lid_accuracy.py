@@ -2,7 +2,7 @@
 model alone, per language, with the confusable pairs and false acceptance of other languages.
 
     python benchmarks/lid_accuracy.py                   # report (the half of the texts not fitted on)
-    python benchmarks/lid_accuracy.py --fit --write     # refit curate/langid_weights.py, then report
+    python benchmarks/lid_accuracy.py --fit --write     # refit curate/lang/weights.py, then report
 
 The texts, labelled by where they come from (``benchmarks/lid_own_set.py`` keeps our own small
 written set as a regression check):
@@ -21,7 +21,7 @@ Languages outside Qwen2's 30 (Slovak, Marathi, Galician, Maithili, Crimean Tatar
 false acceptance: the share labelled as a Qwen2 language *and* kept by the threshold.
 
 Every text goes to a half by a hash of its text: ``--fit`` fits the ensemble's weights and
-calibrations (:mod:`curate.langid_ensemble`) on one half; the report is on the other, so its
+calibrations (:mod:`curate.lang.ensemble`) on one half; the report is on the other, so its
 numbers are out of sample. Correct means the right language and kept (``lang_score`` at least
 the threshold); Chinese counts in either script.
 """
@@ -45,8 +45,9 @@ import numpy as np  # noqa: E402
 from help_pages import help_paragraphs  # noqa: E402
 from locale_messages import LOCALE, translated_messages  # noqa: E402
 
-from curate import langid_ensemble as ensemble  # noqa: E402
-from curate.langid_specialists import han_variant_characters, settle_group  # noqa: E402
+from curate.lang import ensemble  # noqa: E402
+from curate.lang.specialists import han_variant_characters, settle_group  # noqa: E402
+from curate.lang.text import prediction_text  # noqa: E402
 from curate.stages.langid import (  # noqa: E402
     CLD2,
     HELIPORT,
@@ -54,7 +55,6 @@ from curate.stages.langid import (  # noqa: E402
     LanguageID,
     ensemble_votes,
     heliport_choice,
-    prediction_text,
 )
 from filters.langcodes import LID176_TO_ISO639_3, QWEN2_LANGUAGES  # noqa: E402
 
@@ -177,8 +177,8 @@ def fitting_half(text: str) -> bool:
 
 
 def fit(items: list[dict], inputs: list[str], stage: LanguageID, other_weight: float) -> dict:
-    """Ensemble weights and calibrations from the fitting half; returns the new langid_weights values."""
-    from curate.langid_weights import (  # as they are
+    """Ensemble weights and calibrations from the fitting half; returns the new curate.lang.weights values."""
+    from curate.lang.weights import (  # as they are
         CALIBRATED_THRESHOLD,
         CLD2_SETTLES_AT,
         SKIP_SECOND_OPINION_AT,
@@ -230,7 +230,7 @@ def fit(items: list[dict], inputs: list[str], stage: LanguageID, other_weight: f
 
 
 def write_weights(values: dict) -> None:
-    path = ROOT / "curate" / "langid_weights.py"
+    path = ROOT / "curate" / "lang" / "weights.py"
     text = path.read_text(encoding="utf-8")
     for name, value in values.items():
         text = re.sub(rf"(?ms)^{name} = .*?(?=^#:|\Z)", f"{name} = {json.dumps(value) if isinstance(value, dict) else value}\n", text)
@@ -352,7 +352,7 @@ def main() -> None:
     parser.add_argument("--per-language", type=int, default=300, help="texts per language and source")
     parser.add_argument("--min-chars", type=int, default=20, help="shortest text kept")
     parser.add_argument("--fit", action="store_true", help="refit the ensemble on the fitting half and print it")
-    parser.add_argument("--write", action="store_true", help="with --fit: write curate/langid_weights.py")
+    parser.add_argument("--write", action="store_true", help="with --fit: write curate/lang/weights.py")
     parser.add_argument("--other-weight", type=float, default=1.0,
                         help="weight of the other-language texts in the fit, relative to all Qwen2 languages")
     args = parser.parse_args()
@@ -367,10 +367,10 @@ def main() -> None:
             write_weights(values)
             import importlib
 
-            import curate.langid_weights
+            import curate.lang.weights
             import curate.stages.langid
 
-            importlib.reload(curate.langid_weights)
+            importlib.reload(curate.lang.weights)
             importlib.reload(curate.stages.langid)
     report_idx = [i for i, item in enumerate(items) if not fitting_half(item["text"])]
     items = [items[i] for i in report_idx]
@@ -404,7 +404,7 @@ def main() -> None:
         print(report(sub, {name: ([c[i] for i in chosen], [k[i] for i in chosen]) for name, (c, k) in columns.items()}))
     print("\n### confusable pairs (all sources; share of the true language's texts given the other label)\n")
     print(pair_table(items, columns))
-    print("\n### Chinese script (default; curate.langid_specialists.chinese_script)\n")
+    print("\n### Chinese script (default; curate.lang.specialists.chinese_script)\n")
     print(chinese_script_table(items, default_codes))
     for name in ("default (cld2 + lid.176 + heliport)", "lid.176 alone", "heliport alone"):
         print(f"\n### calibration of lang_score: {name}\n")

@@ -18,7 +18,7 @@ Every item is predicted exactly as the stage predicts a document (same text norm
 label -> code mapping); an item is correct when the top code equals its language, script
 included. Printed: per language n, accuracy on sentences and paragraphs, the most frequent wrong
 code, and the macro accuracy over the 30 Qwen2 languages. ``--thresholds`` adds the score
-quantiles the default thresholds of :mod:`curate.langid_thresholds` are derived from, the value
+quantiles the default thresholds of :mod:`curate.lang.thresholds` are derived from, the value
 the rule gives and the value in the table; ``--line-chars`` the accuracy of paragraphs cut to N
 characters (what ``lang_mix`` sees of each line).
 
@@ -38,7 +38,7 @@ README-ready:
     not contain and lid.176 has no label for. Scores, not labels, are where these languages
     differ: the 5th percentile of correct-sentence scores is 0.33 for ind_Latn, 0.43 zsm_Latn,
     0.45 tgl_Latn, 0.53 ceb_Latn against 0.75-1.00 for the rest, which is what the default
-    per-language thresholds (curate/langid_thresholds.py) are derived from. Paragraphs cut to
+    per-language thresholds (curate/lang/thresholds.py) are derived from. Paragraphs cut to
     100 characters (what lang_mix sees of a line) are still identified at 0.992 (64: 0.981).
 
     Caveats: 25-42 sentences and ~8 paragraphs per language, from two sample documents per
@@ -61,7 +61,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from curate.langid_thresholds import DEFAULT_THRESHOLDS, threshold_from_scores  # noqa: E402
+from curate.lang.thresholds import DEFAULT_THRESHOLDS, threshold_from_scores  # noqa: E402
 from curate.stages.langid import LangIDConfig, LanguageID  # noqa: E402
 from filters.langcodes import QWEN2_LANGUAGES, dominant_script  # noqa: E402
 

@@ -18,9 +18,10 @@ from rich.console import Console
 from rich.table import Table
 from timing import best_of
 
-from curate.langid_cld2 import cld2_votes
+from curate.lang.cld2 import cld2_votes
+from curate.lang.text import prediction_text
 from curate.schema import BASE_SCHEMA
-from curate.stages.langid import LangIDConfig, LanguageID, prediction_text
+from curate.stages.langid import LangIDConfig, LanguageID
 from curate.stages.tokenize import Tokenize, TokenizeConfig
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"

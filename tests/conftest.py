@@ -31,7 +31,7 @@ def read_jsonl(path: Path) -> list[dict]:
 @pytest.fixture(scope="session")
 def lid_model_path() -> Path:
     """The real lid.176 model; the README's test command installs it, so missing is a failure."""
-    from curate.stages.langid import resolve_model_path
+    from curate.lang.models import resolve_model_path
 
     return resolve_model_path("lid.176")
 

@@ -181,7 +181,7 @@ def test_decontamination_per_benchmark(out: Path, dropped: list[dict]) -> None:
 
 
 def test_thresholds_come_from_the_run_config(out: Path) -> None:
-    from curate.langid_weights import CALIBRATED_THRESHOLD
+    from curate.lang.weights import CALIBRATED_THRESHOLD
 
     limits = queries.thresholds(out)
     assert limits["quality"] == {}  # the quickstart sets none (stand-in scores)

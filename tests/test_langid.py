@@ -14,10 +14,12 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from curate.langid_specialists import chinese_script, pair_log_odds, settle_chinese_script, settle_group
-from curate.langid_thresholds import DEFAULT_THRESHOLDS, threshold_from_scores
+from curate.lang.comments import comment_text
+from curate.lang.specialists import chinese_script, pair_log_odds, settle_chinese_script, settle_group
+from curate.lang.text import prediction_text
+from curate.lang.thresholds import DEFAULT_THRESHOLDS, threshold_from_scores
 from curate.schema import BASE_SCHEMA
-from curate.stages.langid import LangIDConfig, LanguageID, comment_text, prediction_text
+from curate.stages.langid import LangIDConfig, LanguageID
 from filters.langcodes import QWEN2_LANGUAGES, settle_chinese_or_japanese
 from filters.stopwords import stop_words_for
 from filters.web import GopherQuality
@@ -168,7 +170,7 @@ INDONESIAN = "Pertama, potong daging melawan arah seratnya supaya teksturnya emp
 
 def _lid176_by_path() -> str:
     """lid.176 named by its file: an uncalibrated fastText model, as GlotLID would be."""
-    from curate.stages.langid import resolve_model_path
+    from curate.lang.models import resolve_model_path
 
     return str(resolve_model_path("lid.176"))
 
@@ -218,7 +220,7 @@ def test_ensemble_fixes_what_lid176_alone_gets_wrong() -> None:
 
 
 def test_each_model_alone_is_calibrated_too() -> None:
-    from curate.langid_weights import CALIBRATED_THRESHOLD
+    from curate.lang.weights import CALIBRATED_THRESHOLD
 
     gibberish = next(j["text"] for j in read_jsonl(SAMPLES / "junk" / "junk.jsonl") if j["id"] == "junk-8")
     english = _sample("web-a-en-1")
@@ -232,7 +234,7 @@ def test_each_model_alone_is_calibrated_too() -> None:
 
 
 def test_cld2_settles_long_texts_it_is_sure_of_and_passes_on_the_rest() -> None:
-    from curate.langid_cld2 import cld2_votes
+    from curate.lang.cld2 import cld2_votes
     from curate.stages.langid import CLD2_MIN_CHARS, cld2_settles
 
     english = _sample("web-a-en-1")
@@ -259,7 +261,7 @@ def test_cld2_settles_long_texts_it_is_sure_of_and_passes_on_the_rest() -> None:
 
 
 def ranked_share(text: str) -> float:
-    from curate.langid_cld2 import cld2_votes
+    from curate.lang.cld2 import cld2_votes
 
     return cld2_votes(prediction_text(text, 2000))[0][0][1]
 

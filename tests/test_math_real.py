@@ -216,7 +216,7 @@ def _langid(rows: list[dict], domain: str, **options) -> list[dict]:
 def test_language_id_of_english_math_reads_its_prose() -> None:
     # lid.176's own probability shows the effect (its file by path: uncalibrated, the 0.5 minimum);
     # the calibrated ensemble is sure of English either way.
-    from curate.stages.langid import resolve_model_path
+    from curate.lang.models import resolve_model_path
 
     raw = [str(resolve_model_path("lid.176"))]
     before = Counter(r["reject_reason"] for r in _langid(MATH, "math", models=raw, prose_only_domains=[]))

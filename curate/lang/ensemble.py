@@ -7,7 +7,7 @@ model backs it (:func:`candidate_features`), and a conditional-logit model (one 
 feature, fitted on real labelled text by ``python benchmarks/lid_accuracy.py --fit``) turns them
 into a probability over the candidates. The winner's probability, with the other members of its
 confusable group added (Malay and Indonesian: a specialist settles which, see
-:mod:`curate.langid_specialists`), is then mapped by a logistic calibration fitted on the same
+:mod:`curate.lang.specialists`), is then mapped by a logistic calibration fitted on the same
 data to ``lang_score``: the measured probability that the label is right. The same is done for
 each model alone, so one ``threshold`` means the same thing whichever models run.
 

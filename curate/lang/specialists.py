@@ -1,6 +1,6 @@
 """Pairwise specialists: small rules for languages the general models confuse.
 
-The ensemble (:mod:`curate.langid_ensemble`) names a group (Malay or Indonesian); a specialist
+The ensemble (:mod:`curate.lang.ensemble`) names a group (Malay or Indonesian); a specialist
 picks the member. Each reads published data, not word lists of ours:
 
 * **Malay vs Indonesian**: a naive Bayes over words with the frequencies of the ``wordfreq``
