@@ -28,7 +28,7 @@ from rich.table import Table
 
 from curate.config import StageSpec
 from curate.dedup.sketch import Sketcher
-from curate.engine import apply_global_stage
+from curate.runtime.plan import apply_global_stage
 from curate.schema import BASE_SCHEMA
 from curate.stages.dedup import Dedup, DedupConfig
 

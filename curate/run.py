@@ -256,10 +256,10 @@ class RunRefused(ConfigError):
 
 
 def _execute_locked(loaded: LoadedConfig, tasks: list, console: Console, verbose: bool, fresh: bool) -> dict[str, Any]:
-    from curate import engine
     from curate.checkpoint import Checkpoints
     from curate.outputs import output_sinks
     from curate.outputs.commit import discard, new_staging_dir, remove_stale_staging
+    from curate.runtime.session import stderr_to_file
 
     start = time.time()
     output_dir = Path(loaded.pipeline.output_dir)
@@ -272,7 +272,7 @@ def _execute_locked(loaded: LoadedConfig, tasks: list, console: Console, verbose
     staging = new_staging_dir(output_dir, tuple(s.folder for s in output_sinks(loaded) if s.always_present))
     log_path = output_dir / LOGS / f"{staging.name}.log"
     try:
-        with engine.stderr_to_file(None if verbose else log_path):
+        with stderr_to_file(None if verbose else log_path):
             summary = _execute(loaded, tasks, console, staging, start, verbose, checkpoints)
     except BaseException as exc:
         discard(staging)
@@ -313,23 +313,26 @@ def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path,
              checkpoints=None):
     import ray
 
-    from curate import engine
     from curate.outputs import FinalizeContext, output_sinks
     from curate.outputs.commit import commit, write_json
     from curate.report import print_plan
+    from curate.runtime.failures import StageFailed, find_stage_failure, worker_death
+    from curate.runtime.plan import build_dataset, plan_stage
+    from curate.runtime.session import init_ray
+    from curate.runtime.stats import make_stats_actor
 
-    cluster = engine.init_ray(loaded, verbose=verbose)
-    planned = [engine.plan_stage(spec, cluster["cpus"]) for spec in loaded.stages]
+    cluster = init_ray(loaded, verbose=verbose)
+    planned = [plan_stage(spec, cluster["cpus"]) for spec in loaded.stages]
     resumed = checkpoints.latest_complete() if checkpoints is not None else None
     print_plan(console, loaded, tasks, planned, cluster, resumed=resumed.stage if resumed else None)
-    stats = engine.make_stats_actor()
+    stats = make_stats_actor()
     try:
         sinks = output_sinks(loaded)
-        ds = engine.build_dataset(loaded, tasks, planned, stats, staging, sinks, checkpoints)
+        ds = build_dataset(loaded, tasks, planned, stats, staging, sinks, checkpoints)
         records = _stream_results(ds, console, len(tasks), stats)
     except Exception as exc:
-        if not isinstance(exc, engine.StageFailed) and engine.find_stage_failure(exc) is None:
-            death = engine.worker_death(exc, stats)
+        if not isinstance(exc, StageFailed) and find_stage_failure(exc) is None:
+            death = worker_death(exc, stats)
             if death is not None:
                 raise death from exc
         raise
@@ -360,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"config OK: {loaded.path} · {len(tasks)} input files · stages: "
                       f"{', '.join(s.key for s in loaded.stages) or '(none)'}")
         return 0
-    from curate.engine import find_stage_failure
+    from curate.runtime.failures import find_stage_failure
 
     try:
         summary = execute(loaded, tasks, console, verbose=args.verbose, fresh=args.fresh)

@@ -37,11 +37,12 @@ from curate import ownership, run
 from curate.checkpoint import Checkpoints, GroupWriter, group_key
 from curate.config import ConfigError, DownloadConfig, FieldMap, SourceConfig, load_config
 from curate.download import DownloadError, cache_path, fetch
-from curate.engine import StageFailed, read_tasks
 from curate.ids import DuplicateIdError, IdIndex, id_digests, id_of_key, row_keys
 from curate.outputs import commit as staged_output
 from curate.outputs import write_batch
 from curate.readers import read_file
+from curate.runtime.failures import StageFailed
+from curate.runtime.read import read_tasks
 from curate.schema import BASE_SCHEMA
 from curate.sources import FileTask, list_all_files, list_source_files
 from tests.conftest import REPO, SAMPLES, run_cli
@@ -789,7 +790,7 @@ def test_dedup_decides_by_unique_keys_not_shared_ids(ray_local, tmp_path: Path) 
 
     table = _read_ids(_source([str(_shards(tmp_path) / "*.jsonl")]))
     from curate.config import StageSpec
-    from curate.engine import apply_global_stage
+    from curate.runtime.plan import apply_global_stage
 
     out = apply_global_stage(ray_local.data.from_arrow(table).repartition(2), StageSpec("dedup", Dedup, DedupConfig(near=False)))
     rows = {(r["input_file"].rsplit("/", 1)[1], r["id"]): r for r in out.take_all()}
@@ -801,15 +802,17 @@ def test_dedup_decides_by_unique_keys_not_shared_ids(ray_local, tmp_path: Path) 
 
 def test_ids_repeated_across_files_fail_the_read_naming_both(ray_local, tmp_path: Path) -> None:
     from curate.config import DownloadConfig
-    from curate.engine import StageFailed, _read_group, make_stats_actor
+    from curate.runtime.failures import StageFailed
+    from curate.runtime.read import read_group
+    from curate.runtime.stats import make_stats_actor
 
     folder = _shards(tmp_path)
     source = _source([str(folder / "*.jsonl")])
     stats = make_stats_actor()
     groups = [json.dumps([t.to_row()]) for t in list_source_files(source, 0)]
-    assert sum(t.num_rows for t in _read_group(groups[0], {"src": source}, DownloadConfig(), 100, stats, None)) == 3
+    assert sum(t.num_rows for t in read_group(groups[0], {"src": source}, DownloadConfig(), 100, stats, None)) == 3
     with pytest.raises(StageFailed) as failed:
-        list(_read_group(groups[1], {"src": source}, DownloadConfig(), 100, stats, None))
+        list(read_group(groups[1], {"src": source}, DownloadConfig(), 100, stats, None))
     message = str(failed.value)
     assert "shard2.jsonl" in message and "3 of them also in" in message and "shard1.jsonl" in message
     assert "set ids: file" in message
@@ -817,20 +820,21 @@ def test_ids_repeated_across_files_fail_the_read_naming_both(ray_local, tmp_path
     scoped = source.model_copy(update={"ids": "file"})
     stats = make_stats_actor()
     for group in groups:
-        assert sum(t.num_rows for t in _read_group(group, {"src": scoped}, DownloadConfig(), 100, stats, None)) == 3
+        assert sum(t.num_rows for t in read_group(group, {"src": scoped}, DownloadConfig(), 100, stats, None)) == 3
 
 
 def test_a_retried_read_is_neither_its_own_repeat_nor_counted_twice(ray_local, tmp_path: Path) -> None:
     """Ray retries a read task whose worker died: its files are read and reported again."""
     from curate.config import DownloadConfig
-    from curate.engine import _read_group, make_stats_actor
     from curate.ids import input_metric
+    from curate.runtime.read import read_group
+    from curate.runtime.stats import make_stats_actor
 
     source = _source([str(_shards(tmp_path) / "shard1.jsonl")])
     group = json.dumps([t.to_row() for t in list_source_files(source, 0)])
     stats = make_stats_actor()
     for _attempt in range(2):
-        assert sum(t.num_rows for t in _read_group(group, {"src": source}, DownloadConfig(), 100, stats, None)) == 3
+        assert sum(t.num_rows for t in read_group(group, {"src": source}, DownloadConfig(), 100, stats, None)) == 3
     read = ray_local.get(stats.snapshot.remote())["read"]
     assert read[input_metric("src", str(tmp_path / "shards" / "shard1.jsonl"))] == 3
     assert read["docs_in"] == 6  # the stage's own totals still count the work done

@@ -146,7 +146,7 @@ def test_publish_target_must_be_a_url() -> None:
 
 
 def test_custom_resources_reach_the_ray_arguments() -> None:
-    from curate.engine import plan_stage
+    from curate.runtime.plan import plan_stage
 
     loaded = load_config(QUICKSTART, ["stages.langid.resources.custom={highmem: 1}", "stages.dedup.resources.max_retries=0"])
     planned = {spec.key: plan_stage(spec, cluster_cpus=4) for spec in loaded.stages}
@@ -158,14 +158,14 @@ def test_custom_resources_reach_the_ray_arguments() -> None:
 def test_unreachable_ray_address_fails_fast() -> None:
     import socket
 
-    from curate.engine import _check_reachable
+    from curate.runtime.session import check_reachable
 
     with socket.socket() as sock:  # a port that was free a moment ago: nobody listens there
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(RuntimeError, match=f"no Ray cluster answers at 127.0.0.1:{port}"):
-        _check_reachable(f"127.0.0.1:{port}", timeout=2)
-    _check_reachable("auto")  # left to Ray
+        check_reachable(f"127.0.0.1:{port}", timeout=2)
+    check_reachable("auto")  # left to Ray
 
 
 def test_outputs_default_to_what_the_run_makes_and_bad_ones_name_the_key(tmp_path: Path) -> None:

@@ -65,7 +65,8 @@ def run_with_summary(ray, docs: list[dict], blocks: int = 3, stage_cls: type[Ded
     """The global stage (fit, then the per-batch pass) with a real stats actor, returning rows by
     id and the stage's summary metrics."""
     from curate.config import StageSpec
-    from curate.engine import apply_global_stage, make_stats_actor
+    from curate.runtime.plan import apply_global_stage
+    from curate.runtime.stats import make_stats_actor
 
     stats = make_stats_actor()
     ds = ray.data.from_arrow(table(docs)).repartition(blocks)

@@ -115,7 +115,8 @@ def test_ray_out_of_memory_error_is_reported_as_such() -> None:
     import ray
     from ray.exceptions import OutOfMemoryError
 
-    from curate.engine import make_stats_actor, worker_death
+    from curate.runtime.failures import worker_death
+    from curate.runtime.stats import make_stats_actor
 
     started_here = not ray.is_initialized()
     if started_here:

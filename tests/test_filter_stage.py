@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from curate.config import StageSpec
-from curate.engine import StageRunner
+from curate.runtime.runner import StageRunner
 from curate.schema import BASE_SCHEMA
 from curate.stages.filter import FilterConfig, FilterStage
 from tests.conftest import SAMPLES

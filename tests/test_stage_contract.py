@@ -8,8 +8,10 @@ import pytest
 
 from curate.checkpoint import wants_boundary
 from curate.config import StageSpec
-from curate.engine import StageFailed, apply_global_stage, make_stats_actor, plan_stage
 from curate.registry import resolve_stage
+from curate.runtime.failures import StageFailed
+from curate.runtime.plan import apply_global_stage, plan_stage
+from curate.runtime.stats import make_stats_actor
 from curate.schema import BASE_SCHEMA
 from curate.stage import FitContext, Stage
 from tests.example_stages import LongTail, LongTailConfig

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from curate import engine, ownership
+from curate import ownership
 from curate.config import ConfigError, DownloadConfig, SourceConfig
 from curate.outputs import commit as staged_output
 from curate.outputs import write_batch
@@ -36,6 +36,7 @@ from curate.outputs.documents import DocumentsSink
 from curate.outputs.rejected import RejectedSink
 from curate.outputs.tokens import TokensSink
 from curate.readers import read_file
+from curate.runtime import read as read_path
 from curate.sources import FileTask, list_source_files
 
 WGET_WARC = Path(__file__).parent / "data" / "warc" / "wget-1.21.3-libffi-docs.warc.gz"
@@ -192,11 +193,11 @@ def test_lz4_that_is_not_a_warc_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_local_read_reports_the_file_size_as_bytes_in(monkeypatch: pytest.MonkeyPatch) -> None:
     reported: list[tuple[str, dict]] = []
-    monkeypatch.setattr(engine, "_report", lambda stats, stage, start, **metrics: reported.append((stage, metrics)))
+    monkeypatch.setattr(read_path, "report_batch", lambda stats, stage, start, **metrics: reported.append((stage, metrics)))
     source = SourceConfig(name="crawl", paths=[str(WGET_WARC)], format="warc")
     task = FileTask(source="crawl", format="warc", path=str(WGET_WARC), relpath=WGET_WARC.name)
     batch = pa.table({"tasks": [json.dumps([task.to_row()])]})
-    tables = list(engine.read_tasks(batch, {"crawl": source}, DownloadConfig(), 100))
+    tables = list(read_path.read_tasks(batch, {"crawl": source}, DownloadConfig(), 100))
     assert sum(t.num_rows for t in tables) == 3
     (read,) = [metrics for stage, metrics in reported if stage == "read"]
     assert read["bytes_in"] == WGET_WARC.stat().st_size == 11259
