@@ -10,6 +10,7 @@ import pytest
 
 from curate.dedup import jaccard, normalize_for_dedup, shingles
 from curate.dedup.clusters import DocFacts, decide, union_find
+from curate.dedup.search import DuplicateSearch
 from curate.ids import id_of_key
 from curate.schema import BASE_SCHEMA
 from curate.stages.dedup import Dedup, DedupConfig
@@ -105,7 +106,7 @@ def test_sketch_rows_skip_rejected_and_empty_documents() -> None:
             {"id": "dead", "text": text, "reject_stage": "langid", "reject_reason": "low_score"}]
     stage = Dedup(DedupConfig(threshold=0.8))
     bands, rows_per_band = stage.band_parameters()
-    sketch = stage.sketch(table(rows)).to_pylist()
+    sketch = DuplicateSearch(stage.config).sketch(table(rows)).to_pylist()
     assert [id_of_key(r["id"]) for r in sketch] == ["a", "b", "empty"]  # rejected rows take no part
     assert len(sketch[0]["keys"]) == 1 + bands and sketch[0]["keys"] == sketch[1]["keys"]
     assert sketch[2]["keys"] == []  # nothing left after normalisation: duplicates nothing
@@ -230,9 +231,9 @@ def _check_task_resources() -> None:
         raise RuntimeError(f"a dedup task ran with {assigned}, not the stage's resources")
 
 
-class ResourceCheckingDedup(Dedup):
-    """Dedup whose sketch, shuffle-split and shuffle-reduce steps fail unless their task holds
-    the stage's configured resources."""
+class ResourceCheckingSearch(DuplicateSearch):
+    """The dedup algorithm with sketch, shuffle-split and shuffle-reduce steps that fail unless
+    their task holds the stage's configured resources."""
 
     def sketch(self, batch: pa.Table) -> pa.Table:
         _check_task_resources()
@@ -241,16 +242,20 @@ class ResourceCheckingDedup(Dedup):
     @staticmethod
     def explode_keys(sketches: pa.Table) -> pa.Table:
         _check_task_resources()
-        return Dedup.explode_keys(sketches)
+        return DuplicateSearch.explode_keys(sketches)
 
     @staticmethod
     def bucket_edges(keys: pa.Table) -> pa.Table:
         _check_task_resources()
-        return Dedup.bucket_edges(keys)
+        return DuplicateSearch.bucket_edges(keys)
 
     def attach_second_end(self, edges: pa.Table, docs: pa.Table) -> pa.Table:
         _check_task_resources()
         return super().attach_second_end(edges, docs)
+
+
+class ResourceCheckingDedup(Dedup):
+    search_cls = ResourceCheckingSearch
 
 
 def test_stage_resources_apply_to_every_dedup_task(ray_local) -> None:
