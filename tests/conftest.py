@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -61,12 +64,41 @@ def sample_texts() -> list[str]:
     return [t for t in texts if t]
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    """A local two-CPU Ray for tests that run Ray Data themselves (not through the CLI)."""
+def shared_ray():
+    """The test session's one local Ray (started on first use, stopped when pytest exits): runs in
+    this process and tests that use Ray Data directly share it instead of each starting their own.
+    ``dedup_slot`` is a custom resource the dedup resource test asks its tasks to hold."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    if not ray.is_initialized():
+        ray.init(address="local", num_cpus=8, resources={"dedup_slot": 2}, include_dashboard=False,
+                 logging_level="ERROR", log_to_driver=False)
     ray.data.DataContext.get_current().enable_progress_bars = False
-    yield ray
-    ray.shutdown()
+    return ray
+
+
+@pytest.fixture()
+def ray_local():
+    """Ray for tests that run Ray Data themselves (not through the CLI)."""
+    return shared_ray()
+
+
+@dataclass
+class RunResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_pipeline(*args: str, cwd: Path = REPO) -> RunResult:
+    """``python -m curate.run ARGS`` in this process, on the session's shared Ray: the same code
+    path as the CLI (``curate.run.main``) without a new interpreter and a Ray start-up per run.
+    Tests of exit codes seen by a shell, environment variables or killed processes use
+    :func:`run_cli` instead."""
+    from curate.run import main
+
+    shared_ray()
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return RunResult(code, out.getvalue(), err.getvalue())

@@ -45,7 +45,7 @@ from curate.runtime.failures import StageFailed
 from curate.runtime.read import read_tasks
 from curate.schema import BASE_SCHEMA
 from curate.sources import FileTask, list_all_files, list_source_files
-from tests.conftest import REPO, SAMPLES, run_cli
+from tests.conftest import REPO, SAMPLES, run_pipeline
 from tests.http_server import FaultServer
 
 # ==================================================================================================
@@ -268,7 +268,6 @@ def test_stale_staging_is_removed_only_under_the_lock(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_reruns_into_its_own_output_dir_keep_working_and_spare_a_shared_checkpoint_dir(tmp_path: Path) -> None:
-    from tests.conftest import run_cli
 
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -276,10 +275,10 @@ def test_reruns_into_its_own_output_dir_keep_working_and_spare_a_shared_checkpoi
     out = tmp_path / "out"
     config = write_config(tmp_path, str(out), checkpoint={"dir": str(shared)}, ray={"num_cpus": 2},
                           stages={"filter": {"filters": [{"name": "length", "min_chars": 200}]}})
-    first = run_cli(str(config))
+    first = run_pipeline(str(config))
     assert first.returncode == 0, first.stdout + first.stderr
     first_chain = {p.name for p in shared.iterdir()} - {"notes.txt"}
-    again = run_cli(str(config), "read.batch_rows=7")  # a new read chain; the first one is this pipeline's to prune
+    again = run_pipeline(str(config), "read.batch_rows=7")  # a new read chain; the first one is this pipeline's to prune
     assert again.returncode == 0, again.stdout + again.stderr
     assert (out / "_SUCCESS").is_file() and list((out / "documents").glob("*.parquet"))
     assert (shared / "notes.txt").read_text() == "unrelated"
@@ -635,7 +634,7 @@ def test_a_run_over_every_bad_input_finishes_and_accounts_for_each_file(tmp_path
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     try:
-        result = run_cli(str(path), timeout=600)
+        result = run_pipeline(str(path))
     finally:
         server.stop()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -887,7 +886,7 @@ def test_run_with_repeated_ids_keeps_unique_documents_and_accounts_for_inputs(tm
         "sources": [{"name": "src", "paths": [str(folder / "*.jsonl")], "ids": "file"}],
         "stages": {"dedup": {"near": False}},
     }), encoding="utf-8")
-    result = run_cli(str(config))
+    result = run_pipeline(str(config))
     assert result.returncode == 0, result.stdout + result.stderr
     documents = pq.read_table(tmp_path / "out" / "documents").to_pylist()
     rejected = pq.read_table(tmp_path / "out" / "rejected").to_pylist()
@@ -901,7 +900,7 @@ def test_run_with_repeated_ids_keeps_unique_documents_and_accounts_for_inputs(tm
         ("shard1.jsonl", 3, 2, 1), ("shard2.jsonl", 3, 2, 1)]
     assert summary["generated"] == {"documents": 0, "rejected": 0}
     # the default (ids kept as given) refuses the same shards, naming both files, and commits nothing
-    again = run_cli(str(config), f"output_dir={tmp_path / 'out2'}", "sources.0.ids=rekey")
+    again = run_pipeline(str(config), f"output_dir={tmp_path / 'out2'}", "sources.0.ids=rekey")
     assert again.returncode == 1
     assert "shard1.jsonl" in again.stderr and "shard2.jsonl" in again.stderr and "ids: file" in again.stderr
     assert not (tmp_path / "out2" / "_SUCCESS").exists()
@@ -1006,11 +1005,11 @@ def test_a_skipped_outage_is_not_frozen_into_a_checkpoint_boundary(server, tmp_p
     path = tmp_path / "outage.yaml"
     path.write_text(yaml.safe_dump(config))
     server.faults["/a.jsonl"] = ["500", "500"]
-    down = run_cli(str(path))
+    down = run_pipeline(str(path))
     assert down.returncode == 0, down.stderr
     assert _rejected(tmp_path / "out")["reject_reason"].to_list() == ["unreachable"]
     server.log.clear()
-    healed = run_cli(str(path))
+    healed = run_pipeline(str(path))
     assert healed.returncode == 0, healed.stderr
     assert [r.status for r in server.requests_for("/a.jsonl")] == [200]
     out = tmp_path / "out"

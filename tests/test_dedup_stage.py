@@ -50,18 +50,6 @@ def table(rows: list[dict]) -> pa.Table:
     return pa.Table.from_pylist(full, schema=schema)
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    import ray
-
-    # dedup_slot: a custom resource for the test that the stage's tasks must ask for
-    ray.init(num_cpus=2, resources={"dedup_slot": 2}, include_dashboard=False, logging_level="ERROR",
-             log_to_driver=False)
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    yield ray
-    ray.shutdown()
-
-
 def run_with_summary(ray, docs: list[dict], blocks: int = 3, stage_cls: type[Dedup] = Dedup, **options):
     """The global stage (fit, then the per-batch pass) with a real stats actor, returning rows by
     id and the stage's summary metrics."""

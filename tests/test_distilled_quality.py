@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_cli, run_pipeline
 
 pytest.importorskip("torch")
 
@@ -47,7 +47,7 @@ def trained(tmp_path_factory):
     sample_per_group: 30
     group_by: [domain]
     heldout: 0.25""")
-    result = run_cli(str(config))
+    result = run_pipeline(str(config))
     assert result.returncode == 0, result.stdout + result.stderr
     return tmp, tmp / "train", result
 
@@ -108,12 +108,12 @@ def test_saved_scorer_is_reused_without_the_judge_and_thresholds_reject(tmp_path
 
 def test_config_needs_a_model_or_a_scorer(tmp_path) -> None:
     config = pipeline(tmp_path, "bad", "    sample_per_group: 10")
-    result = run_cli(str(config))
+    result = run_pipeline(str(config))
     assert result.returncode == 2 and "set judge" in result.stdout + result.stderr
     flat = pipeline(tmp_path, "flat", "    model: {id: curate/qwen2-standin}\n    max_doc_tokens: 64")
-    result = run_cli(str(flat))  # the judge's options outside their block: told where they go
+    result = run_pipeline(str(flat))  # the judge's options outside their block: told where they go
     assert result.returncode == 2 and "max_doc_tokens, model: the judge's options go in a judge: block" in (
         result.stdout + result.stderr)
     missing = pipeline(tmp_path, "missing", f"    scorer: {tmp_path / 'nope.bin'}")
-    result = run_cli(str(missing))
+    result = run_pipeline(str(missing))
     assert result.returncode == 2 and "stages.distilled_quality.scorer" in result.stdout + result.stderr

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 import yaml
 
-from tests.conftest import SAMPLES, run_cli
+from tests.conftest import SAMPLES, run_cli, shared_ray
 
 BIG_DOC_BYTES = 200 * 1024**2
 
@@ -118,20 +118,14 @@ def test_ray_out_of_memory_error_is_reported_as_such() -> None:
     from curate.runtime.failures import worker_death
     from curate.runtime.stats import make_stats_actor
 
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
-    try:
-        stats = make_stats_actor()
-        ray.get(stats.started.remote("judge", "a batch of 64 documents from 'web/1'", 4242))
-        ray.get(stats.started.remote("tokenize", "a batch of 64 documents from 'web/9'", 4343))
-        ray.get(stats.record.remote("tokenize", {"start": 0.0, "end": 1.0}, 4343))
-        error = OutOfMemoryError("Task was killed due to the node running low on memory.")
-        failure = worker_death(error, stats)
-        assert failure is not None and failure.stage == "judge"
-        assert failure.where == "a batch of 64 documents from 'web/1'"
-        assert "out of memory" in failure.cause and "stages.judge.resources.batch_size" in failure.cause
-        assert worker_death(ValueError("not a worker death"), stats) is None
-    finally:
-        if started_here:
-            ray.shutdown()
+    shared_ray()
+    stats = make_stats_actor()
+    ray.get(stats.started.remote("judge", "a batch of 64 documents from 'web/1'", 4242))
+    ray.get(stats.started.remote("tokenize", "a batch of 64 documents from 'web/9'", 4343))
+    ray.get(stats.record.remote("tokenize", {"start": 0.0, "end": 1.0}, 4343))
+    error = OutOfMemoryError("Task was killed due to the node running low on memory.")
+    failure = worker_death(error, stats)
+    assert failure is not None and failure.stage == "judge"
+    assert failure.where == "a batch of 64 documents from 'web/1'"
+    assert "out of memory" in failure.cause and "stages.judge.resources.batch_size" in failure.cause
+    assert worker_death(ValueError("not a worker death"), stats) is None

@@ -12,7 +12,7 @@ import pytest
 import yaml
 import zstandard
 
-from tests.conftest import SAMPLES, run_cli
+from tests.conftest import SAMPLES, run_pipeline
 from tests.http_server import FaultServer
 
 
@@ -73,12 +73,12 @@ def _documents(tmp_path: Path, name: str) -> pl.DataFrame:
 
 
 def test_faults_do_not_change_the_output(tmp_path: Path, site: FaultServer) -> None:
-    clean = run_cli(str(_pipeline(tmp_path, site, "clean")))
+    clean = run_pipeline(str(_pipeline(tmp_path, site, "clean")))
     assert clean.returncode == 0, clean.stderr
     site.log.clear()
     site.faults.update({"/dumps/a.jsonl.gz": ["500", "truncate"], "/dumps/b.jsonl.zst": ["reset", "500"],
                         "/crawl.warc.gz": ["truncate"], "/paths.txt.gz": ["500"]})
-    faulty = run_cli(str(_pipeline(tmp_path, site, "faulty")))
+    faulty = run_pipeline(str(_pipeline(tmp_path, site, "faulty")))
     assert faulty.returncode == 0, faulty.stderr
     assert all(not queue for queue in site.faults.values())  # every fault was really served
     a, b = _documents(tmp_path, "clean"), _documents(tmp_path, "faulty")
@@ -95,7 +95,7 @@ def test_faults_do_not_change_the_output(tmp_path: Path, site: FaultServer) -> N
     assert read["files"] == 3 and read["fetch_attempts"] == 3 + 5
     # A rerun finds everything in the download cache and fetches nothing.
     site.log.clear()
-    again = run_cli(str(_pipeline(tmp_path, site, "faulty")))
+    again = run_pipeline(str(_pipeline(tmp_path, site, "faulty")))
     assert again.returncode == 0, again.stderr
     assert [r.path for r in site.log] == ["/paths.txt.gz"] or not site.log
     assert _documents(tmp_path, "faulty").select("id", "text").equals(b.select("id", "text"))
@@ -103,11 +103,11 @@ def test_faults_do_not_change_the_output(tmp_path: Path, site: FaultServer) -> N
 
 def test_unreachable_source_fails_the_run_or_is_skipped(tmp_path: Path, site: FaultServer) -> None:
     missing = {"name": "gone", "paths": [f"{site.url}/dumps/missing.jsonl"]}
-    failed = run_cli(str(_pipeline(tmp_path, site, "fail", [missing])))
+    failed = run_pipeline(str(_pipeline(tmp_path, site, "fail", [missing])))
     assert failed.returncode == 1
     assert f"{site.url}/dumps/missing.jsonl" in failed.stderr and "HTTP 404" in failed.stderr
     assert "stage 'read' failed" in failed.stderr and "Traceback" not in failed.stderr
-    skipped = run_cli(str(_pipeline(tmp_path, site, "skip", [{**missing, "on_error": "skip"}])))
+    skipped = run_pipeline(str(_pipeline(tmp_path, site, "skip", [{**missing, "on_error": "skip"}])))
     assert skipped.returncode == 0, skipped.stderr
     rejected = pl.read_parquet(tmp_path / "skip" / "out" / "rejected" / "*.parquet")
     row = rejected.filter(pl.col("source") == "gone").to_dicts()
@@ -134,7 +134,7 @@ def test_bad_inputs_land_in_rejected_with_reasons(tmp_path: Path) -> None:
     config = {"output_dir": str(tmp_path / "out"), "sources": [{"name": "bad", "paths": [str(data / "*.jsonl*")]}]}
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(config))
-    result = run_cli(str(path))
+    result = run_pipeline(str(path))
     assert result.returncode == 0, result.stderr
     docs = pl.read_parquet(tmp_path / "out" / "documents" / "*.parquet")
     rejected = {r["id"]: r for r in pl.read_parquet(tmp_path / "out" / "rejected" / "*.parquet").to_dicts()}

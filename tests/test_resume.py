@@ -23,7 +23,7 @@ import polars as pl
 import pytest
 import yaml
 
-from tests.conftest import REPO, SAMPLES, run_cli
+from tests.conftest import REPO, SAMPLES, run_pipeline
 from tests.http_server import FaultServer
 
 pytestmark = pytest.mark.slow  # about ten full runs: CI runs it with -m slow
@@ -127,7 +127,7 @@ def server():
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory, server) -> Path:
     tmp = tmp_path_factory.mktemp("resume_baseline")
-    result = run_cli(str(pipeline(tmp, server, "baseline")))
+    result = run_pipeline(str(pipeline(tmp, server, "baseline")))
     assert result.returncode == 0, result.stdout + result.stderr
     return tmp / "baseline"
 
@@ -159,7 +159,7 @@ def test_killed_three_times_then_resumed_equals_uninterrupted(tmp_path: Path, se
 
     # 4. The last attempt finishes from the dedup boundary.
     requests_before = len(server.log)
-    result = run_cli(str(config))
+    result = run_pipeline(str(config))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "resuming" in result.stdout
     assert len(server.log) == requests_before  # nothing fetched again
@@ -177,7 +177,7 @@ def test_changed_stage_reruns_from_that_stage(server: FaultServer, baseline: Pat
     config, out = baseline.parent / "baseline.yaml", baseline  # goes on from the uninterrupted run
     # A tokenize option: resumes after dedup; no file read again.
     requests_before = len(server.log)
-    result = run_cli(str(config), "stages.tokenize.append_eos=false")
+    result = run_pipeline(str(config), "stages.tokenize.append_eos=false")
     assert result.returncode == 0, result.stdout + result.stderr
     assert summary(out)["resumed_after"] == "dedup"
     assert len(server.log) == requests_before
@@ -185,7 +185,7 @@ def test_changed_stage_reruns_from_that_stage(server: FaultServer, baseline: Pat
     assert (tokens["input_ids"].list.last() != 151643).all()
 
     # A filter option: language ID and filters run again on the cached files; dedup follows.
-    result = run_cli(str(config), "stages.filter.filters.0.min_chars=1500")
+    result = run_pipeline(str(config), "stages.filter.filters.0.min_chars=1500")
     assert result.returncode == 0, result.stdout + result.stderr
     after = summary(out)
     assert after["resumed_after"] is None
@@ -199,7 +199,7 @@ def test_changed_stage_reruns_from_that_stage(server: FaultServer, baseline: Pat
     assert names == ["02-dedup", "read"]
 
     # --fresh: the checkpoints are deleted and everything runs again.
-    result = run_cli(str(config), "--fresh")
+    result = run_pipeline(str(config), "--fresh")
     assert result.returncode == 0, result.stdout + result.stderr
     read = next(r for r in summary(out)["stages"] if r["stage"] == "read")
     assert summary(out)["resumed_after"] is None and read["resumed_files"] == 0

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_pipeline, shared_ray
 
 EOS = 151643
 
@@ -45,10 +45,10 @@ def mixed(tmp_path_factory):
   validation: 0.1
   tokens_per_shard: 20000
   row_group_rows: 8"""
-    first = run_cli(config(tmp, "a", shards))
+    first = run_pipeline(config(tmp, "a", shards))
     assert first.returncode == 0, first.stdout + first.stderr
     # same config, smaller batches: more and different token shards upstream, and a 1-CPU Ray
-    second = run_cli(config(tmp, "b", shards), "read.batch_rows=7", "stages.tokenize.resources.batch_size=10",
+    second = run_pipeline(config(tmp, "b", shards), "read.batch_rows=7", "stages.tokenize.resources.batch_size=10",
                      "ray.num_cpus=1")
     assert second.returncode == 0, second.stdout + second.stderr
     return tmp
@@ -96,7 +96,7 @@ sources: [{{name: web, paths: ["{REPO}/samples/web/*.jsonl"]}}]
 stages: {{langid: {{}}}}
 shards: {{seq_len: 128}}
 """)
-    result = run_cli(str(path))
+    result = run_pipeline(str(path))
     assert result.returncode == 2 and "add a tokenize stage" in result.stdout + result.stderr
 
 
@@ -181,24 +181,18 @@ CONFIGS = {
 def built(synthetic):
     """CONFIGS built from both layouts in one local Ray (1 vs 2 CPUs: the ``mixed`` runs), in
     one shuffle wave and in several."""
-    import ray
 
     from curate.config import ShardsConfig
     from curate.data.shards import build_shards
 
     tmp, docs = synthetic
-    if ray.is_initialized():
-        ray.shutdown()
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    shared_ray()
     token_manifest = {"tokenizer": {"name": "qwen2.5"}, "vocab_size": 151665, "eos_id": EOS}
-    try:
-        # "nine" also shuffles in waves of ~20k tokens (several waves), "one" in one wave
-        manifests = {layout: {name: build_shards(tmp / layout / "tokens", tmp / layout / name, ShardsConfig(**options),
-                                                 token_manifest, wave_tokens=wave)
-                              for name, options in CONFIGS.items()}
-                     for layout, wave in (("one", None), ("nine", 20_000))}
-    finally:
-        ray.shutdown()
+    # "nine" also shuffles in waves of ~20k tokens (several waves), "one" in one wave
+    manifests = {layout: {name: build_shards(tmp / layout / "tokens", tmp / layout / name, ShardsConfig(**options),
+                                             token_manifest, wave_tokens=wave)
+                          for name, options in CONFIGS.items()}
+                 for layout, wave in (("one", None), ("nine", 20_000))}
     return tmp / "one", docs, manifests
 
 

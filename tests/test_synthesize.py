@@ -20,7 +20,7 @@ from curate.models.prompting import ChatPrompter  # noqa: E402
 from curate.models.standin import STANDIN_ID  # noqa: E402
 from curate.synth.generator import Generator, SamplingConfig  # noqa: E402
 from curate.synth.tasks import TaskConfig  # noqa: E402
-from tests.conftest import REPO, run_cli  # noqa: E402
+from tests.conftest import REPO, run_pipeline  # noqa: E402
 from tests.test_quality import steer  # noqa: E402
 
 PROMPTS = ["The cat sat on the mat.", "Solve 2+2 and explain each step.", "x", "A much longer document. " * 30,
@@ -112,7 +112,7 @@ def test_generates_with_provenance_and_a_rerun_generates_nothing(tmp_path) -> No
     tasks:
       - {name: rephrase, domains: [web], max_documents: 3, per_language: 1}
       - {name: math_solution, domains: [math], max_documents: 2}"""
-    result = run_cli(str(pipeline(tmp_path, "first", stage)))
+    result = run_pipeline(str(pipeline(tmp_path, "first", stage)))
     assert result.returncode == 0, result.stdout + result.stderr
     documents, rejected, summary = outputs(tmp_path / "first")
     assert summary["synthetic_generated"] == 5 and summary["synthetic_reused"] == 0
@@ -130,7 +130,7 @@ def test_generates_with_provenance_and_a_rerun_generates_nothing(tmp_path) -> No
     web_langs = synthetic.filter(pl.col("synth_task") == "rephrase")["synth_source_id"]
     assert web_langs.len() == 3  # one source per language
     # rerun, same config: everything comes from the checkpoint, identical
-    again = run_cli(str(pipeline(tmp_path, "second", stage)))
+    again = run_pipeline(str(pipeline(tmp_path, "second", stage)))
     assert again.returncode == 0, again.stdout + again.stderr
     documents2, rejected2, summary2 = outputs(tmp_path / "second")
     assert summary2["synthetic_generated"] == 0 and summary2["synthetic_reused"] == 5
@@ -158,7 +158,7 @@ def test_token_budget_stops_generation(tmp_path) -> None:
     chunk_size: 1
     tasks:
       - {name: rephrase, domains: [web], max_documents: 10}"""
-    result = run_cli(str(pipeline(tmp_path, "budget", stage)))
+    result = run_pipeline(str(pipeline(tmp_path, "budget", stage)))
     assert result.returncode == 0, result.stdout + result.stderr
     _, _, summary = outputs(tmp_path / "budget")
     assert summary["synthetic_generated"] == 3  # 8 + 8 < 20, the third crosses it, then it stops
@@ -187,7 +187,7 @@ def test_each_post_filter_rejects_a_crafted_output(tmp_path) -> None:
     spec = next(s for s in loaded.stages if s.key == "synthesize")
     synth = spec.stage_cls(spec.options, key="synthesize")
     # which sources will be chosen: run selection on the same data the run sees (langid first)
-    first = run_cli(str(config))
+    first = run_pipeline(str(config))
     assert first.returncode == 0, first.stdout + first.stderr
     documents, rejected, _ = outputs(tmp_path / "crafted")
     chosen = pl.concat([documents, rejected], how="diagonal").filter(pl.col("synthetic"))
@@ -219,7 +219,7 @@ def test_each_post_filter_rejects_a_crafted_output(tmp_path) -> None:
                  "generated_at": "2026-01-01T00:00:00Z"})
     checkpoint = tmp_path / "checkpoint"
     pq.write_table(pa.Table.from_pylist(rows), checkpoint / "zz-crafted.parquet")  # read after the first run's files
-    result = run_cli(str(pipeline(tmp_path, "crafted2", stage)))
+    result = run_pipeline(str(pipeline(tmp_path, "crafted2", stage)))
     assert result.returncode == 0, result.stdout + result.stderr
     _, rejected, summary = outputs(tmp_path / "crafted2")
     assert summary["synthetic_generated"] == 0

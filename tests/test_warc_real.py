@@ -251,7 +251,7 @@ def test_a_tokens_folder_curate_did_not_make_is_never_removed(tmp_path: Path) ->
 @pytest.mark.slow
 def test_run_on_the_wget_warc(tmp_path: Path) -> None:
     """A real run (curate.run) on the wget file named without a suffix and no format: given."""
-    from tests.conftest import run_cli
+    from tests.conftest import run_pipeline
 
     data = tmp_path / "in"
     data.mkdir()
@@ -262,7 +262,7 @@ def test_run_on_the_wget_warc(tmp_path: Path) -> None:
               "stages": {"filter": {"filters": [{"name": "length", "min_chars": 50}]}}}
     path = tmp_path / "wget.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    result = run_cli(str(path))
+    result = run_pipeline(str(path))
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads((out / "stats" / "summary.json").read_text())
     read = next(row for row in summary["stages"] if row["stage"] == "read")
