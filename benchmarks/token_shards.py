@@ -8,9 +8,9 @@ tokens/s and bytes per token, measured in one run on the sample corpus repeated.
   the stage) on the same texts, one thread; the ids must be identical (goal: >= 0.8x raw). HF
   tokenizers (the same vocabulary through transformers' converter) is shown for context. CPU
   seconds of this process, fewest over 5 interleaved rounds (the machine may be shared).
-* **shard build**: :func:`curate.data.shards.build_shards` on a local Ray (mixture, split,
+* **shard build**: :func:`curate.trainer.shards.build_shards` on a local Ray (mixture, split,
   shuffle, packing, zstd), tokens/s of the whole build.
-* **loader**: :class:`curate.data.loader.TokenShards` through a torch DataLoader (0 and 2
+* **loader**: :class:`curate.trainer.loader.TokenShards` through a torch DataLoader (0 and 2
   workers, batches of 8 packed rows) against reading the same shards with pyarrow alone.
 * **sizes**: bytes per token of ``tokens/`` and ``trainer/`` built from every sample text once
   (code included; repeated texts would flatter zstd), as written and rewritten with and without
@@ -121,7 +121,7 @@ def interleaved_cpu(kernels: dict[str, Callable[[], object]], rounds: int = 5) -
 def build_trainer(texts: list[str], batch_rows: int, seq_len: int, work: Path, shards: int = 8):
     """tokens/ as a run writes it, then trainer/ from it with the Ray shard builder (timed)."""
     from curate.config import ShardsConfig
-    from curate.data.shards import build_shards
+    from curate.trainer.shards import build_shards
 
     stage = Tokenize(TokenizeConfig())
     stage.setup()
@@ -141,7 +141,7 @@ def bench_loader(folder: Path, batch_size: int) -> list[tuple[str, float]]:
     import torch
     from torch.utils.data import DataLoader
 
-    from curate.data.loader import TokenShards
+    from curate.trainer.loader import TokenShards
 
     files = sorted(folder.glob("*.parquet"))
 

@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 
 from torch.utils.data import DataLoader  # noqa: E402
 
-from curate.data.loader import TokenShards  # noqa: E402
+from curate.trainer.loader import TokenShards  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from curate.data.packing import pack, pack_flat, position_ids, unpack
 from curate.tokenizer import load_tokenizer
+from curate.trainer.packing import pack, pack_flat, position_ids, unpack
 
 
 @pytest.fixture(scope="module")

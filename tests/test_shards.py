@@ -135,7 +135,7 @@ def reference_extra(lengths: list[int], remaining: float) -> list[bool]:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_vectorised_extra_copies_follow_the_mixture_rule(seed) -> None:
-    from curate.data.shards import greedy_extra
+    from curate.trainer.shards import greedy_extra
 
     rng = np.random.default_rng(seed)
     lengths = rng.integers(1, [50, 5000, 200, 3, 10_000, 100][seed], size=[10, 20_000, 2000, 500, 5_000, 1][seed])
@@ -183,7 +183,7 @@ def built(synthetic):
     one shuffle wave and in several."""
 
     from curate.config import ShardsConfig
-    from curate.data.shards import build_shards
+    from curate.trainer.shards import build_shards
 
     tmp, docs = synthetic
     shared_ray()
@@ -197,7 +197,7 @@ def built(synthetic):
 
 
 def test_waves_are_runs_of_non_empty_buckets() -> None:
-    from curate.data.shards import waves_of
+    from curate.trainer.shards import waves_of
 
     waves = waves_of(np.array([5, 0, 7, 3, 0, 0, 9, 1]), 10)
     assert [w.tolist() for w in waves] == [[0], [2, 3], [6, 7]]
@@ -215,7 +215,7 @@ def test_same_shard_bytes_for_any_input_layout_and_wave_size(built) -> None:
 
 
 def test_rows_in_global_order_round_trip_and_split_by_document(built) -> None:
-    from curate.data.shards import id_hashes, seeded_keys
+    from curate.trainer.shards import id_hashes, seeded_keys
 
     out, docs, _ = built
     originals = {d["id"]: d["input_ids"] for d in docs}

@@ -1,5 +1,5 @@
 """``trainer/``: train/validation shards built from ``tokens/`` by the ``shards:`` block
-(mixture, split, seeded global order, packing: :mod:`curate.data.shards`)."""
+(mixture, split, seeded global order, packing: :mod:`curate.trainer.shards`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class TrainerShardsSink(Sink):
         self.shards = shards  # curate.config.ShardsConfig
 
     def finalize(self, staging: Path, ctx: FinalizeContext) -> dict[str, Any]:
-        from curate.data.shards import build_shards
+        from curate.trainer.shards import build_shards
 
         manifest = json.loads((staging / "tokens" / MANIFEST).read_text(encoding="utf-8"))
         trainer = build_shards(staging / "tokens", staging / self.folder, self.shards, manifest)

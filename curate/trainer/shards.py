@@ -15,7 +15,7 @@ optional packing, zstd Parquet shards and a manifest, built by Ray tasks.
   ranges (buckets); bucket ``b`` becomes shard ``b`` (empty buckets are skipped), so reading the
   shards in name order gives the global order.
 * **Packing** (``seq_len``): each shard packs its own documents into ``seq_len + 1``-token rows
-  with ``doc_lens`` (:mod:`curate.data.packing`), so no document continues across shards and
+  with ``doc_lens`` (:mod:`curate.trainer.packing`), so no document continues across shards and
   every shard ends with its own last partial row, dropped, padded or kept short per ``last``
   (with shards of ~``tokens_per_shard`` tokens that is at most ``seq_len`` tokens per shard).
   Without ``seq_len``, one row per document.
@@ -47,8 +47,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curate.config import ShardsConfig
-from curate.data.packing import pack_flat
 from curate.outputs.parquet import file_sha256
+from curate.trainer.packing import pack_flat
 
 SPLITS = ("train", "validation")
 
