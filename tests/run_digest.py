@@ -42,11 +42,16 @@ def _relative(path: str | None) -> str | None:
 
 
 def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    """A short hash of a row, with the checkout's own path taken out of every value (a reader's
+    ``reject_detail`` names the file it refused by its absolute path)."""
+    text = json.dumps(value, sort_keys=True, default=str).replace(str(ROOT) + "/", "")
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def table_rows(folder: Path) -> dict[str, dict[str, Any]]:
     """key -> {digest, judge floats} for every row of the Parquet files in ``folder``."""
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such output folder")
     rows: dict[str, dict[str, Any]] = {}
     for path in sorted(folder.glob("*.parquet")):
         for row in pq.read_table(path).to_pylist():
