@@ -73,3 +73,38 @@ def test_rejected_rows_keep_the_text_they_arrived_with_when_signals_are_kept() -
     assert rows["banner"]["text"] == banner  # not "" (C4 removes every line) nor redacted
     assert rows["banner"]["c4_lines_removed_frac"] == 1.0  # the later filters' signals are still there
     assert rows["prose"]["reject_reason"] is None and rows["prose"]["text"] != ""
+
+
+REGISTERED_FILTER = """
+import json, sys
+import filters
+from tests.example_filters import PlaceholderText
+filters.FILTERS["placeholder"] = PlaceholderText  # the one line a new filter adds to filters/__init__.py
+
+import pyarrow as pa
+from curate.config import load_config
+from curate.runtime.runner import StageRunner
+from curate.schema import BASE_SCHEMA
+
+loaded = load_config(sys.argv[1], ["stages.filter.filters=[{name: placeholder, max_placeholders: 1}, {name: pii}]"])
+spec = next(s for s in loaded.stages if s.key == "filter")
+rows = [{"id": "filler", "text": "Lorem ipsum dolor sit amet. Lorem ipsum again.", "source": "s", "domain": "web"},
+        {"id": "real", "text": "A real page about rivers and rain.", "source": "s", "domain": "web"}]
+out = StageRunner(spec)(pa.Table.from_pylist(rows, schema=BASE_SCHEMA))
+print(json.dumps({r["id"]: [r["reject_reason"], r["reject_detail"]] for r in out.to_pylist()}))
+"""
+
+
+def test_a_new_filter_is_a_module_and_a_registry_line() -> None:
+    """The filter stage's list is built from filters.FILTERS when curate imports it: a filter
+    registered there is configured by name like a built-in one (run in a fresh interpreter)."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import QUICKSTART, REPO
+
+    result = subprocess.run([sys.executable, "-c", REGISTERED_FILTER, str(QUICKSTART)], cwd=REPO,
+                            capture_output=True, text=True, check=True)
+    verdicts = json.loads(result.stdout.strip().splitlines()[-1])
+    assert verdicts == {"filler": ["placeholder.template_filler", "3 filler phrases"], "real": [None, None]}
