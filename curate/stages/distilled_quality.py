@@ -34,8 +34,8 @@ from curate.config import ConfigError
 from curate.models.backend import JudgeOptions
 from curate.models.loading import ModelSpec, check_available
 from curate.quality.distill import sample_key
-from curate.quality.thresholds import domain_threshold
-from curate.schema import alive_mask, reject_rows, set_column
+from curate.quality.thresholds import reject_low_scores
+from curate.schema import alive_mask, set_column
 from curate.stage import FitContext, Mode, Resources, Stage, StageConfig
 
 GroupKey = Literal["domain", "lang", "source"]
@@ -118,8 +118,6 @@ class DistilledQuality(Stage):
             return
         check_available(self.config.judge.model, f"stages.{self.key}.judge.model.id")
 
-    def threshold(self, domain: str) -> float | None:
-        return domain_threshold(self.config.thresholds, domain)
 
     # ----------------------------------------------------------------- 1. sample
 
@@ -201,14 +199,9 @@ class DistilledQuality(Stage):
         blob, judged = self.state
         scores = _scorer_from_bytes(blob).score(batch.column("text").to_pylist())
         ids = batch.column("id").to_pylist()
-        domains = batch.column("domain").to_pylist()
         batch = set_column(batch, "quality_score", pa.array(scores, pa.float64()))
         batch = set_column(batch, "quality_judge_score", pa.array([judged.get(i) for i in ids], pa.float64()))
-        limits = [self.threshold(d) for d in domains]
-        low = np.array([t is not None and not s >= t for s, t in zip(scores, limits)], dtype=bool)
-        details = [f"distilled score {s:.3f} < {t:g} ({d})" if t is not None else None
-                   for s, t, d in zip(scores, limits, domains)]
-        return reject_rows(batch, low, self.key, "low_quality", details)
+        return reject_low_scores(batch, scores, self.config.thresholds, self.key, "distilled")
 
 
 def _select(batch: pa.Table, wanted) -> pa.Table:

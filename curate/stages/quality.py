@@ -20,8 +20,8 @@ from pydantic import Field
 from curate.config import ConfigError
 from curate.models.backend import JudgeOptions, make_backend
 from curate.models.loading import ModelSpec, check_available
-from curate.quality.thresholds import domain_threshold
-from curate.schema import reject_rows, set_column
+from curate.quality.thresholds import reject_low_scores
+from curate.schema import set_column
 from curate.stage import Resources, Stage, StageConfig
 
 
@@ -61,8 +61,6 @@ class QualityJudge(Stage):
         self.backend.load()
         self.options = judge_options(self.config)
 
-    def threshold(self, domain: str) -> float | None:
-        return domain_threshold(self.config.thresholds, domain)
 
     def process(self, batch: pa.Table) -> pa.Table:
         texts = batch.column("text").to_pylist()
@@ -74,11 +72,7 @@ class QualityJudge(Stage):
         batch = set_column(batch, "quality_confidence", pa.array([j.confidence for j in judged], pa.float64()))
         nll = [j.nll if self.config.perplexity and j.nll == j.nll else None for j in judged]  # NaN -> null
         batch = set_column(batch, "quality_nll", pa.array(nll, pa.float64()))
-        limits = [self.threshold(d) for d in domains]
-        low = np.array([t is not None and not s >= t for s, t in zip(scores, limits)], dtype=bool)
-        details = [f"judge score {s:.3f} < {t:g} ({d})" if t is not None else None
-                   for s, t, d in zip(scores, limits, domains)]
-        return reject_rows(batch, low, self.key, "low_quality", details)
+        return reject_low_scores(batch, scores, self.config.thresholds, self.key, "judge")
 
 
 def judge_options(config: JudgeOptions) -> JudgeOptions:
