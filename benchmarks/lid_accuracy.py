@@ -46,16 +46,10 @@ from help_pages import help_paragraphs  # noqa: E402
 from locale_messages import LOCALE, translated_messages  # noqa: E402
 
 from curate.lang import ensemble  # noqa: E402
+from curate.lang.identifier import CLD2, HELIPORT, ensemble_votes, heliport_choice  # noqa: E402
 from curate.lang.specialists import han_variant_characters, settle_group  # noqa: E402
 from curate.lang.text import prediction_text  # noqa: E402
-from curate.stages.langid import (  # noqa: E402
-    CLD2,
-    HELIPORT,
-    LangIDConfig,
-    LanguageID,
-    ensemble_votes,
-    heliport_choice,
-)
+from curate.stages.langid import LangIDConfig, LanguageID  # noqa: E402
 from filters.langcodes import LID176_TO_ISO639_3, QWEN2_LANGUAGES  # noqa: E402
 
 REALDATA = ROOT.parent / "shared" / "realdata"
@@ -186,7 +180,7 @@ def fit(items: list[dict], inputs: list[str], stage: LanguageID, other_weight: f
 
     chosen = [i for i, item in enumerate(items) if fitting_half(item["text"])]
     fitting_inputs = [inputs[i] for i in chosen]
-    fasttext, heliport = stage.vote(fitting_inputs, fitting_inputs, ask_all=True)
+    fasttext, heliport = stage.identifier.vote(fitting_inputs, fitting_inputs, ask_all=True)
     votes = [ensemble_votes(text, ranked, heliport[j]) for j, (text, ranked) in enumerate(zip(fitting_inputs, fasttext))]
     answers = [truth(items[i]["lang"]) for i in chosen]
     per_language = Counter(a for a, i in zip(answers, chosen) if not items[i]["lang"].startswith("other"))
@@ -212,14 +206,14 @@ def fit(items: list[dict], inputs: list[str], stage: LanguageID, other_weight: f
         rows["heliport"][0].append(ensemble.heliport_probability(v.heliport))
         rows["heliport"][1].append(v.chars)
         rows["heliport"][2].append(heliport_choice(text, v.heliport) == answer)
-        if stage.needs_second_opinion(ranked):  # the documents the stage gives to the ensemble
+        if stage.identifier.needs_second_opinion(ranked):  # the documents the stage gives to the ensemble
             lang, p = ensemble.choose(v, w)
             rows["lid.176+heliport"][0].append(p)
             rows["lid.176+heliport"][1].append(v.chars)
             rows["lid.176+heliport"][2].append(settle_group(lang, text) == answer)
     # CLD2: on the texts it settles alone in the stage.
     rows[CLD2] = ([], [], [])
-    for j, ranked in stage.settled_by_cld2(fitting_inputs).items():
+    for j, ranked in stage.identifier.settled_by_cld2(fitting_inputs).items():
         rows[CLD2][0].append(ranked[0][1])
         rows[CLD2][1].append(len(fitting_inputs[j]))
         rows[CLD2][2].append(ranked[0][0] == answers[j])
@@ -244,7 +238,7 @@ def run_stage(config: LangIDConfig, inputs: list[str], texts: list[str]) -> tupl
     """(full code, lang_score) per input, as the stage decides them."""
     stage = LanguageID(config)
     stage.setup()
-    results = stage.identify(inputs, texts)
+    results = stage.identifier.identify(inputs, texts)
     return [code or "und_Zyyy" for code, _, _ in results], [score for _, score, _ in results]
 
 

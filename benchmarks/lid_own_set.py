@@ -149,7 +149,7 @@ def predict(items: list[dict], model: str) -> tuple[list[str], list[float]]:
     # chinese_script off: the set labels Chinese cmn_Hani (FineWeb-2 style), as the table is keyed
     stage = LanguageID(LangIDConfig(models=[model], top_k=1, line_mix=False, chinese_script=False))
     stage.setup()
-    results = stage.predict([item["text"] for item in items])
+    results = stage.identifier.predict([item["text"] for item in items])
     # The model's own probability (lang_top), not the calibrated lang_score: the table is in its units.
     return [code or "und_Zyyy" for code, _, _ in results], [top[0]["score"] if top else 0.0 for _, _, top in results]
 

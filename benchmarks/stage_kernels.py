@@ -62,13 +62,13 @@ def bench_langid(texts: list[str], batch: pa.Table) -> list[tuple[str, float]]:
     stage.setup()
     with_mix = LanguageID(LangIDConfig(top_k=1, line_mix=True))
     with_mix.setup()
-    model, heliport = alone.model, stage.heliport
+    model, heliport = alone.identifier.model, stage.identifier.heliport
     lines = [prediction_text(t, 2000) for t in texts]
     per_doc = best_of(lambda: [model.predict([line], k=1) for line in lines])
-    settled = stage.settled_by_cld2(lines)
+    settled = stage.identifier.settled_by_cld2(lines)
     rest = [line for j, line in enumerate(lines) if j not in settled]
-    asked = sum(stage.needs_second_opinion(ranked) for ranked in
-                ([(alone.code(row[0], line), float(p[0]))] for line, row, p in zip(rest, *model.predict(rest, k=1))))
+    asked = sum(stage.identifier.needs_second_opinion(ranked) for ranked in
+                ([(alone.identifier.code(row[0], line), float(p[0]))] for line, row, p in zip(rest, *model.predict(rest, k=1))))
     rows = [
         ("fastText lid.176 predict, one call per doc (raw)", per_doc),
         ("fastText lid.176 predict, one call per batch (raw)", best_of(lambda: model.predict(lines, k=1))),

@@ -235,7 +235,7 @@ def test_each_model_alone_is_calibrated_too() -> None:
 
 def test_cld2_settles_long_texts_it_is_sure_of_and_passes_on_the_rest() -> None:
     from curate.lang.cld2 import cld2_votes
-    from curate.stages.langid import CLD2_MIN_CHARS, cld2_settles
+    from curate.lang.identifier import CLD2_MIN_CHARS, cld2_settles
 
     english = _sample("web-a-en-1")
     assert len(prediction_text(english, 2000)) >= CLD2_MIN_CHARS
@@ -248,7 +248,7 @@ def test_cld2_settles_long_texts_it_is_sure_of_and_passes_on_the_rest() -> None:
     stage = LanguageID(LangIDConfig())
     stage.setup()
     texts = [english, indonesian, INDONESIAN]
-    settled = stage.settled_by_cld2([prediction_text(t, 2000) for t in texts])
+    settled = stage.identifier.settled_by_cld2([prediction_text(t, 2000) for t in texts])
     assert list(settled) == [0]  # the short text is too short for CLD2 alone
     rows = _run(texts)
     assert [r["lang"] for r in rows] == ["eng_Latn", "ind_Latn", "ind_Latn"]
