@@ -63,7 +63,8 @@ sys.path.insert(0, str(ROOT))
 
 from curate.lang.thresholds import DEFAULT_THRESHOLDS, threshold_from_scores  # noqa: E402
 from curate.stages.langid import LangIDConfig, LanguageID  # noqa: E402
-from filters.langcodes import QWEN2_LANGUAGES, dominant_script  # noqa: E402
+from filters.langcodes import QWEN2_LANGUAGES  # noqa: E402
+from filters.scripts import dominant_script  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data" / "lid_labelled.jsonl"
 SAMPLES = sorted((ROOT / "samples" / "web").glob("multilingual_*.jsonl"))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import regex
 
-from filters.langcodes import dominant_script
+from filters.scripts import dominant_script
 
 #: Scripts written without spaces between words.
 SPACELESS_SCRIPTS = frozenset({"Hani", "Hans", "Hant", "Jpan", "Hira", "Kana", "Thai", "Laoo", "Khmr", "Mymr", "Tibt"})

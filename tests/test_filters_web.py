@@ -426,7 +426,8 @@ def test_fineweb_thresholds_and_overrides():
 
 
 def test_stop_words_cover_the_qwen2_languages():
-    from filters.langcodes import QWEN2_LANGUAGES, char_script
+    from filters.langcodes import QWEN2_LANGUAGES
+    from filters.scripts import char_script
 
     assert set(QWEN2_LANGUAGES) <= set(STOP_WORDS)
     for lang, words in STOP_WORDS.items():

@@ -13,10 +13,10 @@ from filters.langcodes import (
     LID176_TO_ISO639_3,
     MULTI_SCRIPT,
     QWEN2_LANGUAGES,
-    dominant_script,
     normalize_lang_code,
     to_lang_code,
 )
+from filters.scripts import dominant_script
 
 FULL_CODE = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
 

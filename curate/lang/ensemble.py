@@ -70,7 +70,7 @@ class Votes:
     fasttext: list[tuple[str, float]] | None  # (language, probability), best first
     heliport: list[tuple[str, float]] | None  # (heliport label, raw score: lower is better), best first
     chars: int
-    letters: dict[str, int] | None = None  # letters per script (filters.langcodes.script_letters)
+    letters: dict[str, int] | None = None  # letters per script (filters.scripts.script_letters)
 
 
 def length_feature(chars: int) -> float:

@@ -32,10 +32,10 @@ from filters.langcodes import (
     LID176_TO_ISO639_3,
     MULTI_SCRIPT,
     language_code,
-    script_letters,
     settle_chinese_or_japanese,
     to_lang_code,
 )
+from filters.scripts import script_letters
 
 HELIPORT = "heliport"
 CLD2 = "cld2"

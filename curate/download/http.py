@@ -1,107 +1,25 @@
-"""Fetch remote files into a local cache, surviving flaky servers.
+"""One HTTP download attempt (requests): ranges to resume, unasked codings undone, trickles cut off.
 
-* retries with exponential backoff and full jitter on 5xx/429/408, timeouts and connection
-  resets; a body cut short is a failure too (its length is checked);
-* resume: a partial download lives on as ``<cache>.part`` and the next attempt (or the next run)
-  asks for the missing bytes only (HTTP ``Range``; ``seek`` for other fsspec filesystems); a
-  server that ignores ``Range``, or answers ``206`` from another offset than asked, gets a clean
-  restart (Content-Range's start and total are checked, so no byte is appended twice);
-* a trickling server is cut off: ``download.min_bytes_per_second`` per ``timeout_seconds``
-  window (retried), and ``download.deadline_seconds`` for the whole file;
-* an unasked ``Content-Encoding`` is undone unless the URL names a file in that coding (see
-  :func:`body_decoder`); redirect loops and bad URLs are DownloadErrors, so ``on_error: skip`` applies;
-* optional sha256/md5 checksums, checked before a file counts as downloaded;
-* a per-file byte limit for sampling runs; and a cache so a rerun does not fetch again.
-
-HTTP goes through ``requests`` with ``Accept-Encoding: identity`` so byte offsets mean bytes of
-the file; s3://, gs://, hf:// and the rest go through fsspec with the filesystem's own
-credential chain.
+Every check here exists because a real server does it: answers 206 from another offset than
+asked, ignores ``Range``, gzips a body it was asked to send as identity, or trickles bytes so
+the read timeout never fires. Transient trouble raises :class:`~curate.download.errors.Retryable`
+(the caller retries and resumes from the ``.part`` file); the rest is a DownloadError.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import random
 import re
 import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from curate.config import DownloadConfig
+from curate.download.errors import DownloadError, Retryable
+from curate.download.urls import url_path
 
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 CHUNK_BYTES = 1 << 20
-LOCAL_PROTOCOLS = ("", "file", "local")
-
-
-class DownloadError(RuntimeError):
-    """A file could not be fetched after the configured retries (or not at all)."""
-
-
-class ChecksumMismatch(DownloadError):
-    pass
-
-
-class _Retryable(Exception):
-    pass
-
-
-@dataclass
-class FetchResult:
-    path: Path
-    bytes_downloaded: int
-    from_cache: bool
-    attempts: int
-
-
-def protocol_of(url: str) -> str:
-    scheme = urlsplit(url).scheme
-    return "" if len(scheme) <= 1 else scheme  # "C:\\..." has a one-letter scheme
-
-
-def is_remote(url: str) -> bool:
-    return protocol_of(url) not in LOCAL_PROTOCOLS
-
-
-def downloads_dir(config: DownloadConfig) -> Path:
-    from curate.tokenizer import cache_dir
-
-    return Path(config.cache_dir) if config.cache_dir else cache_dir() / "downloads"
-
-
-def cache_path(url: str, config: DownloadConfig, max_bytes: int | None = None) -> Path:
-    """Where a URL is cached; a byte-limited sample is cached apart from the whole file."""
-    key = hashlib.sha256(f"{url}\n{max_bytes or ''}".encode()).hexdigest()[:20]
-    name = os.path.basename(urlsplit(url).path) or "index"
-    return downloads_dir(config) / f"{key}-{name}"
-
-
-def backoff_delay(attempt: int, config: DownloadConfig) -> float:
-    """Full jitter (AWS architecture blog): uniform in [0, min(cap, base * 2^(attempt-1))]."""
-    ceiling = min(config.max_backoff_seconds, config.backoff_seconds * 2 ** (attempt - 1))
-    return random.uniform(0, ceiling)
-
-
-def file_digest(path: Path, algorithm: str) -> str:
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def verify_checksum(path: Path, expected: str | None, url: str) -> None:
-    if not expected:
-        return
-    algorithm, _, hexdigest = expected.partition(":")
-    actual = file_digest(path, algorithm)
-    if actual != hexdigest.lower():
-        raise ChecksumMismatch(f"{url}: {algorithm} checksum mismatch: expected {hexdigest.lower()}, got {actual}")
-
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -127,10 +45,6 @@ class ContentRange:
         first, last, total = match.groups()
         return cls(int(first), int(last), None if total == "*" else int(total))
 
-
-def url_path(url: str) -> str:
-    """The path part of a URL: a signed URL's ``?X-Amz-Signature=…`` names no file."""
-    return urlsplit(url).path if protocol_of(url) in ("http", "https") else url
 
 
 class _GzipDecoder:
@@ -178,7 +92,7 @@ def body_decoder(url: str, coding: str, head: bytes) -> _GzipDecoder | None:
 
 
 @dataclass
-class _Pace:
+class Pace:
     """Stops a transfer that trickles: each read is quick, so the read timeout never fires.
 
     Every window of ``timeout_seconds`` must bring ``min_bytes_per_second`` on average (retryable:
@@ -205,7 +119,7 @@ class _Pace:
         elapsed = now - self.window_start
         if elapsed >= self.config.timeout_seconds:
             if self.window_bytes < self.config.min_bytes_per_second * elapsed:
-                raise _Retryable(f"too slow: {self.window_bytes} bytes in {elapsed:.1f} s, below "
+                raise Retryable(f"too slow: {self.window_bytes} bytes in {elapsed:.1f} s, below "
                                  f"download.min_bytes_per_second={self.config.min_bytes_per_second:g}")
             self.window_start, self.window_bytes = now, 0
 
@@ -225,7 +139,7 @@ def _get(session, url: str, headers: dict[str, str], config: DownloadConfig):
     try:
         return session.get(url, headers=headers, stream=True, timeout=config.timeout_seconds)
     except (requests.ConnectionError, requests.Timeout) as exc:
-        raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
+        raise Retryable(f"{type(exc).__name__}: {exc}") from exc
     except requests.TooManyRedirects as exc:
         raise DownloadError(f"{url}: redirect loop (more than {session.max_redirects} redirects): {exc}") from None
     except requests.RequestException as exc:
@@ -240,7 +154,7 @@ def _unsatisfiable(response, part: Path, have: int) -> int:
     if match is None or int(match.group(1)) == have:
         return 0  # we already hold every byte there is
     part.unlink(missing_ok=True)
-    raise _Retryable(f"HTTP 416: the file has {match.group(1)} bytes, the partial copy {have}: starting over")
+    raise Retryable(f"HTTP 416: the file has {match.group(1)} bytes, the partial copy {have}: starting over")
 
 
 def _body_start(response, part: Path, have: int) -> tuple[int, ContentRange | None]:
@@ -256,13 +170,13 @@ def _body_start(response, part: Path, have: int) -> tuple[int, ContentRange | No
     if span is None or span.first > have:
         part.unlink(missing_ok=True)
         where = "no usable Content-Range" if span is None else f"a body starting at byte {span.first}"
-        raise _Retryable(f"206 with {where} while holding {have} bytes: starting over")
+        raise Retryable(f"206 with {where} while holding {have} bytes: starting over")
     return span.first, span
 
 
-def _http_attempt(session, url: str, part: Path, config: DownloadConfig, max_bytes: int | None,
-                  pace: _Pace) -> int:
-    """One HTTP request writing into ``part``; returns bytes received. Raises _Retryable on transient trouble."""
+def http_attempt(session, url: str, part: Path, config: DownloadConfig, max_bytes: int | None,
+                  pace: Pace) -> int:
+    """One HTTP request writing into ``part``; returns bytes received. Raises Retryable on transient trouble."""
     have = part.stat().st_size if part.exists() else 0
     if max_bytes is not None and have >= max_bytes:
         return 0
@@ -272,7 +186,7 @@ def _http_attempt(session, url: str, part: Path, config: DownloadConfig, max_byt
         if status == 416 and have:
             return _unsatisfiable(response, part, have)
         if status in RETRY_STATUS:
-            raise _Retryable(f"HTTP {status}")
+            raise Retryable(f"HTTP {status}")
         if status >= 400:
             raise DownloadError(f"{url}: HTTP {status} {response.reason}")
         start, span = _body_start(response, part, have)
@@ -282,7 +196,7 @@ def _http_attempt(session, url: str, part: Path, config: DownloadConfig, max_byt
 
 
 def _receive(response, url: str, part: Path, start: int, span: ContentRange | None, expected: int | None,
-             max_bytes: int | None, pace: _Pace) -> int:
+             max_bytes: int | None, pace: Pace) -> int:
     """Copy the body into ``part`` from byte ``start``, then check it is all there; returns bytes written."""
     decoder: _GzipDecoder | None = None
     received = [0, 0]  # bytes off the wire, bytes written
@@ -292,19 +206,19 @@ def _receive(response, url: str, part: Path, start: int, span: ContentRange | No
         decoder = body_decoder(url, response.headers.get("Content-Encoding", ""), head)
         if decoder is not None and start:
             part.unlink(missing_ok=True)  # byte offsets of a coded body are not offsets of the file
-            raise _Retryable("a resumed reply came content-coded: starting over")
+            raise Retryable("a resumed reply came content-coded: starting over")
         _copy_body(read, head, part, start, decoder, max_bytes, pace, received)
     except zlib.error as exc:
         part.unlink(missing_ok=True)
         raise DownloadError(f"{url}: the body sent as Content-Encoding: gzip/deflate is not valid ({exc})") from None
-    except (DownloadError, _Retryable):
+    except (DownloadError, Retryable):
         _drop_coded(part, decoder)
         raise
     except Exception as exc:  # requests/urllib3 ProtocolError, ReadTimeoutError; OSError
         if not isinstance(exc, OSError) and not type(exc).__module__.startswith(("urllib3", "requests", "http")):
             raise
         _drop_coded(part, decoder)
-        raise _Retryable(f"connection lost after {start + received[1]} bytes: {exc}") from exc
+        raise Retryable(f"connection lost after {start + received[1]} bytes: {exc}") from exc
     wire, written = received
     if max_bytes is None or start + written < max_bytes:
         _check_complete(part, start + written, wire, expected, span, decoder)
@@ -323,7 +237,7 @@ def _read_head(read) -> bytes:
 
 
 def _copy_body(read, head: bytes, part: Path, start: int, decoder: _GzipDecoder | None, max_bytes: int | None,
-               pace: _Pace, received: list[int]) -> None:
+               pace: Pace, received: list[int]) -> None:
     """Write ``head`` and what follows at ``start`` (decoded when coded), counting into ``received``."""
     with open(part, "r+b" if part.exists() else "wb") as out:
         out.truncate(start)
@@ -353,115 +267,17 @@ def _check_complete(part: Path, size: int, wire: int, expected: int | None, span
     """The body is as long as Content-Length said and the file as long as Content-Range said."""
     if expected is not None and wire < expected:
         _drop_coded(part, decoder)
-        raise _Retryable(f"body truncated: {wire} of {expected} bytes")
+        raise Retryable(f"body truncated: {wire} of {expected} bytes")
     if decoder is not None and not decoder.complete:
         part.unlink(missing_ok=True)
-        raise _Retryable("the content-coded body ended inside its coded stream")
+        raise Retryable("the content-coded body ended inside its coded stream")
     if span is None:
         return
     if size < span.last + 1 or (span.total is not None and size < span.total):
-        raise _Retryable(f"body truncated: have {size} of {span.total or span.last + 1} bytes")
+        raise Retryable(f"body truncated: have {size} of {span.total or span.last + 1} bytes")
     if size > span.last + 1 or (span.total is not None and size > span.total):
         part.unlink(missing_ok=True)
-        raise _Retryable(f"Content-Range {span.first}-{span.last}/{span.total} does not match the {size} bytes "
+        raise Retryable(f"Content-Range {span.first}-{span.last}/{span.total} does not match the {size} bytes "
                          "received: starting over")
 
 
-def _fsspec_attempt(url: str, part: Path, max_bytes: int | None, storage_options: dict) -> int:
-    """Copy from any fsspec filesystem, resuming with seek; transient errors are retried."""
-    import fsspec
-
-    have = part.stat().st_size if part.exists() else 0
-    fs, path = fsspec.core.url_to_fs(url, **storage_options)
-    received = 0
-    try:
-        with fs.open(path, "rb") as src, open(part, "ab") as out:
-            src.seek(have)
-            while max_bytes is None or have + received < max_bytes:
-                want = CHUNK_BYTES if max_bytes is None else min(CHUNK_BYTES, max_bytes - have - received)
-                chunk = src.read(want)
-                if not chunk:
-                    break
-                out.write(chunk)
-                received += len(chunk)
-    except FileNotFoundError as exc:
-        raise DownloadError(f"{url}: not found") from exc
-    except PermissionError as exc:
-        raise DownloadError(f"{url}: permission denied ({exc}); check the filesystem's credentials") from exc
-    except (OSError, TimeoutError, ConnectionError) as exc:
-        raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
-    return received
-
-
-def _sleep_before_retry(url: str, attempts: int, config: DownloadConfig, deadline: float | None,
-                        exc: Exception) -> None:
-    """Back off before the next attempt, unless that would pass the file's deadline."""
-    delay = backoff_delay(attempts, config)
-    if deadline is not None and time.monotonic() + delay > deadline:
-        raise DownloadError(f"{url}: download.deadline_seconds={config.deadline_seconds:g} passed after "
-                            f"{attempts} attempts; last error: {exc}")
-    time.sleep(delay)
-
-
-def fetch(
-    url: str,
-    config: DownloadConfig,
-    *,
-    checksum: str | None = None,
-    max_bytes: int | None = None,
-    storage_options: dict | None = None,
-) -> FetchResult:
-    """The local path of ``url``: from the cache when complete there, else downloaded into it.
-
-    A file lock per cache entry keeps two workers (or two runs) from writing the same ``.part``.
-    """
-    from filelock import FileLock
-
-    target = cache_path(url, config, max_bytes)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):
-        return _fetch_locked(url, target, config, checksum, max_bytes, storage_options)
-
-
-def _fetch_locked(url: str, target: Path, config: DownloadConfig, checksum: str | None, max_bytes: int | None,
-                  storage_options: dict | None) -> FetchResult:
-    meta = target.with_name(target.name + ".json")
-    if target.exists() and meta.exists():
-        try:
-            verify_checksum(target, checksum, url)
-            return FetchResult(target, 0, True, 0)
-        except ChecksumMismatch:
-            target.unlink()  # a bad cached copy: fetch again
-    part = target.with_name(target.name + ".part")
-    session = None
-    if protocol_of(url) in ("http", "https"):
-        import requests
-
-        session = requests.Session()
-    downloaded = 0
-    attempts = 0
-    checksum_retried = False
-    deadline = None if config.deadline_seconds is None else time.monotonic() + config.deadline_seconds
-    while True:
-        attempts += 1
-        try:
-            if session is not None:
-                downloaded += _http_attempt(session, url, part, config, max_bytes, _Pace(url, config, deadline))
-            else:
-                downloaded += _fsspec_attempt(url, part, max_bytes, storage_options or {})
-            part.touch()
-            verify_checksum(part, checksum, url)
-            break
-        except ChecksumMismatch:
-            part.unlink(missing_ok=True)
-            if checksum_retried:
-                raise
-            checksum_retried = True  # a corrupted transfer deserves one clean retry
-        except _Retryable as exc:
-            if attempts > config.retries:
-                raise DownloadError(f"{url}: gave up after {attempts} attempts; last error: {exc}") from None
-            _sleep_before_retry(url, attempts, config, deadline, exc)
-    part.replace(target)
-    meta.write_text(json.dumps({"url": url, "bytes": target.stat().st_size, "max_bytes": max_bytes,
-                                "fetched_at": time.time()}))
-    return FetchResult(target, downloaded, False, attempts)
