@@ -8,22 +8,23 @@ import random
 import numpy as np
 import pytest
 
-from curate.quality.distill import DistilledScorer, agreement, sample_mask
+from curate.quality.distill import DistilledScorer, agreement
+from curate.sampling import sample_per_group
 from tests.conftest import SAMPLES
 
 
-def test_sample_mask_caps_each_group_and_ignores_order() -> None:
+def test_sample_per_group_caps_each_group_and_ignores_order() -> None:
     ids = [f"d{i}" for i in range(300)]
     groups = ["web/eng" if i % 3 else "code/py" for i in range(300)]
-    mask = sample_mask(ids, groups, per_group=20, seed=1)
+    mask = sample_per_group(ids, groups, per_group=20, seed=1)
     chosen = {ids[i] for i in np.flatnonzero(mask)}
     assert sum(groups[i] == "web/eng" for i in np.flatnonzero(mask)) == 20
     assert sum(groups[i] == "code/py" for i in np.flatnonzero(mask)) == 20
     order = list(range(300))
     random.Random(0).shuffle(order)
-    shuffled = sample_mask([ids[i] for i in order], [groups[i] for i in order], per_group=20, seed=1)
+    shuffled = sample_per_group([ids[i] for i in order], [groups[i] for i in order], per_group=20, seed=1)
     assert {ids[order[j]] for j in np.flatnonzero(shuffled)} == chosen
-    assert {ids[i] for i in np.flatnonzero(sample_mask(ids, groups, 20, seed=2))} != chosen
+    assert {ids[i] for i in np.flatnonzero(sample_per_group(ids, groups, 20, seed=2))} != chosen
 
 
 def judged_corpus() -> tuple[list[str], list[float]]:

@@ -9,7 +9,6 @@ with the judge (F1 of "score >= threshold", Spearman rank correlation) says how 
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,24 +17,6 @@ from pathlib import Path
 import numpy as np
 
 LABEL_PREFIX = "__label__"
-
-
-def sample_key(seed: int, doc_id: str) -> bytes:
-    """The seeded hash that orders documents for sampling (smallest first)."""
-    return hashlib.blake2b(f"{seed}:{doc_id}".encode(), digest_size=8).digest()
-
-
-def sample_mask(ids: Sequence[str], groups: Sequence[str], per_group: int, seed: int = 0) -> np.ndarray:
-    """True for up to ``per_group`` documents of each group (e.g. domain/lang), chosen by a
-    seeded hash of the id: the same documents on every run and every partitioning."""
-    keyed = sorted(range(len(ids)), key=lambda i: sample_key(seed, ids[i]))
-    taken: dict[str, int] = {}
-    mask = np.zeros(len(ids), dtype=bool)
-    for i in keyed:
-        if taken.get(groups[i], 0) < per_group:
-            taken[groups[i]] = taken.get(groups[i], 0) + 1
-            mask[i] = True
-    return mask
 
 
 def _one_line(text: str) -> str:

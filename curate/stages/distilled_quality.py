@@ -33,8 +33,8 @@ from pydantic import Field, model_validator
 from curate.config import ConfigError
 from curate.models.backend import JudgeOptions
 from curate.models.loading import ModelSpec, check_available
-from curate.quality.distill import sample_key
 from curate.quality.thresholds import reject_low_scores
+from curate.sampling import sample_per_group, seeded_key
 from curate.schema import alive_mask, set_column
 from curate.stage import FitContext, Mode, Resources, Stage, StageConfig
 
@@ -123,14 +123,13 @@ class DistilledQuality(Stage):
 
     def candidates(self, batch: pa.Table) -> pa.Table:
         """This block's best ``sample_per_group`` (group, hash, id) rows per group."""
-        from curate.quality.distill import sample_mask
 
         cfg = self.config
         batch = batch.filter(alive_mask(batch))
         ids = batch.column("id").to_pylist()
         groups = self._groups(batch)
-        chosen = np.flatnonzero(sample_mask(ids, groups, cfg.sample_per_group, cfg.seed))
-        return pa.table({"group": [groups[i] for i in chosen], "hash": [sample_key(cfg.seed, ids[i]) for i in chosen],
+        chosen = np.flatnonzero(sample_per_group(ids, groups, cfg.sample_per_group, cfg.seed))
+        return pa.table({"group": [groups[i] for i in chosen], "hash": [seeded_key(cfg.seed, ids[i]) for i in chosen],
                          "id": [ids[i] for i in chosen]})
 
     def _groups(self, batch: pa.Table) -> list[str]:
@@ -162,7 +161,7 @@ class DistilledQuality(Stage):
             chosen = {doc_id for rows in best.values() for _, doc_id in sorted(rows)[: cfg.sample_per_group]}
             judged = self._judge(ds, chosen)
             judged_scores = dict(zip(judged["id"], judged["score"]))
-            order = sorted(range(len(judged["id"])), key=lambda i: sample_key(cfg.seed + 1, judged["id"][i]))
+            order = sorted(range(len(judged["id"])), key=lambda i: seeded_key(cfg.seed + 1, judged["id"][i]))
             cut = int(round(len(order) * (1 - cfg.heldout)))
             train, held = order[:cut] or order, order[cut:]
             scorer = DistilledScorer.train([judged["text"][i] for i in train], [judged["score"][i] for i in train],

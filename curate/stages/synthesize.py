@@ -36,6 +36,7 @@ from pydantic import Field, model_validator
 
 from curate.config import ConfigError
 from curate.models.loading import ModelSpec, check_available
+from curate.sampling import seeded_key
 from curate.schema import BASE_SCHEMA, add_missing_columns, alive_mask, reject_rows
 from curate.stage import FitContext, Mode, Resources, Stage, StageConfig
 from curate.stages.filter import FilterSpec, setup_filters
@@ -143,7 +144,7 @@ class Synthesize(Stage):
     def _rank(self, doc_id: str, score: float | None) -> str:
         """Sorts ascending: higher quality first, then a seeded hash (stable across runs)."""
         quality = 0.0 if score is None or score != score else float(score)
-        return f"{1e6 - quality * 1e3:014.3f}:{_hash(str(self.config.seed), doc_id)[:16]}"
+        return f"{1e6 - quality * 1e3:014.3f}:{seeded_key(self.config.seed, doc_id)}"
 
     def select(self, proposals: pa.Table) -> dict[int, list[str]]:
         chosen: dict[int, list[str]] = {}
