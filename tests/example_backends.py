@@ -1,4 +1,4 @@
-"""The README's "Extending" example of a model backend, run by tests/test_model_backend.py: the
+"""The README's "Extending" example of a model backend, run by tests/models/test_model_backend.py: the
 in-process transformers model, with every request counted (a stand-in for a served engine's client)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The README's "Extending" example of a filter, run by tests/test_filter_stage.py."""
+"""The README's "Extending" example of a filter, run by tests/stages/test_filter.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The README's "Extending" example of an output format, run by tests/test_outputs.py."""
+"""The README's "Extending" example of an output format, run by tests/outputs/test_outputs.py."""
 
 from __future__ import annotations
 

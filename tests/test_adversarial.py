@@ -354,7 +354,7 @@ def test_zst_junk_after_the_last_frame_is_a_corrupt_file_row_after_the_records(t
 
 
 def test_cut_warc_zst_is_a_truncated_file(tmp_path: Path) -> None:
-    from tests.test_warc import _write_warc
+    from tests.readers.test_warc import _write_warc
 
     plain = tmp_path / "crawl.warc"
     _write_warc(plain, gz=False)

@@ -12,7 +12,7 @@ import pytest
 from filters.code import CodeQuality
 from filters.math import MathQuality
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 NOT_CODE = {"assets/logo.png", "data/huge_table.py"}
 
 APACHE_HEADER = """\

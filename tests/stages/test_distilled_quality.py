@@ -82,7 +82,7 @@ def test_saved_scorer_is_reused_without_the_judge_and_thresholds_reject(tmp_path
     """The stand-in's judgements are noise, so this scorer learns a real signal instead (prose
     and math high, boilerplate low; see test_distill) and the run reuses it by path."""
     from curate.quality.distill import DistilledScorer
-    from tests.test_distill import judged_corpus
+    from tests.quality.test_distill import judged_corpus
 
     texts, scores = judged_corpus()
     scorer_path = DistilledScorer.train(texts, scores).save(tmp_path / "scorer.bin")

@@ -1,4 +1,4 @@
-"""PII redaction filter (decontamination has tests/test_decontamination.py)."""
+"""PII redaction filter (decontamination has tests/filters/test_decontamination.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from filters.pii import PIIRedaction
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 def _sample_docs() -> list[tuple[str, str | None]]:

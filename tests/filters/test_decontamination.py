@@ -25,7 +25,7 @@ from filters.benchmark_text import (
 )
 from filters.decontamination import Decontamination
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 REAL = REPO / "benchmarks" / "data" / "decontamination"
 FIXTURES = REPO / "tests" / "data" / "benchmarks"
 FILES = {"gsm8k": "gsm8k_test.jsonl", "math": "math_test.jsonl", "humaneval": "humaneval.jsonl",

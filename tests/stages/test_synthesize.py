@@ -21,7 +21,7 @@ from curate.models.standin import STANDIN_ID  # noqa: E402
 from curate.synth.generator import Generator, SamplingConfig  # noqa: E402
 from curate.synth.tasks import TaskConfig  # noqa: E402
 from tests.conftest import REPO, run_pipeline  # noqa: E402
-from tests.test_quality import steer  # noqa: E402
+from tests.stages.test_quality import steer  # noqa: E402
 
 PROMPTS = ["The cat sat on the mat.", "Solve 2+2 and explain each step.", "x", "A much longer document. " * 30,
            "Die Katze sitzt auf der Matte.", "猫がマットの上に座った。"]
@@ -168,7 +168,7 @@ def test_each_post_filter_rejects_a_crafted_output(tmp_path) -> None:
     """Crafted generations are put in the checkpoint under the keys the stage will look up, so
     the real selection, filtering and writing run on outputs we chose."""
     from curate.quality.distill import DistilledScorer
-    from tests.test_distill import judged_corpus
+    from tests.quality.test_distill import judged_corpus
 
     texts, scores = judged_corpus()  # prose high, boilerplate low
     scorer = DistilledScorer.train(texts, scores).save(tmp_path / "scorer.bin")

@@ -39,7 +39,7 @@ from curate.readers import read_file
 from curate.runtime import read as read_path
 from curate.sources import FileTask, list_source_files
 
-WGET_WARC = Path(__file__).parent / "data" / "warc" / "wget-1.21.3-libffi-docs.warc.gz"
+WGET_WARC = Path(__file__).resolve().parents[1] / "data" / "warc" / "wget-1.21.3-libffi-docs.warc.gz"
 PAGES = ["Introduction.html", "Thread-Safety.html", "Memory-Usage.html"]
 BASE = "http://127.0.0.1:8765/"
 

@@ -13,7 +13,7 @@ from filters.stopwords import STOP_WORDS, stop_words_for
 from filters.text import RepetitionFilter
 from filters.web import C4Quality, FineWebQuality, GopherQuality
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 FILTERS = (GopherQuality, C4Quality, FineWebQuality)
 
 

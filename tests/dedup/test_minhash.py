@@ -25,7 +25,7 @@ from curate.dedup.normalize import normalize_batch
 from curate.dedup.shingling import shingle_hash32, shingle_hash64, shingle_hashes
 from curate.dedup.sketch import Sketcher
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load(pattern: str) -> list[dict]:

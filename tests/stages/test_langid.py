@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -59,8 +61,6 @@ def _run(texts: list[str], domains: list[str] | None = None, code_languages=None
 @pytest.fixture(scope="module")
 def tiny_glotlid_model(tmp_path_factory) -> Path:
     """A fastText model trained in the test on a few hundred lines labelled like GlotLID."""
-    import fasttext
-
     lines = []
     for item in map(__import__("json").loads, LABELLED.read_text(encoding="utf-8").splitlines()):
         if item["lang"] in ("eng_Latn", "fra_Latn", "cmn_Hani") and item["origin"] != "written":
@@ -70,14 +70,18 @@ def tiny_glotlid_model(tmp_path_factory) -> Path:
     train = folder / "train.txt"
     train.write_text("\n".join(lines * 3) + "\n", encoding="utf-8")
     # Deterministic training needs one thread (several train Hogwild-style: accuracy varied, CI
-    # failed once at 26/30). But fasttext 0.9.3 initialises the input matrix in tenths, one per
-    # thread, so with one thread 90% of it is whatever malloc returned (CI hit NaN). A matrix
-    # over glibc's largest mmap threshold (32 MiB) is always fresh zeroed pages: 1M buckets x 10
-    # dims x 4 bytes = 40 MB.
-    model = fasttext.train_supervised(input=str(train), dim=10, epoch=25, lr=0.5, minn=1, maxn=3,
-                                      bucket=1_000_000, thread=1, seed=0, verbose=0)
+    # failed once at 26/30). It runs in a fresh interpreter: trained inside the long test process
+    # (after Ray, torch and hundreds of tests) it hit "Encountered NaN" once, with the same data,
+    # seed and thread count that train cleanly alone. 1M buckets x 10 dims keeps the matrix fresh
+    # zeroed pages (over glibc's largest mmap threshold).
     path = folder / "tiny_glotlid.bin"
-    model.save_model(str(path))
+    script = (
+        "import sys, fasttext\n"
+        "m = fasttext.train_supervised(input=sys.argv[1], dim=10, epoch=25, lr=0.5, minn=1, maxn=3,"
+        " bucket=1_000_000, thread=1, seed=0, verbose=0)\n"
+        "m.save_model(sys.argv[2])\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(train), str(path)], check=True, timeout=300)
     return path
 
 
