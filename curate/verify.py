@@ -3,6 +3,10 @@
     python -m curate.verify out/code_math/tokens [--sample 3]
     python -m curate.verify out/run/trainer
 
+For a ``trainer/`` folder every format the manifest lists is checked: its files (present, sha256,
+nothing unlisted) and what the format can say about itself (Megatron's index against its .bin,
+memmap offsets, counts, vocabulary, every document ending in EOS), and the provenance tables.
+
 Checks: every shard the manifest lists exists with its sha256 and no other shard is there;
 rows and tokens per shard and in total match; every id is below ``vocab_size``; each row ends
 with ``eos_id`` and holds no other EOS (one document per row); ``n_tokens`` equals the row length
@@ -25,8 +29,56 @@ from curate.outputs.parquet import file_sha256
 
 
 def verify_trainer(folder: Path, manifest: dict) -> list[str]:
-    """Problems in a ``trainer/`` folder (curate.trainer-shards/1) against its manifest."""
+    """Problems in a ``trainer/`` folder (curate.trainer-shards/1 or /2) against its manifest:
+    the Parquet shards row by row, then every other format's files and the provenance tables."""
+    problems = verify_parquet_shards(folder, manifest)
+    for name, info in manifest.get("formats", {}).items():
+        if name != "parquet":
+            problems += verify_format(folder, manifest, name, info)
+    for split, entries in manifest.get("provenance", {}).items():
+        problems += listed_files(folder / "provenance", f"provenance/{split}", entries,
+                                 {str(p.relative_to(folder)) for p in (folder / "provenance" / split).glob("*")},
+                                 relative_to=folder)
+    return problems
+
+
+def listed_files(root: Path, label: str, entries: list[dict], present: set[str], relative_to: Path | None = None) -> list[str]:
+    """Every listed file exists with its sha256, and nothing else is on disk."""
+    base = relative_to or root
+    listed = {e["file"] for e in entries}
+    problems = [f"{label}: {name} is on disk but not in the manifest" for name in sorted(present - listed)]
+    for entry in entries:
+        path = base / entry["file"]
+        if not path.is_file():
+            problems.append(f"{label}: {entry['file']} is listed in the manifest but missing")
+        elif file_sha256(path) != entry["sha256"]:
+            problems.append(f"{label}: {entry['file']}: sha256 differs from the manifest")
+    return problems
+
+
+def verify_format(folder: Path, manifest: dict, name: str, info: dict) -> list[str]:
+    """One non-Parquet format: its files (presence, sha256, nothing extra), then the format's own checks."""
+    from curate.trainer.formats import format_named
+
+    fmt = format_named(name)
+    root = folder / info["folder"]
+    problems = []
+    for split, files in info["splits"].items():
+        present = {str(p.relative_to(root)) for p in (root / split).rglob("*") if p.is_file()}
+        found = listed_files(root, f"{name}/{split}", files, present)
+        problems += found
+        if not found:
+            meta = {"vocab_size": int(manifest["vocab_size"]), "eos_id": int(manifest["eos_id"]),
+                    "seq_len": manifest.get("seq_len"), "split": manifest["splits"][split]}
+            problems += fmt.check(root, split, files, meta)
+    return problems
+
+
+def verify_parquet_shards(folder: Path, manifest: dict) -> list[str]:
+    """The Parquet shards: files, rows, tokens, vocabulary, doc_lens and row lengths."""
     problems: list[str] = []
+    if "parquet" not in manifest.get("formats", {"parquet": None}):
+        return problems
     vocab, seq_len, last = int(manifest["vocab_size"]), manifest.get("seq_len"), manifest["config"].get("last")
     for split, info in manifest["splits"].items():
         listed = {s["file"] for s in info["shards"]}

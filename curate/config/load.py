@@ -115,6 +115,8 @@ def check_outputs(loaded: LoadedConfig) -> None:
     tokenizes = tokenizer_of(loaded) is not None
     if pipeline.shards is not None and not tokenizes:
         raise ConfigError(f"{path}: shards: trainer shards are built from tokens/; add a tokenize stage")
+    if pipeline.shards is not None:
+        check_trainer_formats(path, pipeline.shards.formats)
     for index, name in enumerate(pipeline.outputs or ()):
         if name not in SINKS:
             raise ConfigError(f"{path}: outputs.{index}: unknown output {name!r} (known: {', '.join(SINKS)})")
@@ -125,3 +127,15 @@ def check_outputs(loaded: LoadedConfig) -> None:
     if pipeline.outputs is not None and pipeline.shards is not None and "trainer" in pipeline.outputs \
             and "tokens" not in pipeline.outputs:
         raise ConfigError(f"{path}: outputs: trainer shards are built from tokens/; list tokens too")
+
+
+def check_trainer_formats(path: Path, names: list[str]) -> None:
+    """Every ``shards.format`` can be written here: the libraries a writer imports are installed."""
+    import importlib.util
+
+    from curate.trainer.formats import format_named
+
+    for name in names:
+        needs = format_named(name).writes_with
+        if needs and importlib.util.find_spec(needs[0]) is None:
+            raise ConfigError(f"{path}: shards.format: writing {name!r} needs the {needs[0]} package: {needs[1]}")

@@ -159,6 +159,37 @@ class ShardsConfig(StrictModel):
     seed: int = 0
     tokens_per_shard: int = Field(default=100_000_000, gt=0)
     row_group_rows: int = Field(default=1024, gt=0, description="Rows per Parquet row group (the loader's unit).")
+    format: str | list[str] = Field(
+        default="parquet",
+        description="Output format(s): parquet, megatron (.bin/.idx), mds (MosaicML Streaming), litdata, memmap (OLMo).",
+    )
+
+    @field_validator("format")
+    @classmethod
+    def _known_formats(cls, value: str | list[str]) -> str | list[str]:
+        from curate.trainer.formats import FORMATS  # late: the formats import the outputs package
+
+        names = [value] if isinstance(value, str) else value
+        if not names:
+            raise ValueError("name at least one format")
+        unknown = [n for n in names if n not in FORMATS]
+        if unknown:
+            raise ValueError(f"unknown format(s) {unknown} (known: {', '.join(FORMATS)})")
+        if len(set(names)) < len(names):
+            raise ValueError(f"a format is listed twice: {names}")
+        return value
+
+    @model_validator(mode="after")
+    def _litdata_rows_are_whole(self) -> ShardsConfig:
+        if "litdata" in self.formats and self.seq_len and self.last == "keep":
+            raise ValueError("format litdata needs rows of exactly seq_len + 1 tokens (LitGPT's TokensLoader "
+                             "reads fixed blocks): set last to drop or pad")
+        return self
+
+    @property
+    def formats(self) -> list[str]:
+        """``format`` as a list."""
+        return [self.format] if isinstance(self.format, str) else list(self.format)
 
 
 def refuse_dangerous_path(value: Any, key: str) -> Any:

@@ -48,7 +48,11 @@ import pyarrow.parquet as pq
 
 from curate.config import ShardsConfig
 from curate.outputs.parquet import file_sha256
+from curate.trainer.formats import TrainerFormat, format_named
+from curate.trainer.formats.base import ShardContent
+from curate.trainer.formats.parquet import ParquetFormat
 from curate.trainer.packing import pack_flat
+from curate.trainer.provenance import write_provenance
 
 SPLITS = ("train", "validation")
 
@@ -195,7 +199,8 @@ def route(block: tuple[str, np.ndarray], cfg: ShardsConfig, buckets: dict[str, i
     (``partition[slot] >= 0``), with its order key and partition."""
     path, repeats = block
     repeats = np.asarray(repeats, dtype=np.int64)
-    table = pq.read_table(path, columns=["id", "input_ids"])
+    present = pq.read_schema(path).names
+    table = pq.read_table(path, columns=[c for c in ("id", "domain", "lang", "input_ids") if c in present])
     if table.num_rows != len(repeats):
         raise RuntimeError(f"{path}: {table.num_rows} rows, the plan has {len(repeats)}: tokens/ changed")
     rows = np.repeat(np.arange(table.num_rows), repeats)
@@ -206,43 +211,59 @@ def route(block: tuple[str, np.ndarray], cfg: ShardsConfig, buckets: dict[str, i
     wave = part >= 0
     rows, repeat, keys, part = rows[wave], repeat[wave], keys[wave], part[wave]
     picked = table.take(pa.array(rows, pa.int64()))
+    domains = picked.column("domain").to_pylist()
+    langs = picked.column("lang").to_pylist() if "lang" in picked.column_names else [None] * picked.num_rows
     return pa.table({
         "_partition": pa.array(part, pa.int64()),
         "_key": pa.array(keys, pa.uint64()),
         "_repeat": pa.array(repeat, pa.int32()),
+        "_group": pa.array([group_of(d, lang, cfg.mixture) for d, lang in zip(domains, langs)], pa.string()),
         "id": picked.column("id").cast(pa.string()),
         "input_ids": picked.column("input_ids").cast(pa.list_(pa.uint32())),
     })
 
 
-def write_bucket(table: pa.Table, *, path: str, planned: int, cfg: ShardsConfig, pad_id: int) -> dict[str, Any]:
-    """Reduce side: one bucket sorted by order key, packed if asked, written as one zstd shard."""
+def shard_content(table: pa.Table, *, split: str, number: int, cfg: ShardsConfig, vocab_size: int,
+                  eos_id: int) -> ShardContent:
+    """One bucket sorted by order key, packed if asked: what every format of this shard writes."""
     table = table.sort_by([("_key", "ascending"), ("id", "ascending"), ("_repeat", "ascending")])
     input_ids = table.column("input_ids").combine_chunks()
     lengths = pc.list_value_length(input_ids).to_numpy(zero_copy_only=False).astype(np.int64)
-    if int(lengths.sum()) != planned:  # the map side and the plan must agree on every pick
-        raise RuntimeError(f"{path}: {int(lengths.sum())} tokens arrived, the plan has {planned}")
+    flat = pc.list_flatten(input_ids).to_numpy(zero_copy_only=False).astype(np.uint32, copy=False)
+    doc_offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    ids = table.column("id").to_pylist()
+    repeats = table.column("_repeat").to_numpy().astype(np.int32)
     if cfg.seq_len:
-        flat = pc.list_flatten(input_ids).to_numpy(zero_copy_only=False)
-        packed = pack_flat(flat, lengths, cfg.seq_len, last=cfg.last, pad_id=pad_id)
-        columns = {
-            "input_ids": pa.LargeListArray.from_arrays(packed.offsets, pa.array(packed.tokens, pa.uint32())),
-            "doc_lens": pa.LargeListArray.from_arrays(packed.doc_lens_offsets, pa.array(packed.doc_lens, pa.int32())),
-        }
+        packed = pack_flat(flat, lengths, cfg.seq_len, last=cfg.last, pad_id=eos_id)
+        rows = (packed.tokens, packed.offsets, packed.doc_lens, packed.doc_lens_offsets, None)
     else:
-        columns = {
-            "input_ids": input_ids,
-            "doc_lens": pa.ListArray.from_arrays(pa.array(np.arange(len(lengths) + 1, dtype=np.int32)),
-                                                 pa.array(lengths.astype(np.int32), pa.int32())),
-            "id": pc.binary_join_element_wise(table.column("id"), pc.cast(table.column("_repeat"), pa.string()), "#"),
-        }
-    out = pa.table({"input_ids": columns["input_ids"].cast(pa.list_(pa.uint32())),
-                    "doc_lens": columns["doc_lens"].cast(pa.list_(pa.int32())),
-                    **({"id": columns["id"]} if "id" in columns else {})})
-    # No dictionary: token ids barely repeat within a page, so it costs time and makes files bigger.
-    pq.write_table(out, path, compression="zstd", use_dictionary=False, row_group_size=cfg.row_group_rows)
-    tokens = int(pc.sum(pc.list_value_length(out.column("input_ids"))).as_py() or 0)
-    return {"file": Path(path).name, "rows": out.num_rows, "tokens": tokens, "sha256": file_sha256(Path(path))}
+        rows = (flat, doc_offsets, lengths.astype(np.int32), np.arange(len(lengths) + 1, dtype=np.int64),
+                [f"{i}#{r}" for i, r in zip(ids, repeats.tolist())])
+    return ShardContent(split=split, number=number, row_tokens=rows[0], row_offsets=rows[1], doc_lens=rows[2],
+                        doc_lens_offsets=rows[3], row_ids=rows[4], doc_tokens=flat, doc_offsets=doc_offsets,
+                        doc_ids=ids, doc_repeats=repeats, doc_groups=table.column("_group").to_pylist(),
+                        vocab_size=vocab_size, eos_id=eos_id, seq_len=cfg.seq_len)
+
+
+def write_bucket(table: pa.Table, *, out_dir: str, split: str, number: int, planned: int, cfg: ShardsConfig,
+                 vocab_size: int, eos_id: int) -> dict[str, Any]:
+    """Reduce side: one bucket becomes shard ``number`` of ``split`` in every format asked for,
+    plus its provenance table. Returns the shard's counts and what each format wrote."""
+    content = shard_content(table, split=split, number=number, cfg=cfg, vocab_size=vocab_size, eos_id=eos_id)
+    if int(len(content.doc_tokens)) != planned:  # the map side and the plan must agree on every pick
+        raise RuntimeError(f"{split} shard {number}: {len(content.doc_tokens)} tokens arrived, the plan has {planned}")
+    root = Path(out_dir)
+    written = {name: fmt.write(content, root / fmt.folder) for name, fmt in trainer_formats(cfg).items()}
+    provenance = write_provenance(content, root / "provenance")
+    return {"split": split, "number": number, "rows": content.rows, "tokens": int(len(content.row_tokens)),
+            "documents": content.documents, "document_tokens": int(len(content.doc_tokens)), "formats": written,
+            "provenance": {"file": str(provenance.relative_to(root)), "sha256": file_sha256(provenance)}}
+
+
+def trainer_formats(cfg: ShardsConfig) -> dict[str, TrainerFormat]:
+    """The formats ``shards.format`` names, as writers (Parquet with the configured row groups)."""
+    return {name: ParquetFormat(cfg.row_group_rows) if name == "parquet" else format_named(name)
+            for name in cfg.formats}
 
 
 # ------------------------------------------------------------------------- the driver
@@ -303,11 +324,12 @@ def build_shards(tokens_dir: Path, out_dir: Path, cfg: ShardsConfig, token_manif
     targets, numbers = {}, dict.fromkeys(SPLITS, 0)  # slot -> the shard it becomes
     for slot in np.flatnonzero(planned).tolist():
         split = SPLITS[int(slot >= buckets["train"])]
-        targets[slot] = {"path": str(out_dir / split / f"part-{numbers[split]:05d}.parquet"),
-                         "planned": int(planned[slot])}
+        targets[slot] = {"out_dir": str(out_dir), "split": split, "number": numbers[split], "planned": int(planned[slot])}
         numbers[split] += 1
-    for split in SPLITS:
-        (out_dir / split).mkdir(parents=True, exist_ok=True)
+    formats = trainer_formats(cfg)
+    if "parquet" in formats:
+        for split in SPLITS:
+            (out_dir / split).mkdir(parents=True, exist_ok=True)
 
     shards: list[dict] = []
     offsets = np.concatenate([[0], np.cumsum(rows_per_file)]).astype(np.int64)
@@ -320,22 +342,49 @@ def build_shards(tokens_dir: Path, out_dir: Path, cfg: ShardsConfig, token_manif
         prepare = functools.partial(route, cfg=cfg, buckets=buckets, partition=partition)
         refs = shuffle_reduce(write_bucket, len(wave), ShuffleInput(blocks, "_partition", prepare, hash_key=False),
                               per_partition=[targets[int(slot)] for slot in wave], cfg=cfg,
-                              pad_id=int(token_manifest["eos_id"]))
+                              vocab_size=int(token_manifest["vocab_size"]), eos_id=int(token_manifest["eos_id"]))
         shards += ray.get(refs)
-    manifest_shards: dict[str, list[dict]] = {split: [] for split in SPLITS}
-    for target, shard in zip(targets.values(), shards):
-        manifest_shards[Path(target["path"]).parent.name].append(shard)
     manifest = {
-        "format": "curate.trainer-shards/1",
+        "format": "curate.trainer-shards/2",
         "tokenizer": token_manifest["tokenizer"], "vocab_size": token_manifest["vocab_size"],
         "eos_id": token_manifest["eos_id"], "dtype": "uint32", "seq_len": cfg.seq_len,
         "layout": (f"packed: input_ids has seq_len + 1 = {cfg.seq_len + 1} tokens, doc_lens the document pieces; "
                    "each shard packs its own documents" if cfg.seq_len
                    else "one row per document (id = <document id>#<repeat>)"),
         "seed": cfg.seed, "mixture": mixture,
-        "splits": {split: {"rows": sum(s["rows"] for s in shards), "tokens": sum(s["tokens"] for s in shards),
-                           "shards": shards} for split, shards in manifest_shards.items()},
+        "splits": {split: split_summary([s for s in shards if s["split"] == split]) for split in SPLITS},
+        "formats": merge_formats(out_dir, formats, shards, token_manifest, cfg),
+        "provenance": {split: [s["provenance"] for s in shards if s["split"] == split] for split in SPLITS},
         "config": cfg.model_dump(), "config_hash": token_manifest.get("config_hash"),
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
+
+
+def split_summary(shards: list[dict]) -> dict[str, Any]:
+    """A split's rows and tokens, and its Parquet shards as the loader and verify read them."""
+    listed = []
+    for shard in shards:
+        entry = {"rows": shard["rows"], "tokens": shard["tokens"], "documents": shard["documents"],
+                 "document_tokens": shard["document_tokens"]}
+        for written in shard["formats"].get("parquet", []):
+            entry |= {"file": Path(written["file"]).name, "sha256": written["sha256"]}
+        listed.append(entry)
+    return {"rows": sum(s["rows"] for s in shards), "tokens": sum(s["tokens"] for s in shards),
+            "documents": sum(s["documents"] for s in shards),
+            "document_tokens": sum(s["document_tokens"] for s in shards), "shards": listed}
+
+
+def merge_formats(out_dir: Path, formats: dict[str, TrainerFormat], shards: list[dict], token_manifest: dict,
+                  cfg: ShardsConfig) -> dict[str, Any]:
+    """Every format's per-split merge (on the driver, shards in order); what the manifest lists."""
+    listed = {}
+    for name, fmt in formats.items():
+        splits = {}
+        for split in SPLITS:
+            parts = [part for s in shards if s["split"] == split for part in s["formats"][name]]
+            meta = {"vocab_size": int(token_manifest["vocab_size"]), "eos_id": int(token_manifest["eos_id"]),
+                    "seq_len": cfg.seq_len, "last": cfg.last}
+            splits[split] = fmt.merge(out_dir / fmt.folder, split, parts, meta) if parts else []
+        listed[name] = {"holds": fmt.holds, "folder": fmt.folder, "reader": fmt.reader, "splits": splits}
+    return listed
