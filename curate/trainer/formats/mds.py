@@ -55,32 +55,46 @@ def shard_config(columns: dict[str, str], size_limit: int | None) -> dict[str, A
             "column_sizes": [None] * len(columns)}  # every column here has a variable size
 
 
-def encode_ndarray(values: np.ndarray) -> bytes:
-    """MDS ``ndarray:<dtype>`` of a 1-d array (dtype in the column, shape in the sample)."""
-    if not len(values):
-        raise ValueError("MDS cannot encode an empty array (MDSWriter refuses 0-element arrays)")
-    code = sum(len(values) >= 1 << bits for bits in (8, 16, 32))  # 0..3: uint8, uint16, uint32, uint64
-    shape = np.array([len(values)], dtype=f"<u{1 << code}")
-    return bytes([1 << 2 | code]) + shape.tobytes() + values.tobytes()
+def ndarray_header(n: int) -> bytes:
+    """MDS ``ndarray:<dtype>`` header of a 1-d array of ``n`` values (dtype in the column, shape in
+    the sample): ``ndim << 2 | code``, then the shape as uint8/16/32/64 (code 0..3, the smallest that holds it)."""
+    code = (n >= 1 << 8) + (n >= 1 << 16) + (n >= 1 << 32)
+    return bytes([1 << 2 | code]) + n.to_bytes(1 << code, "little")
 
 
-def encode_row(content: ShardContent, r: int, with_id: bool) -> bytes:
-    """Row ``r`` as one MDS sample of the columns ``doc_lens``, [``id``,] ``input_ids``."""
-    fields = [encode_ndarray(content.row_doc_lens(r).astype("<i4", copy=False))]
-    if with_id:
-        fields.append(content.row_ids[r].encode("utf-8"))
-    fields.append(encode_ndarray(content.row(r).astype("<u4", copy=False)))
-    return np.array([len(f) for f in fields], dtype="<u4").tobytes() + b"".join(fields)
+def sample_pieces(content: ShardContent, with_id: bool) -> tuple[list[list[Any]], list[int]]:
+    """Every row as one MDS sample of the columns ``doc_lens``, [``id``,] ``input_ids``: the pieces
+    of each sample (sizes, headers, and slices of the shard's two flat buffers, not copies) and its size."""
+    tokens = memoryview(content.row_tokens.astype("<u4", copy=False)).cast("B")
+    lens = memoryview(content.doc_lens.astype("<i4", copy=False)).cast("B")
+    rows, pieces = content.row_offsets.tolist(), content.doc_lens_offsets.tolist()
+    samples, sizes = [], []
+    for r in range(content.rows):
+        n_tokens, n_lens = rows[r + 1] - rows[r], pieces[r + 1] - pieces[r]
+        if not n_tokens or not n_lens:
+            raise ValueError("MDS cannot encode an empty array (MDSWriter refuses 0-element arrays)")
+        h_lens, h_tokens = ndarray_header(n_lens), ndarray_header(n_tokens)
+        fields = [h_lens, lens[4 * pieces[r] : 4 * pieces[r + 1]]]
+        field_sizes = [len(h_lens) + 4 * n_lens]
+        if with_id:
+            text = content.row_ids[r].encode("utf-8")
+            fields.append(text)
+            field_sizes.append(len(text))
+        fields += [h_tokens, tokens[4 * rows[r] : 4 * rows[r + 1]]]
+        field_sizes.append(len(h_tokens) + 4 * n_tokens)
+        samples.append([np.array(field_sizes, dtype="<u4").tobytes(), *fields])
+        sizes.append(4 * len(field_sizes) + sum(field_sizes))
+    return samples, sizes
 
 
-def shard_bytes(samples: list[bytes], config_data: bytes) -> bytes:
-    """MDSWriter's ``encode_joint_shard``: count, offsets, config, samples."""
-    offsets = np.zeros(len(samples) + 1, dtype=np.int64)
-    np.cumsum([len(s) for s in samples], out=offsets[1:])
-    offsets += 4 + 4 * (len(samples) + 1) + len(config_data)
+def shard_header(sizes: list[int], config_data: bytes) -> bytes:
+    """MDSWriter's ``encode_joint_shard`` up to the samples: count, offsets, config."""
+    offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    offsets += 4 + 4 * (len(sizes) + 1) + len(config_data)
     if offsets[-1] >= 1 << 32:
         raise ValueError(f"an MDS shard of {int(offsets[-1])} bytes does not fit its uint32 offsets")
-    return np.uint32(len(samples)).tobytes() + offsets.astype("<u4").tobytes() + config_data + b"".join(samples)
+    return np.uint32(len(sizes)).tobytes() + offsets.astype("<u4").tobytes() + config_data
 
 
 def group_samples(sizes: list[int], base: int, size_limit: int | None) -> list[tuple[int, int]]:
@@ -121,15 +135,18 @@ class MDSFormat(TrainerFormat):
         target.mkdir(parents=True, exist_ok=True)
         for stale in target.glob("shard.*.mds"):  # a retried task's earlier files
             stale.unlink()
-        samples = [encode_row(content, r, "id" in columns) for r in range(content.rows)]
+        samples, sizes = sample_pieces(content, "id" in columns)
         row_tokens = np.diff(content.row_offsets)
         shards, tokens = [], []
-        ranges = group_samples([len(s) for s in samples], 8 + len(config_data), self.size_limit)
-        for number, (start, end) in enumerate(ranges):
-            data = shard_bytes(samples[start:end], config_data)
+        for number, (start, end) in enumerate(group_samples(sizes, 8 + len(config_data), self.size_limit)):
+            header = shard_header(sizes[start:end], config_data)
             basename = f"shard.{number:05d}.mds"
-            (target / basename).write_bytes(data)
-            shards.append({"samples": end - start, "raw_data": {"basename": basename, "bytes": len(data), "hashes": {}},
+            with open(target / basename, "wb") as out:
+                out.write(header)
+                for sample in samples[start:end]:
+                    out.writelines(sample)
+            size = len(header) + sum(sizes[start:end])
+            shards.append({"samples": end - start, "raw_data": {"basename": basename, "bytes": size, "hashes": {}},
                            "zip_data": None, **config})
             tokens.append(int(row_tokens[start:end].sum()))
         write_index(target / INDEX, shards)

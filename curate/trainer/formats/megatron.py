@@ -20,6 +20,7 @@ split's pieces per group, in shard order, into the one prefix Megatron reads, an
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import struct
@@ -94,14 +95,17 @@ class MegatronFormat(TrainerFormat):
         dtype = megatron_dtype(content.vocab_size)
         groups = np.array(content.doc_groups, dtype=object)
         lengths = np.diff(content.doc_offsets)
+        # token ids are below 2**31: uint32 -> int32 is a view, not a copy
+        stream = content.doc_tokens.view(np.int32) if dtype == np.int32 else content.doc_tokens.astype(dtype)
         written = []
         for group in sorted(set(content.doc_groups)):
-            members = np.flatnonzero(groups == group)
+            in_group = groups == group
+            members = np.flatnonzero(in_group)
             stem = folder / content.split / prefix_name(group) / content.stem
             stem.parent.mkdir(parents=True, exist_ok=True)
-            tokens = np.concatenate([content.document(int(d)) for d in members]) if len(members) else np.zeros(0)
+            tokens = stream if in_group.all() else stream[np.repeat(in_group, lengths)]
             bin_path, idx_path = stem.with_suffix(".bin"), stem.with_suffix(".idx")
-            tokens.astype(dtype).tofile(bin_path)
+            tokens.tofile(bin_path)
             write_index(idx_path, dtype, lengths[members])
             written.append({"group": group, "documents": int(len(members)), "tokens": int(lengths[members].sum()),
                             "bin": str(bin_path.relative_to(folder)), "idx": str(idx_path.relative_to(folder))})
@@ -116,12 +120,14 @@ class MegatronFormat(TrainerFormat):
         total = sum(p["tokens"] for p in parts) or 1
         for group, pieces in sorted(by_group.items()):
             prefix = folder / split / prefix_name(group)
-            lengths = []
-            with open(prefix.with_suffix(".bin"), "wb") as out:
-                for piece in pieces:
-                    with open(folder / piece["bin"], "rb") as src:
-                        shutil.copyfileobj(src, out, 16 << 20)
-                    lengths.append(read_index(folder / piece["idx"])[1])
+            lengths = [read_index(folder / piece["idx"])[1] for piece in pieces]
+            if len(pieces) == 1:  # nothing to concatenate: move it
+                os.replace(folder / pieces[0]["bin"], prefix.with_suffix(".bin"))
+            else:
+                with open(prefix.with_suffix(".bin"), "wb") as out:
+                    for piece in pieces:
+                        with open(folder / piece["bin"], "rb") as src:
+                            shutil.copyfileobj(src, out, 16 << 20)
             write_index(prefix.with_suffix(".idx"), dtype, np.concatenate(lengths) if lengths else np.zeros(0, np.int64))
             shutil.rmtree(folder / split / prefix_name(group))
             tokens = sum(p["tokens"] for p in pieces)

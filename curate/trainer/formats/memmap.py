@@ -29,7 +29,7 @@ class MemmapFormat(TrainerFormat):
         target = folder / content.split
         target.mkdir(parents=True, exist_ok=True)
         tokens_path = target / f"{content.stem}.npy"
-        content.doc_tokens.astype(dtype).tofile(tokens_path)
+        content.doc_tokens.astype(dtype, copy=False).tofile(tokens_path)
         meta = {
             "dtype": dtype.name, "tokens": int(len(content.doc_tokens)), "eos_id": content.eos_id,
             "documents": [{"id": doc_id, "repeat": int(repeat), "start": int(start), "end": int(end)}
