@@ -18,11 +18,21 @@ so "W workers" means W cores on both sides. Memory and CPU time are sampled ever
 the whole process tree (see ``dedup_scale.MemorySampler``); on a shared machine CPU seconds are
 the steadier measure, wall time the one users feel.
 
+datatrove runs twice: as it comes (``datatrove``: its Gopher word-tokenises with spaCy's English
+tokenizer, ~95% of its time) and configured the way a user who cares about speed would
+(``datatrove-ws``: Gopher's words from ``str.split``, patched into its module in datatrove's own
+process: ``gopher_quality_filter.split_into_words``). Everything else is the same in both.
+Besides the totals the run prints each stage's seconds side by side: curate's ``cpu_seconds``
+from ``stats/summary.json`` (CPU time inside the stage's batches, summed over workers; dedup: the
+global stage's wall time), datatrove's ``time_stats`` from each executor's ``stats.json`` (summed
+over tasks; a step-level block such as MinHash stage 1 times the blocks before it too, so their
+time is subtracted from it).
+
 Where the two pipelines differ (printed with the results):
 
 - Gopher: datatrove's ``GopherQualityFilter`` word-tokenises every document with spaCy's English
-  tokenizer; curate's ``gopher_quality`` uses per-script word units and stop words of 46
-  languages. Its stock stop words are Gopher's eight English ones, which reject nearly all
+  tokenizer (or ``str.split`` in ``datatrove-ws``); curate's ``gopher_quality`` uses per-script
+  word units and stop words of 46 languages. Its stock stop words are Gopher's eight English ones, which reject nearly all
   non-English prose, so by default (``--datatrove-stop-words all``) it gets the union of curate's
   spaced-script stop-word lists instead; it still rejects most Chinese, Japanese, Thai, Lao,
   Khmer and Burmese documents (too few "words"), so its dedup and tokenizer see ~20% fewer
@@ -174,8 +184,14 @@ def datatrove_stop_words(which: str) -> list[str] | None:
     return sorted({w for lang, words in STOP_WORDS.items() if lang.split("_")[-1] not in SPACELESS_SCRIPTS for w in words})
 
 
-def run_datatrove(data: Path, out: Path, workers: int, tokenizer_json: str, lid_model: str, stop_words: str) -> None:
-    """The datatrove pipeline (runs in its own process: ``--datatrove-run``)."""
+def run_datatrove(data: Path, out: Path, workers: int, tokenizer_json: str, lid_model: str, stop_words: str,
+                  gopher_words: str = "spacy") -> None:
+    """The datatrove pipeline (runs in its own process: ``--datatrove-run``). ``gopher_words``:
+    ``spacy`` (datatrove's default word tokenizer for English) or ``whitespace`` (``str.split``)."""
+    if gopher_words == "whitespace":
+        from datatrove.pipeline.filters import gopher_quality_filter
+
+        gopher_quality_filter.split_into_words = lambda text, language: text.split()
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.dedup import (
         MinhashDedupBuckets,
@@ -263,6 +279,35 @@ def datatrove_counts(out: Path) -> dict[str, int]:
             "tokens": total(step("4_filter_tokenize", "TOKENIZER").get("tokens", 0))}
 
 
+def datatrove_stage_seconds(out: Path) -> dict[str, float]:
+    """Seconds per stage from datatrove's stats.json files (summed over tasks). A block timed for
+    the whole step (no per-document count) includes the blocks before it: those are subtracted."""
+    seconds: dict[str, float] = defaultdict(float)
+    names = {"READER": "read", "Language ID": "langid", "Gopher": "gopher", "WRITER: 🐿 Jsonl": "write (filtered copy)",
+             "MinHash stage 1": "minhash signatures", "MinHash stage 2": "minhash buckets",
+             "MinHash stage 3": "minhash clusters", "MinHash stage 4": "dedup filter",
+             "WRITER: 📒 Parquet": "write (documents)", "TOKENIZER": "tokenize + write"}
+    for step in ("1_signatures", "2_buckets", "3_cluster", "4_filter_tokenize"):
+        before = 0.0
+        for entry in json.loads((out / "logs" / step / "stats.json").read_text()):
+            total = float(entry["time_stats"].get("total", 0.0))
+            own = total - before if "n" not in entry["time_stats"] and step == "1_signatures" else total
+            before += own
+            name = next((v for k, v in names.items() if k in entry["name"]), entry["name"])
+            seconds["read" if name == "read" and step == "1_signatures" else
+                    ("dedup filter" if name == "read" else name)] += own
+    return dict(seconds)
+
+
+def curate_stage_seconds(out: Path) -> dict[str, float]:
+    """CPU seconds per stage (``cpu_seconds``: the workers' process time inside the stage's
+    batches; with every worker on the same cores, their busy wall time would count the others'
+    turns too). dedup, a global stage whose search runs in its own tasks: its wall time."""
+    summary = json.loads((out / "stats" / "summary.json").read_text())
+    return {s["stage"]: float(s["wall_seconds"] if s["stage"] == "dedup" else s["cpu_seconds"])
+            for s in summary["stages"]}
+
+
 # --------------------------------------------------------------------------- measuring
 
 
@@ -291,11 +336,13 @@ def main() -> None:
     parser.add_argument("--docs-per-shard", type=int, default=5_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--languages", nargs="*", default=None, help="corpus languages (default: all 40 in samples)")
-    parser.add_argument("--only", choices=["curate", "datatrove"], default=None)
+    parser.add_argument("--only", choices=["curate", "datatrove"], default=None,
+                        help="one side (datatrove: both of its configurations)")
     parser.add_argument("--work-dir", type=Path, default=None, help="keep corpus and outputs here (default: a temp dir)")
     parser.add_argument("--datatrove-stop-words", choices=["all", "english"], default="all",
                         help="stop words of datatrove's Gopher filter (see the module docstring)")
-    parser.add_argument("--datatrove-run", nargs=6, metavar=("DATA", "OUT", "WORKERS", "TOKENIZER", "LID", "STOPWORDS"),
+    parser.add_argument("--datatrove-run", nargs=7,
+                        metavar=("DATA", "OUT", "WORKERS", "TOKENIZER", "LID", "STOPWORDS", "GOPHER_WORDS"),
                         help=argparse.SUPPRESS)
     parser.add_argument("--check-corpus", action="store_true", help="only report accidental near-duplicates of the generator")
     args = parser.parse_args()
@@ -303,8 +350,8 @@ def main() -> None:
         check_corpus()
         return
     if args.datatrove_run:
-        data, out, workers, tokenizer_json, lid, stop_words = args.datatrove_run
-        run_datatrove(Path(data), Path(out), int(workers), tokenizer_json, lid, stop_words)
+        data, out, workers, tokenizer_json, lid, stop_words, gopher_words = args.datatrove_run
+        run_datatrove(Path(data), Path(out), int(workers), tokenizer_json, lid, stop_words, gopher_words)
         return
 
     from curate.lang.models import resolve_model_path
@@ -316,7 +363,9 @@ def main() -> None:
     tokenizer_json = str(QwenTokenizer.load().hf_dir() / "tokenizer.json")
     lid_model = str(resolve_model_path("lid.176"))
     console = Console(width=max(200, Console().width))  # the table has 16 columns
-    sides = [args.only] if args.only else ["curate", "datatrove"]
+    sides = [args.only] if args.only else ["curate", "datatrove", "datatrove-ws"]
+    if args.only == "datatrove":
+        sides = ["datatrove", "datatrove-ws"]
     results: dict[tuple[str, int], dict] = {}
     with contextlib.ExitStack() as stack:
         tmp = str(args.work_dir) if args.work_dir else stack.enter_context(tempfile.TemporaryDirectory())
@@ -338,11 +387,14 @@ def main() -> None:
                     config.write_text(curate_yaml(data, out, workers))
                     result = measure([sys.executable, "-m", "curate.run", str(config)], cores)
                     result["counts"] = curate_counts(out)
+                    result["stages"] = curate_stage_seconds(out)
                 else:
+                    words = "whitespace" if side == "datatrove-ws" else "spacy"
                     result = measure([sys.executable, __file__, "--datatrove-run", str(data), str(out), str(workers),
-                                      tokenizer_json, lid_model, args.datatrove_stop_words], cores,
+                                      tokenizer_json, lid_model, args.datatrove_stop_words, words], cores,
                                      env={"HF_HUB_OFFLINE": "1"})
                     result["counts"] = datatrove_counts(out)
+                    result["stages"] = datatrove_stage_seconds(out)
                 results[(side, workers)] = result
                 console.print(f"{side} on {workers} core(s): {result['wall']:,.1f} s, {result['cpu']:,.0f} CPU s, "
                               f"peak heap {result['heap'] / 2**30:.2f} GiB, load {result['load']:.1f}, "
@@ -354,13 +406,14 @@ def print_table(console: Console, args: argparse.Namespace, results: dict, cores
     table = Table(title=f"End to end, {args.docs:,} documents "
                         f"({', '.join(args.languages) if args.languages else '40 languages'}), "
                         f"read -> LID -> Gopher -> MinHash -> Qwen2.5 tokens -> write; {cores} cores here")
-    for column in ("side", "workers (cores)", "wall s", "docs/s", "vs datatrove", "vs 1 worker", "CPU s",
-                   "docs/CPU-s", "vs datatrove (CPU)", "load avg", "peak heap", "peak RSS sum",
+    for column in ("side", "workers (cores)", "wall s", "docs/s", "vs datatrove-ws", "vs 1 worker", "CPU s",
+                   "docs/CPU-s", "vs datatrove-ws (CPU)", "vs datatrove (CPU)", "load avg", "peak heap", "peak RSS sum",
                    "after LID", "after Gopher", "after dedup", "tokens"):
         table.add_column(column, justify="left" if column == "side" else "right")
     first = min(args.workers)
     for (side, workers), r in sorted(results.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        peer = results.get(("datatrove", workers))
+        peer = results.get(("datatrove-ws", workers))
+        stock = results.get(("datatrove", workers))
         single = results.get((side, first))
         c = r["counts"]
         table.add_row(
@@ -368,17 +421,57 @@ def print_table(console: Console, args: argparse.Namespace, results: dict, cores
             f"{peer['wall'] / r['wall']:.2f}x" if peer else "-",
             f"{single['wall'] / r['wall']:.2f}x" if single else "-",
             f"{r['cpu']:,.0f}", f"{args.docs / r['cpu']:,.0f}",
-            f"{peer['cpu'] / r['cpu']:.2f}x" if peer else "-", f"{r['load']:.1f}",
+            f"{peer['cpu'] / r['cpu']:.2f}x" if peer else "-",
+            f"{stock['cpu'] / r['cpu']:.2f}x" if stock else "-", f"{r['load']:.1f}",
             f"{r['heap'] / 2**30:,.2f} GiB", f"{r['rss'] / 2**30:,.2f} GiB",
             f"{c['langid']:,}", f"{c['filter']:,}", f"{c['dedup']:,}", f"{c['tokens']:,}",
         )
     console.print(table)
+    print_stage_table(console, results)
     console.print("docs/s: input documents / wall time of the whole run (process start to exit, Ray start "
                   "included). CPU s: user + system seconds of every process of the run (sampled each second), "
                   "the fairer measure on a shared machine; load avg: the machine's 1-minute load during the run. "
                   "Peak heap: private pages of every process of the run, summed; RSS sum counts shared pages "
                   "once per process. See the module docstring for where the two pipelines differ.")
     console.print_json(data={f"{side}-{workers}": {k: v for k, v in r.items()} for (side, workers), r in results.items()})
+
+
+
+#: The stages side by side: our stage -> datatrove's blocks doing that job.
+STAGE_ROWS = [
+    ("read", ["read"], ["read"]),
+    ("language ID", ["langid"], ["langid"]),
+    ("Gopher", ["filter"], ["gopher"]),
+    ("MinHash (signatures, buckets, clusters, filter)", ["dedup"],
+     ["minhash signatures", "minhash buckets", "minhash clusters", "dedup filter", "write (filtered copy)"]),
+    ("tokenize (+ its write on datatrove)", ["tokenize"], ["tokenize + write"]),
+    ("write documents (curate: inside each stage's sink time)", [], ["write (documents)"]),
+]
+
+
+def print_stage_table(console: Console, results: dict) -> None:
+    """Seconds per stage, each side's own accounting (module docstring), for every worker count."""
+    for workers in sorted({w for _, w in results}):
+        sides = [side for side in ("curate", "datatrove-ws", "datatrove") if (side, workers) in results]
+        table = Table(title=f"Seconds per stage, {workers} worker(s) (curate: CPU seconds; dedup: wall; "
+                            "datatrove: its time_stats)")
+        table.add_column("stage")
+        for side in sides:
+            table.add_column(side, justify="right")
+        if "curate" in sides and "datatrove-ws" in sides:
+            table.add_column("datatrove-ws / curate", justify="right")
+        for label, ours, theirs in STAGE_ROWS:
+            cells, values = [], {}
+            for side in sides:
+                stages = results[(side, workers)].get("stages", {})
+                keys = ours if side == "curate" else theirs
+                values[side] = sum(stages.get(k, 0.0) for k in keys) if keys else None
+                cells.append("-" if values[side] is None else f"{values[side]:,.1f}")
+            if "curate" in sides and "datatrove-ws" in sides:
+                a, b = values["curate"], values["datatrove-ws"]
+                cells.append(f"{b / a:.2f}x" if a and b is not None else "-")
+            table.add_row(label, *cells)
+        console.print(table)
 
 
 if __name__ == "__main__":

@@ -48,12 +48,13 @@ def _mb(value: float) -> str:
 
 def stage_table(stage_rows: list[dict[str, Any]]) -> Table:
     table = Table(title="Stages", title_justify="left")
-    for name in ("stage", "docs in", "docs out", "rejected", "MB in", "MB out", "busy s", "wall s"):
+    for name in ("stage", "docs in", "docs out", "rejected", "MB in", "MB out", "busy s", "CPU s", "wall s"):
         table.add_column(name, justify="left" if name == "stage" else "right")
     for row in stage_rows:
         table.add_row(
             row["stage"], f"{row['docs_in']:,}", f"{row['docs_out']:,}", f"{row['rejected']:,}",
-            _mb(row["bytes_in"]), _mb(row["bytes_out"]), f"{row['busy_seconds']:.1f}", f"{row['wall_seconds']:.1f}",
+            _mb(row["bytes_in"]), _mb(row["bytes_out"]), f"{row['busy_seconds']:.1f}",
+            f"{row.get('cpu_seconds', 0.0):.1f}", f"{row['wall_seconds']:.1f}",
         )
     return table
 

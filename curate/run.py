@@ -128,6 +128,7 @@ def _stage_rows(loaded: LoadedConfig, metrics: dict[str, dict[str, float]]) -> l
             "bytes_in": int(m.get("bytes_in", 0)),
             "bytes_out": int(m.get("bytes_out", 0)),
             "busy_seconds": float(m.get("seconds", 0.0)),
+            "cpu_seconds": float(m.get("cpu_seconds", 0.0)),
             "wall_seconds": float(m.get("last_end", 0.0) - m.get("first_start", 0.0)),
             "batches": int(m.get("batches", 0)),
             "docs_per_second": (float(m.get("docs_in", 0)) / m["seconds"]) if m.get("seconds") else None,
@@ -322,7 +323,7 @@ def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path,
     from curate.runtime.stats import make_stats_actor
 
     cluster = init_ray(loaded, verbose=verbose)
-    planned = [plan_stage(spec, cluster["cpus"]) for spec in loaded.stages]
+    planned = [plan_stage(spec, cluster["cores"]) for spec in loaded.stages]
     resumed = checkpoints.latest_complete() if checkpoints is not None else None
     print_plan(console, loaded, tasks, planned, cluster, resumed=resumed.stage if resumed else None)
     stats = make_stats_actor()

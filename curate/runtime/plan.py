@@ -25,7 +25,10 @@ class PlannedStage:
     ray_args: dict[str, Any]
 
 
-def plan_stage(spec: StageSpec, cluster_cpus: float) -> PlannedStage:
+def plan_stage(spec: StageSpec, cores: float) -> PlannedStage:
+    """How a stage runs: its mode and Ray options. An actor pool grows to half the ``cores`` the
+    run has (per actor's CPUs), at least one: every actor is a process with its own imports and
+    model, which a small machine pays for at start-up (a 1- or 2-core run gets one per stage)."""
     res = spec.options.resources
     mode = spec.stage_cls.mode
     ray_args: dict[str, Any] = res.ray_options(actor=mode == "actors")
@@ -34,7 +37,7 @@ def plan_stage(spec: StageSpec, cluster_cpus: float) -> PlannedStage:
     if mode == "global":
         return PlannedStage(spec, "global", ray_args)
     if mode == "actors":
-        size = res.concurrency or max(1, int(cluster_cpus // max(res.cpus, 1e-9)) // 2)
+        size = res.concurrency or max(1, int(cores // max(res.cpus, 1e-9)) // 2)
         return PlannedStage(spec, "actors", {**ray_args, "pool": (1, max(1, size))})
     return PlannedStage(spec, "tasks", ray_args)
 

@@ -95,7 +95,7 @@ def read_group(encoded: str, sources: dict[str, SourceConfig], download: Downloa
         for task_dict in json.loads(encoded):
             task = FileTask(**task_dict)
             source = sources[task.source]
-            start = time.time()
+            start, cpu_start = time.time(), time.process_time()
             started(stats, "read", task.path)
             rows = alive = nbytes = size = 0
             fetched: dict[str, float] = {}
@@ -123,7 +123,8 @@ def read_group(encoded: str, sources: dict[str, SourceConfig], download: Downloa
             except Exception as exc:
                 raise StageFailed("read", f"{type(exc).__name__}: {exc}", where=task.path) from exc
             metrics = {"files": 1, "docs_in": rows, "docs_out": alive, "rejected": rows - alive, "bytes_in": size,
-                       "bytes_out": nbytes, "seconds": time.time() - start, **fetched,
+                       "bytes_out": nbytes, "seconds": time.time() - start,
+                       "cpu_seconds": time.process_time() - cpu_start, **fetched,
                        input_metric(task.source, task.path): rows}
             for name, value in metrics.items():
                 group_metrics[name] = group_metrics.get(name, 0) + value
@@ -147,7 +148,7 @@ def _replay_group(path: Path, batch_rows: int, stats) -> Iterator[pa.Table]:
 
     from curate.checkpoint import cached_metrics
 
-    start = time.time()
+    start, cpu_start = time.time(), time.process_time()
     metrics = cached_metrics(path)
     cached_ids = CachedIds()
     for record_batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
@@ -156,7 +157,9 @@ def _replay_group(path: Path, batch_rows: int, stats) -> Iterator[pa.Table]:
         yield table
     cached_ids.check(stats)
     metrics.pop("seconds", None)
-    report_batch(stats, "read", start, **metrics, resumed_files=metrics.get("files", 0), seconds=time.time() - start)
+    metrics.pop("cpu_seconds", None)
+    report_batch(stats, "read", start, **metrics, resumed_files=metrics.get("files", 0), seconds=time.time() - start,
+                 cpu_seconds=time.process_time() - cpu_start)
 
 
 def group_tasks(tasks: list[FileTask]) -> list[dict[str, str]]:

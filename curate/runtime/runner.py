@@ -34,7 +34,7 @@ class StageRunner:
             self.stage.state = ray.get(state) if isinstance(state, ray.ObjectRef) else state
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        start = time.time()
+        start, cpu_start = time.time(), time.process_time()
         mask = alive_mask(batch)
         alive = batch.filter(mask)
         dead = batch.filter(pc.invert(mask))
@@ -63,6 +63,7 @@ class StageRunner:
         report_batch(self.stats, self.key, start, docs_in=alive.num_rows, docs_out=docs_out,
                 rejected=alive.num_rows - docs_out, bytes_in=bytes_in,
                 bytes_out=text_bytes(processed.filter(out_alive)), seconds=time.time() - start,
+                cpu_seconds=time.process_time() - cpu_start,
                 **self.stage.take_metrics())
         return pa.concat_tables([processed, dead])
 

@@ -149,7 +149,7 @@ def test_custom_resources_reach_the_ray_arguments() -> None:
     from curate.runtime.plan import plan_stage
 
     loaded = load_config(QUICKSTART, ["stages.langid.resources.custom={highmem: 1}", "stages.dedup.resources.max_retries=0"])
-    planned = {spec.key: plan_stage(spec, cluster_cpus=4) for spec in loaded.stages}
+    planned = {spec.key: plan_stage(spec, cores=4) for spec in loaded.stages}
     assert planned["langid"].ray_args["resources"] == {"highmem": 1.0}
     assert planned["langid"].ray_args["max_restarts"] == planned["langid"].ray_args["max_task_retries"] == 3
     assert "resources" not in planned["tokenize"].ray_args

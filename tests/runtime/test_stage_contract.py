@@ -43,7 +43,7 @@ def test_readme_example_global_stage_fits_then_marks_batches(ray_local) -> None:
 
 def test_global_mode_plans_and_checkpoints_as_global() -> None:
     spec = StageSpec("long_tail", LongTail, LongTailConfig())
-    assert plan_stage(spec, cluster_cpus=4).mode == "global"
+    assert plan_stage(spec, cores=4).mode == "global"
     assert wants_boundary(spec)
 
 
