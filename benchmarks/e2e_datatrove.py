@@ -184,14 +184,15 @@ def datatrove_stop_words(which: str) -> list[str] | None:
     return sorted({w for lang, words in STOP_WORDS.items() if lang.split("_")[-1] not in SPACELESS_SCRIPTS for w in words})
 
 
+def whitespace_words(text: str, language: str) -> list[str]:
+    """The word tokenizer a speed-minded datatrove user gives Gopher: ``str.split``."""
+    return text.split()
+
+
 def run_datatrove(data: Path, out: Path, workers: int, tokenizer_json: str, lid_model: str, stop_words: str,
                   gopher_words: str = "spacy") -> None:
     """The datatrove pipeline (runs in its own process: ``--datatrove-run``). ``gopher_words``:
     ``spacy`` (datatrove's default word tokenizer for English) or ``whitespace`` (``str.split``)."""
-    if gopher_words == "whitespace":
-        from datatrove.pipeline.filters import gopher_quality_filter
-
-        gopher_quality_filter.split_into_words = lambda text, language: text.split()
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.dedup import (
         MinhashDedupBuckets,
@@ -205,6 +206,18 @@ def run_datatrove(data: Path, out: Path, workers: int, tokenizer_json: str, lid_
     from datatrove.pipeline.tokens import DocumentTokenizer
     from datatrove.pipeline.writers import JsonlWriter, ParquetWriter
     from datatrove.utils.lid import FT176LID
+
+    class WhitespaceGopher(GopherQualityFilter):
+        """datatrove's Gopher with ``str.split`` words: its filter reads the module's
+        ``split_into_words``, so that is replaced, in whichever worker process runs the filter
+        (with ``workers > 1`` datatrove runs tasks in other processes, where a patch made here
+        before the run would not exist)."""
+
+        def filter(self, doc):
+            from datatrove.pipeline.filters import gopher_quality_filter
+
+            gopher_quality_filter.split_into_words = whitespace_words
+            return super().filter(doc)
 
     class LocalFT176LID(FT176LID):
         """datatrove's lid.176 predictor, loading a local file instead of downloading it."""
@@ -240,8 +253,8 @@ def run_datatrove(data: Path, out: Path, workers: int, tokenizer_json: str, lid_
         LocalPipelineExecutor(pipeline=[
             JsonlReader(str(data), glob_pattern="*.jsonl.gz"),
             language_filter,
-            GopherQualityFilter(stop_words=datatrove_stop_words(stop_words),
-                                exclusion_writer=JsonlWriter(f"{out}/rejected/gopher")),
+            (WhitespaceGopher if gopher_words == "whitespace" else GopherQualityFilter)(
+                stop_words=datatrove_stop_words(stop_words), exclusion_writer=JsonlWriter(f"{out}/rejected/gopher")),
             JsonlWriter(f"{out}/filtered"),
             MinhashDedupSignature(output_folder=f"{out}/signatures", config=config),
         ], tasks=workers, workers=workers, logging_dir=f"{logs}/1_signatures"),

@@ -99,6 +99,18 @@ def _input_counts(batch: pa.Table, alive: pa.ChunkedArray) -> list[dict[str, Any
              "rejected": g["rejected_sum"]} for g in grouped.to_pylist()]
 
 
+def split_by_mask(batch: pa.Table, mask: pa.Array) -> tuple[pa.Table, pa.Table]:
+    """(rows where ``mask``, the others). A batch all kept (or all rejected) is not copied:
+    filtering copies every column, text and token lists included, which cost as much as the
+    Parquet write itself (benchmarks/stage_kernels.py)."""
+    alive = int(pc.sum(mask).as_py() or 0)
+    if alive == batch.num_rows:
+        return batch, batch.slice(0, 0)
+    if alive == 0:
+        return batch.slice(0, 0), batch
+    return batch.filter(mask), batch.filter(pc.invert(mask))
+
+
 def write_batch(batch: pa.Table, staging: str, sinks: list[Sink] | None = None) -> pa.Table:
     """Ray UDF: every sink writes the batch (default: documents and rejected); returns the file
     records and the counts per language/domain, per rejection reason and per input file."""
@@ -108,7 +120,7 @@ def write_batch(batch: pa.Table, staging: str, sinks: list[Sink] | None = None) 
     staging_path = Path(staging)
     part = uuid.uuid4().hex[:16]
     mask = alive_mask(batch)
-    kept, rejected = batch.filter(mask), batch.filter(pc.invert(mask))
+    kept, rejected = split_by_mask(batch, mask)
     records: list[dict[str, Any]] = []
     for sink in sinks:
         records.extend(sink.write(kept, rejected, staging_path, part))
