@@ -20,8 +20,9 @@ the steadier measure, wall time the one users feel.
 
 datatrove runs twice: as it comes (``datatrove``: its Gopher word-tokenises with spaCy's English
 tokenizer, ~95% of its time) and configured the way a user who cares about speed would
-(``datatrove-ws``: Gopher's words from ``str.split``, patched into its module in datatrove's own
-process: ``gopher_quality_filter.split_into_words``). Everything else is the same in both.
+(``datatrove-ws``: ``str.split`` words for Gopher, replacing ``gopher_quality_filter.split_into_words``
+in each worker, and for MinHash's shingles, replacing the signature step's ``word_tokenizer``,
+which is spaCy's English tokenizer too). Everything else is the same in both.
 Besides the totals the run prints each stage's seconds side by side: curate's ``cpu_seconds``
 from ``stats/summary.json`` (CPU time inside the stage's batches, summed over workers; dedup: the
 global stage's wall time), datatrove's ``time_stats`` from each executor's ``stats.json`` (summed
@@ -219,6 +220,19 @@ def run_datatrove(data: Path, out: Path, workers: int, tokenizer_json: str, lid_
             gopher_quality_filter.split_into_words = whitespace_words
             return super().filter(doc)
 
+    class WhitespaceWords:
+        """A word tokenizer for MinHash's shingles: ``str.split`` (datatrove's signature step
+        word-tokenises with spaCy's English tokenizer too)."""
+
+        def word_tokenize(self, text: str) -> list[str]:
+            return text.split()
+
+    def signatures(**kwargs):
+        step = MinhashDedupSignature(**kwargs)
+        if gopher_words == "whitespace":
+            step.word_tokenizer = WhitespaceWords()
+        return step
+
     class LocalFT176LID(FT176LID):
         """datatrove's lid.176 predictor, loading a local file instead of downloading it."""
 
@@ -256,7 +270,7 @@ def run_datatrove(data: Path, out: Path, workers: int, tokenizer_json: str, lid_
             (WhitespaceGopher if gopher_words == "whitespace" else GopherQualityFilter)(
                 stop_words=datatrove_stop_words(stop_words), exclusion_writer=JsonlWriter(f"{out}/rejected/gopher")),
             JsonlWriter(f"{out}/filtered"),
-            MinhashDedupSignature(output_folder=f"{out}/signatures", config=config),
+            signatures(output_folder=f"{out}/signatures", config=config),
         ], tasks=workers, workers=workers, logging_dir=f"{logs}/1_signatures"),
         LocalPipelineExecutor(pipeline=[
             MinhashDedupBuckets(input_folder=f"{out}/signatures", output_folder=f"{out}/buckets", config=config),
@@ -349,7 +363,7 @@ def main() -> None:
     parser.add_argument("--docs-per-shard", type=int, default=5_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--languages", nargs="*", default=None, help="corpus languages (default: all 40 in samples)")
-    parser.add_argument("--only", choices=["curate", "datatrove"], default=None,
+    parser.add_argument("--only", choices=["curate", "datatrove", "datatrove-ws"], default=None,
                         help="one side (datatrove: both of its configurations)")
     parser.add_argument("--work-dir", type=Path, default=None, help="keep corpus and outputs here (default: a temp dir)")
     parser.add_argument("--datatrove-stop-words", choices=["all", "english"], default="all",
