@@ -181,7 +181,7 @@ class DuplicateSearch:
 
     # ----------------------------------------------------------------- 1-4 on a dataset
 
-    def decisions(self, ds) -> tuple[dict[str, Any], dict[str, int]]:
+    def decisions(self, ds, cores: float | None = None) -> tuple[dict[str, Any], dict[str, int]]:
         """(decision per row key: cluster id, cluster size, reject reason or None, kept id;
         counts for the run summary, with the shuffle partitions used)."""
         import ray
@@ -193,7 +193,8 @@ class DuplicateSearch:
         sketches = ds.map_batches(self.sketch, batch_format="pyarrow", batch_size=cfg.resources.batch_size,
                                   **options).materialize()
         # Partitions sized from the data, so what one shuffle task holds does not grow with the corpus.
-        partitions = cfg.shuffle_partitions or max(2, int(ray.cluster_resources().get("CPU", 2)),
+        cores = cores if cores is not None else ray.cluster_resources().get("CPU", 2)
+        partitions = cfg.shuffle_partitions or max(2, int(cores),
                                                    math.ceil(sketches.size_bytes() / (cfg.partition_mb * 2**20)))
         blocks = sketches.to_arrow_refs()
         if blocks:

@@ -23,6 +23,7 @@ class PlannedStage:
     spec: StageSpec
     mode: str  # "tasks", "actors" or "global"
     ray_args: dict[str, Any]
+    cores: float | None = None  # the cores the run has (a local Ray's CPUs include the actors' share)
 
 
 def plan_stage(spec: StageSpec, cores: float) -> PlannedStage:
@@ -35,7 +36,7 @@ def plan_stage(spec: StageSpec, cores: float) -> PlannedStage:
     if res.batch_size:
         ray_args["batch_size"] = res.batch_size
     if mode == "global":
-        return PlannedStage(spec, "global", ray_args)
+        return PlannedStage(spec, "global", ray_args, cores)
     if mode == "actors":
         size = res.concurrency or max(1, int(cores // max(res.cpus, 1e-9)) // 2)
         return PlannedStage(spec, "actors", {**ray_args, "pool": (1, max(1, size))})
@@ -103,7 +104,8 @@ def _apply_stage(ds, stage: PlannedStage, stats, staging: Path | None):
     key = stage.spec.key
     if stage.mode == "global":
         # files a global stage makes (a trained scorer) are run outputs
-        return apply_global_stage(ds, stage.spec, stats, staging / "artifacts" / key if staging is not None else None)
+        return apply_global_stage(ds, stage.spec, stats, staging / "artifacts" / key if staging is not None else None,
+                                  cores=stage.cores)
     if stage.mode == "actors":
         low, high = args.pop("pool")
         return ds.map_batches(
@@ -123,7 +125,7 @@ def _apply_stage(ds, stage: PlannedStage, stats, staging: Path | None):
     )
 
 
-def apply_global_stage(ds, spec: StageSpec, stats=None, artifacts_dir: Path | None = None):
+def apply_global_stage(ds, spec: StageSpec, stats=None, artifacts_dir: Path | None = None, cores: float | None = None):
     """A global stage on the dataset so far: ``fit`` on all of it (materialised once, since it is
     read twice), then the per-batch ``process`` with the fitted state, through :class:`StageRunner`
     in tasks, then the documents the stage made, if any, added in the run's schema."""
@@ -137,7 +139,7 @@ def apply_global_stage(ds, spec: StageSpec, stats=None, artifacts_dir: Path | No
     started(stats, key, GLOBAL_STEP)
     try:
         ds = ds.materialize()
-        state = instance.fit(ds, FitContext(key=key, artifacts_dir=artifacts_dir, stats=stats))
+        state = instance.fit(ds, FitContext(key=key, artifacts_dir=artifacts_dir, stats=stats, cores=cores))
         made = instance.documents_made()
     except Exception as exc:
         if find_stage_failure(exc) is not None:

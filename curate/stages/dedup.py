@@ -112,7 +112,7 @@ class Dedup(Stage):
     def fit(self, ds, ctx: FitContext) -> dict[str, Any]:
         """Steps 1-4 on the whole dataset (:class:`~curate.dedup.search.DuplicateSearch`); returns
         the decisions per row key."""
-        decisions, summary = self.search_cls(self.config).decisions(ds)
+        decisions, summary = self.search_cls(self.config).decisions(ds, cores=ctx.cores)
         ctx.report(**summary)
         return decisions
 
