@@ -121,6 +121,7 @@ class MemorySampler(threading.Thread):
         self.root = psutil.Process(pid)
         self.interval = interval
         self.cpu_seconds: dict[int, float] = {}  # pid -> user + system seconds, last seen
+        self.names: dict[int, str] = {}  # pid -> process title (Ray workers: ray::<task or actor>)
         self.peak_heap_total = 0
         self.peak_heap_single = 0
         self.peak_heap_name = ""
@@ -143,6 +144,7 @@ class MemorySampler(threading.Thread):
                     rss += proc.memory_info().rss
                     times = proc.cpu_times()
                     self.cpu_seconds[proc.pid] = times.user + times.system
+                    self.names[proc.pid] = proc.name()
                     heaps.append((heap, proc.name()))
                     store += in_store
             self.peak_heap_total = max(self.peak_heap_total, sum(h for h, _ in heaps))
@@ -158,6 +160,15 @@ class MemorySampler(threading.Thread):
     def cpu_total(self) -> float:
         """CPU seconds of every process seen (its last sample: up to one interval short per process)."""
         return sum(self.cpu_seconds.values())
+
+    def cpu_by_name(self) -> dict[str, tuple[int, float]]:
+        """(processes, CPU seconds) per process title, largest first: where a run's time goes
+        outside its stages (Ray's daemons, idle workers, actor start-up)."""
+        totals: dict[str, tuple[int, float]] = {}
+        for pid, seconds in self.cpu_seconds.items():
+            count, total = totals.get(self.names.get(pid, "?"), (0, 0.0))
+            totals[self.names.get(pid, "?")] = (count + 1, total + seconds)
+        return dict(sorted(totals.items(), key=lambda kv: -kv[1][1]))
 
 
 def run_measured(config: Path, memory_cap_gb: float | None = None

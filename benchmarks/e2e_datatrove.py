@@ -354,7 +354,8 @@ def measure(cmd: list[str], cores: set[int], env: dict[str, str] | None = None) 
         raise SystemExit(f"{cmd[:4]} failed with exit code {proc.returncode}")
     return {"wall": wall, "cpu": sampler.cpu_total, "load": (load + os.getloadavg()[0]) / 2,
             "heap": sampler.peak_heap_total, "rss": sampler.peak_rss_total,
-            "largest": sampler.peak_heap_single, "largest_name": sampler.peak_heap_name}
+            "largest": sampler.peak_heap_single, "largest_name": sampler.peak_heap_name,
+            "processes": sampler.cpu_by_name()}
 
 
 def main() -> None:
@@ -371,6 +372,8 @@ def main() -> None:
     parser.add_argument("--datatrove-run", nargs=7,
                         metavar=("DATA", "OUT", "WORKERS", "TOKENIZER", "LID", "STOPWORDS", "GOPHER_WORDS"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--processes", action="store_true",
+                        help="also print CPU seconds per process title (Ray's daemons, workers, actors)")
     parser.add_argument("--check-corpus", action="store_true", help="only report accidental near-duplicates of the generator")
     args = parser.parse_args()
     if args.check_corpus:
@@ -426,6 +429,9 @@ def main() -> None:
                 console.print(f"{side} on {workers} core(s): {result['wall']:,.1f} s, {result['cpu']:,.0f} CPU s, "
                               f"peak heap {result['heap'] / 2**30:.2f} GiB, load {result['load']:.1f}, "
                               f"kept {result['counts']}")
+                if args.processes:
+                    for name, (count, seconds) in list(result["processes"].items())[:15]:
+                        console.print(f"    {seconds:7.1f} CPU s  {count:3d} x {name}")
     print_table(console, args, results, len(available))
 
 

@@ -11,12 +11,17 @@ from functools import lru_cache
 
 import numpy as np
 
-try:
-    # Reuse datasketch's own parameter search (the one MinHashLSH runs), so our (b, r) always
-    # equals MinHashLSH(threshold, num_perm, weights).b/.r.
-    from datasketch.lsh import _optimal_param as _datasketch_optimal_param
-except ImportError:  # pragma: no cover - datasketch (or scipy) missing
-    _datasketch_optimal_param = None
+
+def _datasketch_search():
+    """datasketch's own parameter search (the one MinHashLSH runs), so our (b, r) always equals
+    MinHashLSH(threshold, num_perm, weights).b/.r; None without datasketch or scipy. Imported
+    when asked: datasketch imports scipy.integrate (~0.5 s), which every worker process that
+    only hashes bands would otherwise pay."""
+    try:
+        from datasketch.lsh import _optimal_param
+    except ImportError:  # pragma: no cover - datasketch (or scipy) missing
+        return None
+    return _optimal_param
 
 
 def _integrate(f, lo: float, hi: float, n: int = 2048) -> float:
@@ -62,7 +67,7 @@ def optimal_bands(
         raise ValueError("num_perm must be at least 2")
     if abs(false_positive_weight + false_negative_weight - 1.0) > 1e-6:
         raise ValueError("false_positive_weight + false_negative_weight must equal 1.0")
-    search = _datasketch_optimal_param or _optimal_param_fallback
+    search = _datasketch_search() or _optimal_param_fallback
     b, r = search(threshold, num_perm, false_positive_weight, false_negative_weight)
     return int(b), int(r)
 

@@ -17,6 +17,7 @@ from curate.ids import id_of_key, row_keys
 from curate.schema import alive_mask
 
 if TYPE_CHECKING:
+    from curate.dedup.sketch import Sketches
     from curate.stages.dedup import DedupConfig
 
 #: Buckets up to this size emit every pair (so one dissimilar member cannot hide a true pair
@@ -38,15 +39,20 @@ class DuplicateSearch:
 
     def __init__(self, config: DedupConfig) -> None:
         self.config = config
+        self._bands: tuple[int, int] | None = None
 
     def band_parameters(self) -> tuple[int, int]:
+        """(bands, rows): the config's, or chosen from the threshold once (the search travels to the
+        sketch tasks with its answer, so they need not import the parameter search)."""
         from curate.dedup.lsh import optimal_bands
 
         cfg = self.config
         if cfg.bands and cfg.rows:
             return cfg.bands, cfg.rows
-        fp_weight = cfg.false_positive_weight or (0.5 if cfg.verify == "none" else 0.1)
-        return optimal_bands(cfg.threshold, cfg.num_perm, fp_weight, 1.0 - fp_weight)
+        if self._bands is None:
+            fp_weight = cfg.false_positive_weight or (0.5 if cfg.verify == "none" else 0.1)
+            self._bands = optimal_bands(cfg.threshold, cfg.num_perm, fp_weight, 1.0 - fp_weight)
+        return self._bands
 
     def sketcher(self):
         from curate.dedup.sketch import Sketcher
@@ -62,23 +68,12 @@ class DuplicateSearch:
     def sketch(self, batch: pa.Table) -> pa.Table:
         """One row per live document: id, facts for the keep policy, its bucket keys, and the
         verification payload (sorted shingle hashes or the signature, as bytes)."""
-        from curate.dedup.lsh import band_hashes
-
         cfg = self.config
         batch = batch.filter(alive_mask(batch))
         texts = batch.column("text").to_pylist()
         langs = batch.column("lang").to_pylist() if "lang" in batch.column_names else None
         sketches = self.sketcher().sketch(texts, langs, with_shingle_sets=cfg.near and cfg.verify == "jaccard")
-        has_shingles = sketches.n_shingles > 0
-        keys: list[list[bytes]] = [[] for _ in texts]
-        if cfg.exact:
-            for i in np.flatnonzero(has_shingles):  # an empty normalised text duplicates nothing
-                keys[i].append(b"x" + sketches.content_keys[i])
-        if cfg.near and len(texts):
-            bands, rows = self.band_parameters()
-            hashes = band_hashes(sketches.signatures, bands, rows)
-            for i in np.flatnonzero(has_shingles):
-                keys[i].extend(hashes[i].astype("<u8").view("S8").tolist())
+        keys = self.bucket_keys(sketches)
         if cfg.near and cfg.verify == "jaccard":
             payload = [s.astype("<u8").tobytes() for s in sketches.shingle_sets]
         elif cfg.near and cfg.verify == "signature":
@@ -89,12 +84,43 @@ class DuplicateSearch:
                  else pa.nulls(len(texts), pa.float64()))
         return pa.table({
             "id": pa.array(row_keys(batch), pa.string()),  # unique by construction, unlike ids alone
-            "length": pa.array([len(t) for t in texts], pa.int64()),
+            "length": pc.utf8_length(batch.column("text")).cast(pa.int64()),  # code points, as len(str)
             "quality_score": score,
             "fetch_date": batch.column("fetch_date").cast(pa.string()),
-            "keys": pa.array(keys, pa.list_(pa.binary())),
+            "keys": keys,
             "payload": pa.array(payload, pa.binary()),
         })
+
+    def bucket_keys(self, sketches: Sketches) -> pa.ListArray:
+        """Each document's bucket keys, built over Arrow buffers (no per-document Python): ``b"x"``
+        + its 16-byte content hash (exact duplicates) and one 8-byte little-endian hash per LSH
+        band; none for a document without shingles (an empty normalised text duplicates nothing)."""
+        from curate.dedup.lsh import band_hashes
+
+        cfg = self.config
+        has = sketches.n_shingles > 0
+        docs = slice(None) if has.all() else np.flatnonzero(has)  # a slice: no copy
+        count = int(has.sum())
+        parts: list[np.ndarray] = []
+        widths: list[int] = []
+        if cfg.exact:
+            digests = np.frombuffer(b"".join(sketches.content_keys), np.uint8).reshape(-1, 16)
+            parts += [np.full((count, 1), ord("x"), np.uint8), digests[docs]]
+            widths.append(17)
+        if cfg.near:
+            bands, rows = self.band_parameters()
+            hashes = band_hashes(sketches.signatures, bands, rows)[docs].astype("<u8", copy=False)
+            parts.append(hashes.view(np.uint8).reshape(count, 8 * bands))
+            widths += [8] * bands
+        values = (np.hstack(parts) if len(parts) > 1 else parts[0]) if count else np.empty(0, np.uint8)
+        ends = np.cumsum(np.tile(np.array(widths, np.int64), count))
+        offsets = np.concatenate([[0], ends])
+        binary_type = pa.binary() if offsets[-1] < 2**31 else pa.large_binary()
+        offsets = offsets.astype(np.int32 if binary_type == pa.binary() else np.int64)
+        flat = pa.Array.from_buffers(binary_type, len(offsets) - 1,
+                                     [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(values).reshape(-1))])
+        per_doc = np.concatenate([[0], np.cumsum(np.where(has, len(widths), 0))]).astype(np.int32)
+        return pa.ListArray.from_arrays(pa.array(per_doc), flat)
 
     # ----------------------------------------------------------------- 2. bucket
 
@@ -190,13 +216,18 @@ class DuplicateSearch:
 
         cfg = self.config
         options = cfg.resources.ray_options()  # every task this stage starts
+        self.band_parameters()  # chosen here, once
         sketches = ds.map_batches(self.sketch, batch_format="pyarrow", batch_size=cfg.resources.batch_size,
                                   **options).materialize()
+        blocks = sketches.to_arrow_refs()
+        size = sketches.size_bytes()
+        if not cfg.shuffle_partitions and size <= cfg.single_pass_mb * 2**20:
+            verified = self.single_pass(pa.concat_tables(ray.get(blocks))) if blocks else None
+            decisions, summary = self._decide(verified)
+            return decisions, {"shuffle_partitions": 0, **summary}
         # Partitions sized from the data, so what one shuffle task holds does not grow with the corpus.
         cores = cores if cores is not None else ray.cluster_resources().get("CPU", 2)
-        partitions = cfg.shuffle_partitions or max(2, int(cores),
-                                                   math.ceil(sketches.size_bytes() / (cfg.partition_mb * 2**20)))
-        blocks = sketches.to_arrow_refs()
+        partitions = cfg.shuffle_partitions or max(2, int(cores), math.ceil(size / (cfg.partition_mb * 2**20)))
         if blocks:
             edges = shuffle_reduce(self.bucket_edges, partitions, ShuffleInput(blocks, "key", self.explode_keys),
                                    task_options=options)
@@ -209,6 +240,13 @@ class DuplicateSearch:
             verified = None
         decisions, summary = self._decide(verified)
         return decisions, {"shuffle_partitions": partitions, **summary}
+
+    def single_pass(self, sketches: pa.Table) -> pa.Table:
+        """Steps 2-3 over all the sketches at once: the shuffle's reduce functions with the whole
+        corpus as their one partition, so the verified edges are the shuffle's."""
+        docs = self.documents(sketches)
+        first = self.attach_first_end(self.bucket_edges(self.explode_keys(sketches)), docs)
+        return self.attach_second_end(first, docs)
 
     def _decide(self, candidates: pa.Table | None) -> tuple[dict[str, Any], dict[str, int]]:
         """Union the verified edges on the driver; the keep policy picks one per cluster."""

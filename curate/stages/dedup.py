@@ -18,6 +18,9 @@ unique by construction, so two records that claim one id are never taken for one
    near candidates pass when their true shingle Jaccard (``verify: jaccard``) or the signature
    estimate (``verify: signature``) reaches the threshold. The joins also bring each end's
    length, quality score and fetch date for the keep policy.
+   A small corpus (sketches up to ``single_pass_mb``) skips the shuffles: the same bucket and
+   join functions run once, on the driver, over all the sketches (a shuffle's tasks and worker
+   processes cost seconds that a 20,000-document run does not need to pay).
 4. **Cluster** (driver, :mod:`curate.dedup.clusters`): union-find over the verified edges, one
    document kept per cluster by ``keep_by``.
 5. **Mark** (per batch, :meth:`Dedup.process`): ``dup_cluster`` / ``dup_cluster_size`` on clustered documents; the others are
@@ -64,6 +67,10 @@ class DedupConfig(StageConfig):
         description="Partitions of each shuffle. Default: enough for partition_mb per partition, at least the cluster's CPUs.")
     partition_mb: float = Field(
         default=128, gt=0, description="Target sketch megabytes per shuffle partition when shuffle_partitions is unset.")
+    single_pass_mb: float = Field(
+        default=64, ge=0,
+        description="Sketches up to this many megabytes are bucketed and verified in one pass on the driver, "
+                    "without shuffle tasks (same decisions); 0 always shuffles. Ignored when shuffle_partitions is set.")
     lowercase: bool = True
     strip_punctuation: bool = True
     normalize_digits: bool = True

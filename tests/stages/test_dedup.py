@@ -203,11 +203,16 @@ def test_deterministic_across_partition_counts(ray_local) -> None:
     rows, _ = planted_corpus()
     # ties everywhere: equal scores and lengths, so only the id decides
     rows = [{**r, "quality_score": None} for r in rows]
-    first, _ = run_with_summary(ray_local, rows, blocks=1, threshold=0.8, shuffle_partitions=1)
+    first, first_metrics = run_with_summary(ray_local, rows, blocks=1, threshold=0.8, shuffle_partitions=1)
     second, _ = run_with_summary(ray_local, rows, blocks=5, threshold=0.8, shuffle_partitions=7)
+    # a small corpus skips the shuffles: the same functions, once, over all the sketches
+    single, single_metrics = run_with_summary(ray_local, rows, blocks=5, threshold=0.8)
+    assert (first_metrics["shuffle_partitions"], single_metrics["shuffle_partitions"]) == (1, 0)
     columns = ("reject_reason", "reject_detail", "dup_cluster", "dup_cluster_size")
-    assert {i: tuple(r[c] for c in columns) for i, r in first.items()} == \
-        {i: tuple(r[c] for c in columns) for i, r in second.items()}
+    decided = [{i: tuple(r[c] for c in columns) for i, r in out.items()} for out in (first, second, single)]
+    assert decided[0] == decided[1] == decided[2]
+    assert (first_metrics["candidate_edges"], first_metrics["clusters"]) == \
+        (single_metrics["candidate_edges"], single_metrics["clusters"])
     assert sum(r["reject_stage"] == "dedup" for r in first.values()) == 7
 
 
@@ -249,6 +254,7 @@ class ResourceCheckingDedup(Dedup):
 def test_stage_resources_apply_to_every_dedup_task(ray_local) -> None:
     rows, _ = planted_corpus()
     out, metrics = run_with_summary(ray_local, rows, stage_cls=ResourceCheckingDedup, threshold=0.8,
+                                    single_pass_mb=0,  # shuffle, so the split and reduce tasks are checked too
                                     resources={"cpus": 0.5, "custom": {"dedup_slot": 0.25}, "batch_size": 8})
     assert sum(r["reject_stage"] == "dedup" for r in out.values()) == 7
     assert metrics["clusters"] == 6
