@@ -30,6 +30,10 @@ _COMPRESSION_SUFFIXES = (".gz", ".zst", ".bz2", ".xz")
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar.zst", ".zip")
 
 
+#: Version-control folders: their files are the history's storage, not source files.
+VCS_FOLDERS = frozenset({".git", ".hg", ".svn", ".bzr"})
+
+
 @dataclass(frozen=True)
 class FileTask:
     """One file for one reader task."""
@@ -38,6 +42,8 @@ class FileTask:
     format: str  # jsonl | parquet | text | warc | code | archive
     path: str  # full path or URL
     relpath: str  # path relative to the listed root (code: repo-relative path); part of document ids
+    #: > 0: the task stands for a version-control folder (``.git/``) of that many files, not read
+    vcs_files: int = 0
 
     def to_row(self) -> dict:
         return asdict(self)
@@ -254,11 +260,22 @@ def list_source_files(source: SourceConfig, index: int, download: DownloadConfig
         if not matched:
             raise ConfigError(f"sources.{index}.paths: {pattern!r} matches no file (source {source.name!r})")
         protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+        vcs: dict[str, list[str]] = {}  # .git/ folder -> [its full path, its files...]
         for path, rel in matched:
-            if source.format in ("code", "archive") and any(part.startswith(".") for part in rel.split("/")):
-                continue  # .git/, .github/, editor files: not source code for training
             full = path if protocol in ("file", "local") or "://" in path else f"{protocol}://{path}"
+            if source.format in ("code", "archive"):
+                parts = rel.split("/")
+                at = next((i for i, part in enumerate(parts[:-1]) if part in VCS_FOLDERS), None)
+                if at is not None:  # one row per version-control folder, with its file count
+                    folder = "/".join(parts[: at + 1])
+                    vcs.setdefault(folder, [full[: len(full) - len(rel)] + folder]).append(rel)
+                    continue
+                if any(part.startswith(".") for part in parts):  # .github/, .eslintrc.js: a `hidden` row
+                    tasks.append(FileTask(source=source.name, format="code", path=full, relpath=rel))
+                    continue
             tasks.append(_task(source, index, full, rel))
+        for folder, (full, *files) in vcs.items():
+            tasks.append(FileTask(source=source.name, format="code", path=full, relpath=folder, vcs_files=len(files)))
     if source.list_file:
         for url, rel in read_list_file(source, index, download or DownloadConfig()):
             tasks.append(_task(source, index, url, rel))

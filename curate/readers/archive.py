@@ -19,8 +19,8 @@ lies outside it; from then on nothing is stripped. (So a tar without a wrapper f
 first member is ``src/`` has ``src/`` stripped from the members before the first one outside
 it: the price of reading in one pass. Tars made by ``git archive``, GitHub and ``tar -C dir .``
 are read right.) Members under a dot-folder or named with a dot (``.git/``,
-``.github/``, ``.DS_Store``) and macOS ``__MACOSX/`` copies are skipped, as folder sources skip
-them when listing.
+``.github/``, ``.DS_Store``) and macOS ``__MACOSX/`` copies become ``hidden`` rows with their text,
+as in folder sources; they never decide the wrapper folder.
 
 Tar members are read from a stream (``r|``), so an archive is decompressed once, in order; the
 compression (gzip, bzip2, xz, zstd) is known by its first bytes and undone by readers that raise
@@ -181,11 +181,10 @@ def _tar_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
                 if not member.isdir():
                     yield _unsafe(ctx, key, member.name)
                 continue
-            if _skipped(parts[:1]):  # .DS_Store, __MACOSX/ beside the folder: do not let them unset it
-                continue
-            parts = top.strip(parts, is_dir=member.isdir())
-            if member.isdir() or not parts or _skipped(parts):
-                continue
+            if not _skipped(parts[:1]):  # .DS_Store, __MACOSX/ beside the folder must not unset it
+                parts = top.strip(parts, is_dir=member.isdir())
+            if member.isdir() or not parts:
+                continue  # hidden members go on, to a `hidden` row (code_row)
             path = "/".join(parts)
             if not member.isreg():
                 yield ctx.rejected(key, b"", "not_a_regular_file", f"{path}: {_tar_kind(member)}; not followed", path=path)
@@ -225,10 +224,9 @@ def _zip_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
             if parts is None:
                 yield _unsafe(ctx, key, name)
                 continue
-            if _skipped(parts[:1]):
-                continue
-            parts = top.strip(parts, is_dir=False)
-            if not parts or _skipped(parts):
+            if not _skipped(parts[:1]):
+                parts = top.strip(parts, is_dir=False)
+            if not parts:
                 continue
             path = "/".join(parts)
             kind = _zip_not_regular(info)

@@ -4,8 +4,9 @@
 is rejected, with a short stable reason, when it is not source code a model should learn from.
 The checks run cheapest first, so most rejections never look at the content:
 
-1. path only: ``vendored`` (inside a third-party directory), ``generated`` (lock files,
-   protobuf outputs), ``minified`` (``.min.js`` and the like);
+1. path: ``hidden`` (a dot-file or a file in a dot-folder: ``.github/``, ``.eslintrc.js``,
+   ``__MACOSX/`` in archives), ``vendored`` (inside a third-party directory), ``generated`` (lock
+   files, protobuf outputs), ``minified`` (``.min.js`` and the like);
 2. size and bytes: ``oversized`` (``max_file_bytes``), ``record_too_large`` (``max_record_bytes``,
    when that is the smaller), ``binary`` (NUL byte), ``not_utf8``;
 3. name again: ``unknown_language`` (after the byte checks, so a ``.png`` says ``binary``);
@@ -13,7 +14,14 @@ The checks run cheapest first, so most rejections never look at the content:
    (line lengths).
 
 Folder sources also reject symlinks (``symlink``) without reading through them: a link can
-point anywhere on the machine, outside the tree that was asked for.
+point anywhere on the machine, outside the tree that was asked for; and a version-control folder
+(``.git/``, ``.hg/``, ``.svn/``, ``.bzr/``) is one ``vcs_metadata`` row with its file count,
+not a row per object file.
+
+Every rejected row keeps what the file held, so ``rejected/`` can be audited: its text (cut to
+the reader's bound, which the detail then says), a binary file's size in place of its bytes, and
+a marker with the size for content the reader never held (an archive member past
+``max_file_bytes``).
 """
 
 from __future__ import annotations
@@ -81,6 +89,24 @@ def _reject(ctx: ReadContext, key: str, raw: str | bytes, reason: str, detail: s
     return ctx.rejected(key, raw, reason, f"{relpath}: {detail}", path=relpath)
 
 
+def audit_text(data: bytes, size: int) -> tuple[str | bytes, str]:
+    """What a rejected file's row keeps in ``text``, and a note for its detail: the bytes as read
+    (the row decodes and bounds them), a marker for binary content or content never read."""
+    if size and not data:
+        return f"[not read: {size} bytes]", ""
+    if b"\x00" in data[:BINARY_SNIFF_BYTES]:
+        return f"[binary: {size} bytes]", ""
+    return data, (f"; text: its first {len(data)} of {size} bytes" if len(data) < size else "")
+
+
+def hidden_reason(relpath: str) -> tuple[str, str] | None:
+    """("hidden", detail) for a dot-file or a file under a dot-folder (or macOS's ``__MACOSX``)."""
+    for part in PurePosixPath(relpath).parts:
+        if part.startswith(".") or part == "__MACOSX":
+            return "hidden", f"{part!r} is hidden"
+    return None
+
+
 def path_reason(relpath: str, is_file: Callable[[str], bool] | None = None) -> tuple[str, str] | None:
     """(reason, detail) when the path alone disqualifies a file: vendored, generated, minified.
 
@@ -135,20 +161,22 @@ def code_row(
     ``size`` is the file's full size; ``data`` may hold only its first bytes when it is oversized.
     ``is_file`` asks the tree about other files (see :func:`path_reason`).
     """
-    by_path = path_reason(relpath, is_file)
+    kept, note = audit_text(data, size)
+    by_path = hidden_reason(relpath) or path_reason(relpath, is_file)
     if by_path is not None:
-        return _reject(ctx, key, b"", by_path[0], by_path[1], relpath)
+        return _reject(ctx, key, kept, by_path[0], by_path[1] + note, relpath)
     limit = ctx.source.max_file_bytes
     if size > limit:
-        return _reject(ctx, key, b"", "oversized", f"{size} bytes > max_file_bytes {limit}", relpath)
+        return _reject(ctx, key, kept, "oversized", f"{size} bytes > max_file_bytes {limit}{note}", relpath)
     if size > ctx.source.max_record_bytes:  # max_file_bytes set above the cap every record has
-        return _reject(ctx, key, b"", "record_too_large", f"{size} bytes > max_record_bytes {ctx.source.max_record_bytes}", relpath)
+        return _reject(ctx, key, kept, "record_too_large",
+                       f"{size} bytes > max_record_bytes {ctx.source.max_record_bytes}{note}", relpath)
     if b"\x00" in data[:BINARY_SNIFF_BYTES]:
-        return _reject(ctx, key, b"", "binary", f"NUL byte in the first {BINARY_SNIFF_BYTES} bytes", relpath)
+        return _reject(ctx, key, kept, "binary", f"NUL byte in the first {BINARY_SNIFF_BYTES} bytes", relpath)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return _reject(ctx, key, b"", "not_utf8", str(exc), relpath)
+        return _reject(ctx, key, data, "not_utf8", f"{exc} (text: decoded with U+FFFD for the bad bytes)", relpath)
     language = language_of(relpath, text)
     if language is None:
         return _reject(ctx, key, text, "unknown_language", f"no programming language for {relpath!r}", relpath)
@@ -188,6 +216,11 @@ def _symlink_in(ctx: ReadContext) -> str | None:
 
 def iter_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
     relpath = ctx.task.relpath
+    if ctx.task.vcs_files:  # a .git/ (or .hg/, .svn/, .bzr/) folder: accounted for, not read
+        yield _reject(ctx, relpath, f"[not read: version-control folder of {ctx.task.vcs_files} files]",
+                      "vcs_metadata", f"{ctx.task.vcs_files} files of version-control metadata, not source code",
+                      relpath)
+        return
     link = _symlink_in(ctx)
     if link is not None:  # never read through it: it may point outside the tree
         target = os.readlink(link)

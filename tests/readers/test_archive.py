@@ -87,7 +87,7 @@ def test_source_tree_archive(tmp_path: Path, suffix: str) -> None:
             zf.writestr(f"{TOP}/", "")
             for name, text in TREE.items():
                 zf.writestr(f"{TOP}/{name}", text)
-            zf.writestr(f"{TOP}/.github/ci.yml", "on: push\n")  # dot-folders are skipped, as in folders
+            zf.writestr(f"{TOP}/.github/ci.yml", "on: push\n")  # dot-folders: `hidden` rows, as in folders
             zf.writestr(f"__MACOSX/{TOP}/._main.py", "junk")
             zf.writestr(".DS_Store", "junk")
     else:  # a top-level dot-file first must not stop the folder from being stripped
@@ -95,7 +95,12 @@ def test_source_tree_archive(tmp_path: Path, suffix: str) -> None:
                           _tarinfo(f"{TOP}/.github/ci.yml", b"on: push\n")])
     rows = _read(path)
     by_path = _by_path(rows)
-    assert set(by_path) == set(TREE)
+    hidden = {".DS_Store", ".github/ci.yml"} | ({f"__MACOSX/{TOP}/._main.py"} if suffix == ".zip" else set())
+    assert set(by_path) == set(TREE) | hidden
+    for name in hidden:  # accounted for, with the text they held, never documents
+        assert by_path[name]["reject_reason"] == "hidden", by_path[name]
+        assert by_path[name]["text"] in ("junk", "on: push\n")
+    by_path = {name: row for name, row in by_path.items() if name not in hidden}
     for name, text in TREE.items():
         row = by_path[name]
         assert row["reject_reason"] is None, row
