@@ -19,6 +19,9 @@ def print_plan(console: Console, loaded: LoadedConfig, tasks: list[FileTask], pl
                   f"(hash {loaded.config_hash})")
     console.print(f"Ray: {cluster['address']} · {cluster['cpus']:g} CPUs ({cluster['actor_cpus']:g} held by actor pools) "
                   f"· {cluster['gpus']:g} GPUs")
+    if cluster.get("actor_cpu_scale", 1.0) < 1.0:
+        console.print(f"Actor pools scaled to fit {cluster['cpus']:g} CPUs: each actor asks "
+                      f"{cluster['actor_cpu_scale']:.2f}× its stage's cpus, so one CPU stays free for the tasks")
     if cluster.get("dashboard_url"):
         console.print(f"Ray dashboard: {cluster['dashboard_url']}")
     if resumed:
@@ -34,7 +37,7 @@ def print_plan(console: Console, loaded: LoadedConfig, tasks: list[FileTask], pl
     for stage in planned:
         res = stage.spec.options.resources
         how = f"{stage.mode}" + (f" ×≤{stage.ray_args['pool'][1]}" if stage.mode == "actors" else "")
-        how += f", {res.cpus:g} cpu" + (f", {res.gpus:g} gpu" if res.gpus else "")
+        how += f", {stage.ray_args.get('num_cpus', res.cpus):g} cpu" + (f", {res.gpus:g} gpu" if res.gpus else "")
         table.add_row(stage.spec.key, stage.spec.stage_cls(stage.spec.options, key=stage.spec.key).describe(), how)
     table.add_row("write", f"{p.output_dir}/{{documents,tokens,rejected,stats}}", "tasks")
     if p.publish is not None:

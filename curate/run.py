@@ -323,7 +323,7 @@ def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path,
     from curate.runtime.stats import make_stats_actor
 
     cluster = init_ray(loaded, verbose=verbose)
-    planned = [plan_stage(spec, cluster["cores"]) for spec in loaded.stages]
+    planned = [plan_stage(spec, cluster["cores"], cluster["actor_cpu_scale"]) for spec in loaded.stages]
     resumed = checkpoints.latest_complete() if checkpoints is not None else None
     print_plan(console, loaded, tasks, planned, cluster, resumed=resumed.stage if resumed else None)
     stats = make_stats_actor()

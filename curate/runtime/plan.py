@@ -26,13 +26,17 @@ class PlannedStage:
     cores: float | None = None  # the cores the run has (a local Ray's CPUs include the actors' share)
 
 
-def plan_stage(spec: StageSpec, cores: float) -> PlannedStage:
+def plan_stage(spec: StageSpec, cores: float, actor_cpu_scale: float = 1.0) -> PlannedStage:
     """How a stage runs: its mode and Ray options. An actor pool grows to half the ``cores`` the
     run has (per actor's CPUs), at least one: every actor is a process with its own imports and
-    model, which a small machine pays for at start-up (a 1- or 2-core run gets one per stage)."""
+    model, which a small machine pays for at start-up (a 1- or 2-core run gets one per stage).
+    ``actor_cpu_scale`` (:func:`curate.runtime.session.actor_cpu_scale`) shrinks what each actor
+    asks of a cluster too small to hold every pool's first actor at its configured CPUs."""
     res = spec.options.resources
     mode = spec.stage_cls.mode
     ray_args: dict[str, Any] = res.ray_options(actor=mode == "actors")
+    if mode == "actors" and actor_cpu_scale < 1.0:
+        ray_args["num_cpus"] = round(res.cpus * actor_cpu_scale, 4)
     if res.batch_size:
         ray_args["batch_size"] = res.batch_size
     if mode == "global":

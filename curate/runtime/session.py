@@ -121,16 +121,25 @@ def init_ray(loaded: LoadedConfig, verbose: bool = False) -> dict[str, Any]:
     ctx.use_datasource_v2 = False
     resources = ray.cluster_resources()
     cpus = resources.get("CPU", 0)
-    if cpus - actor_cpus(loaded) < 1:
-        raise RuntimeError(
-            f"the actor pools need {actor_cpus(loaded):g} CPUs for their first actors and the cluster has {cpus:g}: "
-            "nothing would be left for the other stages. Lower stages.<name>.resources.cpus or add nodes."
-        )
+    if cpus < 1:
+        raise RuntimeError(f"the Ray cluster at {address} has {cpus:g} CPUs; a run needs at least 1")
+    held = actor_cpus(loaded)
+    scale = actor_cpu_scale(held, cpus) if address else 1.0
     # the cores work runs on: a local Ray's CPUs include the actors' share added on top (above)
-    cores = cpus - actor_cpus(loaded) if not address else cpus
+    cores = cpus - held if not address else cpus
     return {"address": address or "local", "cpus": cpus, "cores": cores, "gpus": resources.get("GPU", 0),
-            "actor_cpus": actor_cpus(loaded),
+            "actor_cpus": held * scale, "actor_cpu_scale": scale,
             "dashboard_url": f"http://{dashboard_url}" if dashboard_url and "://" not in dashboard_url else dashboard_url}
+
+
+def actor_cpu_scale(held: float, cpus: float) -> float:
+    """The factor on every actor pool's CPUs that fits them on a cluster of ``cpus``: 1 when they
+    fit beside one whole CPU for the read, filter and write tasks, else the share of ``cpus - 1``
+    (0 on a one-CPU cluster: the actors then share the CPU with the tasks, as on a local run, where
+    Ray's CPUs are only a scheduling budget). Without it a small cluster could not place the
+    actors' first workers and the run would wait forever."""
+    room = max(cpus - 1.0, 0.0)
+    return 1.0 if held <= room else room / held
 
 
 def actor_cpus(loaded: LoadedConfig) -> float:

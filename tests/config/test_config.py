@@ -155,6 +155,24 @@ def test_custom_resources_reach_the_ray_arguments() -> None:
     assert "resources" not in planned["tokenize"].ray_args
 
 
+def test_actor_pools_shrink_to_fit_a_small_cluster() -> None:
+    from curate.runtime.plan import plan_stage
+    from curate.runtime.session import actor_cpu_scale, actor_cpus
+
+    loaded = load_config(QUICKSTART)
+    held = actor_cpus(loaded)
+    assert held >= 2  # the quickstart's actor pools ask a CPU each
+    assert actor_cpu_scale(held, held + 1) == 1.0  # room for them and one task: unchanged
+    assert actor_cpu_scale(held, 2) == pytest.approx(1 / held)  # 2 CPUs: the pools share one
+    assert actor_cpu_scale(held, 1) == 0.0  # 1 CPU: they share it with the tasks
+    scale = actor_cpu_scale(held, 2)
+    planned = {spec.key: plan_stage(spec, cores=2, actor_cpu_scale=scale) for spec in loaded.stages}
+    actors = [p for p in planned.values() if p.mode == "actors"]
+    assert sum(p.ray_args["num_cpus"] for p in actors) == pytest.approx(1.0, abs=1e-3)
+    tasks = [p for p in planned.values() if p.mode == "tasks"]
+    assert all(p.ray_args["num_cpus"] == p.spec.options.resources.cpus for p in tasks)
+
+
 def test_unreachable_ray_address_fails_fast() -> None:
     import socket
 

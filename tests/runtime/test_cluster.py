@@ -132,3 +132,32 @@ def test_stage_resources_reach_ray(cluster_run) -> None:
     assert langid, [a.required for a in stage_actors]
     assert len(tokenize) == 1, [a.required for a in stage_actors]  # concurrency: 1 caps the pool at one actor
     assert tokenize[0].required.get("CPU") == 1.0
+
+
+@pytest.fixture(scope="module")
+def one_cpu_run(tmp_path_factory):
+    """The quickstart as a job on a one-node cluster of one CPU (a small VM or CI runner), with
+    the YAML's resources unchanged: the actor pools ask more CPUs than the cluster has."""
+    from ray.cluster_utils import Cluster
+
+    out = tmp_path_factory.mktemp("one_cpu") / "out"
+    with tempfile.TemporaryDirectory(prefix="r1") as temp, pytest.MonkeyPatch.context() as env:
+        env.setenv("RAY_TMPDIR", temp)
+        cluster = Cluster(shutdown_at_exit=True)
+        try:
+            cluster.add_node(num_cpus=1, include_dashboard=False, object_store_memory=200 * 1024**2)
+            cluster.wait_for_nodes()
+            result = run_cli(str(QUICKSTART), f"output_dir={out}", env={"RAY_ADDRESS": cluster.address}, timeout=420)
+        finally:
+            cluster.shutdown()
+    assert result.returncode == 0, f"one-CPU cluster run failed:\n{result.stdout}\n{result.stderr}"
+    return out, result
+
+
+def test_one_cpu_cluster_runs_the_quickstart_with_the_same_output(one_cpu_run, quickstart_run) -> None:
+    out, result = one_cpu_run
+    assert "· 1 CPUs" in result.stdout and "Actor pools scaled to fit 1 CPUs" in result.stdout, result.stdout
+    single_out = quickstart_run[0]
+    assert _documents(out).equals(_documents(single_out))
+    assert _tokens(out).equals(_tokens(single_out))
+    assert _rejected(out).equals(_rejected(single_out))
