@@ -37,8 +37,13 @@ class Palette:
 
 
 def _layout(fig: go.Figure, title: str, height: int = 420, **kwargs) -> go.Figure:
+    """Title, size and margins every chart shares. The legend stands right of the plot (Plotly
+    widens the margin for it), where rotated tick labels and axis titles cannot run into it; tick
+    labels keep a few pixels off their axis, so the 0s of the two axes do not meet at the corner."""
     fig.update_layout(template=TEMPLATE, title=title, height=height, margin={"t": 60, "l": 60, "r": 20, "b": 60},
-                      legend={"orientation": "h", "y": -0.2}, **kwargs)
+                      **kwargs)
+    fig.update_xaxes(ticklabelstandoff=4)
+    fig.update_yaxes(ticklabelstandoff=4)
     return fig
 
 
@@ -47,13 +52,19 @@ def _name(run: RunData, what: str, runs: list[RunData]) -> str:
 
 
 def funnel(runs: list[RunData]) -> go.Figure:
-    """Documents, megabytes and tokens after each stage (rejections in the hover)."""
+    """Documents, megabytes and tokens after each stage (rejections in the hover); the documents a
+    stage made (synthesis) are a series of their own beside the flow, which includes them."""
     fig = make_subplots(rows=1, cols=3, subplot_titles=("documents out", "MB out", "tokens out (from tokenize on)"))
     for run in runs:
         f = run.funnel
         hover = [f"in {a:,} · out {b:,} · rejected {r:,}" for a, b, r in zip(f["docs_in"], f["docs_out"], f["rejected"])]
         fig.add_bar(x=f["stage"].to_list(), y=f["docs_out"].to_list(), name=_name(run, "documents", runs),
                     hovertext=hover, row=1, col=1)
+        made = f["docs_made"].fill_null(0)
+        if made.sum():
+            fig.add_bar(x=f["stage"].to_list(), y=made.to_list(), name=_name(run, "generated here", runs),
+                        hovertext=[f"{m:,} of the {o:,} documents out were made by this stage"
+                                   for m, o in zip(made, f["docs_out"])], row=1, col=1)
         fig.add_bar(x=f["stage"].to_list(), y=(f["bytes_out"] / 1e6).to_list(), name=_name(run, "MB", runs),
                     hovertext=[f"in {a / 1e6:,.2f} MB" for a in f["bytes_in"]], row=1, col=2)
         fig.add_bar(x=f["stage"].to_list(), y=f["tokens_out"].to_list(), name=_name(run, "tokens", runs), row=1, col=3)
@@ -110,8 +121,9 @@ def language_tail(runs: list[RunData]) -> go.Figure:
                         line={"dash": "dash" if dash == "solid" else "dashdot"},
                         name=_name(run, "cumulative share", runs), secondary_y=True,
                         hovertemplate="%{text}: %{y:.1%} of tokens up to here<extra></extra>")
-    fig.update_yaxes(type="log", title_text="tokens", secondary_y=False)
-    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", title_text="cumulative share", secondary_y=True)
+    fig.update_yaxes(type="log", dtick=1, title_text="tokens", secondary_y=False)  # decades only: labels 2..9 crowd
+    fig.update_yaxes(range=[0, 1.02], tickmode="linear", dtick=0.2, tickformat=".0%", showgrid=False,
+                     title_text="cumulative share", secondary_y=True)
     fig.update_xaxes(title_text="language rank")
     return _layout(fig, "The long tail of languages")
 

@@ -97,11 +97,14 @@ def _select_or_null(frame: pl.LazyFrame, names: list[str]) -> list[pl.Expr]:
 def stage_funnel(output_dir: str | Path) -> pl.LazyFrame:
     """Per stage: documents and bytes in and out, and rejections, as the run counted them.
 
-    Tokens exist only from the tokenize stage on (the kept documents' ``n_tokens``), so
+    ``docs_out`` is the flow: the documents that went on from the stage, its own generations
+    included; ``docs_made`` is how many of them the stage made (synthesis), so they can be shown
+    apart. Tokens exist only from the tokenize stage on (the kept documents' ``n_tokens``), so
     ``tokens_out`` is filled for that stage and the ones after it.
     """
     info = summary(output_dir)
-    rows = [{k: row.get(k, 0) for k in ("stage", "docs_in", "docs_out", "rejected", "bytes_in", "bytes_out")}
+    rows = [{k: row.get(k, 0) for k in ("stage", "docs_in", "docs_out", "rejected", "bytes_in", "bytes_out",
+                                        "docs_made")}
             for row in info["stages"]]
     uses = {key: cfg.get("uses", key) for key, cfg in info.get("stage_config", {}).items()}
     tokenized = False
@@ -110,7 +113,7 @@ def stage_funnel(output_dir: str | Path) -> pl.LazyFrame:
         row["tokens_out"] = info.get("tokens") if tokenized else None
     return pl.LazyFrame(rows, schema={"stage": pl.String, "docs_in": pl.Int64, "docs_out": pl.Int64,
                                       "rejected": pl.Int64, "bytes_in": pl.Int64, "bytes_out": pl.Int64,
-                                      "tokens_out": pl.Int64}).with_row_index("step")
+                                      "docs_made": pl.Int64, "tokens_out": pl.Int64}).with_row_index("step")
 
 
 def rejected_per_stage(output_dir: str | Path) -> pl.LazyFrame:

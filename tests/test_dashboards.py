@@ -59,6 +59,14 @@ def test_funnel_and_rejections_match_the_run(out: Path, kept: list[dict], droppe
     tokenize = funnel.filter(pl.col("stage") == "tokenize")
     assert tokenize["tokens_out"].item() == sum(r["n_tokens"] for r in kept) == summary["tokens"]
     assert funnel.filter(pl.col("stage") == "filter")["tokens_out"].item() is None  # not counted before tokenize
+    # the generations synthesize kept are its own series: each is a synthetic document kept, or one
+    # a later stage rejected
+    stages = [s["stage"] for s in summary["stages"]]
+    later = set(stages[stages.index("synthesize") + 1:])
+    made = funnel.filter(pl.col("stage") == "synthesize")["docs_made"].item()
+    assert made == sum(bool(r["synthetic"]) for r in kept) + \
+        sum(bool(r["synthetic"]) and r["reject_stage"] in later for r in dropped)
+    assert funnel.filter(pl.col("stage") != "synthesize")["docs_made"].sum() == 0
 
     per_stage = dict(queries.rejected_per_stage(out).collect().iter_rows())
     assert per_stage == {s["stage"]: s["rejected"] for s in summary["stages"] if s["rejected"]}
@@ -376,6 +384,36 @@ def _open(driver, page: Path) -> int:
     return expected
 
 
+#: Pairs of drawn texts of a chart (titles, tick labels, legend entries) that overlap by more than
+#: 2 px: labels written over each other. Each text is its own box turned with it (getBBox mapped by
+#: getScreenCTM), so rotated tick labels are compared as drawn, by separating axes.
+OVERLAPPING_LABELS = """
+const texts = [...arguments[0].querySelectorAll('svg text')].filter(t => {
+  const style = getComputedStyle(t);
+  return t.textContent.trim() && style.display !== 'none' && style.visibility !== 'hidden' && style.opacity !== '0';
+});
+const shapes = texts.map(t => {
+  const b = t.getBBox(), m = t.getScreenCTM();
+  const corners = [[b.x, b.y], [b.x + b.width, b.y], [b.x + b.width, b.y + b.height], [b.x, b.y + b.height]]
+    .map(([x, y]) => [m.a * x + m.c * y + m.e, m.b * x + m.d * y + m.f]);
+  return {text: t.textContent.trim(), corners, area: b.width * b.height};
+}).filter(s => s.area > 0);
+function apart(p, q) {  // a separating axis with more than 2 px of slack: not overlapping
+  for (const poly of [p, q]) for (let i = 0; i < 4; i++) {
+    const [x1, y1] = poly[i], [x2, y2] = poly[(i + 1) % 4];
+    const len = Math.hypot(x2 - x1, y2 - y1) || 1, nx = (y2 - y1) / len, ny = (x1 - x2) / len;
+    const a = p.map(([x, y]) => x * nx + y * ny), c = q.map(([x, y]) => x * nx + y * ny);
+    if (Math.min(Math.max(...a), Math.max(...c)) - Math.max(Math.min(...a), Math.min(...c)) <= 2) return true;
+  }
+  return false;
+}
+const hits = [];
+for (let i = 0; i < shapes.length; i++) for (let j = i + 1; j < shapes.length; j++)
+  if (!apart(shapes[i].corners, shapes[j].corners)) hits.push(shapes[i].text + ' | ' + shapes[j].text);
+return hits;
+"""
+
+
 def _distinct_colours(png: bytes) -> int:
     from io import BytesIO
 
@@ -392,6 +430,7 @@ def test_page_in_headless_chromium(browser, pages: dict[str, Path], which: str) 
     assert charts >= 9
     errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
     assert errors == []
+    overlaps: dict[str, list[str]] = {}
     for plot in browser.find_elements(By.CSS_SELECTOR, ".plot"):
         browser.execute_script("arguments[0].scrollIntoView()", plot)
         assert plot.size["height"] > 200
@@ -399,6 +438,8 @@ def test_page_in_headless_chromium(browser, pages: dict[str, Path], which: str) 
         assert _distinct_colours(plot.screenshot_as_png) > 50, plot.find_element(By.XPATH, "..").get_attribute("id")
         assert browser.execute_script("return arguments[0].querySelectorAll('.point, .trace, .boxlayer path').length",
                                       plot) > 0
+        overlaps[plot.find_element(By.XPATH, "..").get_attribute("id")] = browser.execute_script(OVERLAPPING_LABELS, plot)
+    assert {chart: hits for chart, hits in overlaps.items() if hits} == {}  # no label drawn over another
     assert browser.execute_script("return typeof window.__pwned + typeof window.__pwned2 + typeof window.__pwned3") \
         == "undefined" * 3
 

@@ -86,7 +86,7 @@ class Synthesize(Stage):
     name: ClassVar[str] = "synthesize"
     Config = SynthesizeConfig
     mode: ClassVar[Mode] = "global"
-    extra_metrics: ClassVar[dict[str, type]] = {"synthetic_generated": int, "synthetic_reused": int}
+    extra_metrics: ClassVar[dict[str, type]] = {"synthetic_generated": int, "synthetic_reused": int, "docs_made": int}
 
     def output_columns(self) -> dict[str, pa.DataType]:
         return dict(PROVENANCE)
@@ -188,8 +188,10 @@ class Synthesize(Stage):
         done, generated, reused = self._generate(jobs)
         table = self._synthetic_table(jobs, done)
         rejected = int(pc.sum(pc.is_valid(table.column("reject_stage"))).as_py() or 0)
+        # the generations join the flow here: counted in and out (and rejected when they fail their
+        # checks), and apart as docs_made, so the funnel can show them as their own series
         ctx.report(synthetic_generated=generated, synthetic_reused=reused, docs_in=table.num_rows,
-                   docs_out=table.num_rows - rejected, rejected=rejected)
+                   docs_out=table.num_rows - rejected, rejected=rejected, docs_made=table.num_rows - rejected)
         self._made = table
 
     def documents_made(self) -> pa.Table | None:
