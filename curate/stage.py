@@ -30,6 +30,16 @@ from pydantic import Field
 from curate.config import StrictModel
 
 
+def actor_cpu_scale(held: float, cpus: float) -> float:
+    """The factor on actors' CPUs that fits actors holding ``held`` CPUs on a cluster of ``cpus``:
+    1 when they fit beside one whole CPU for the tasks that feed them, else the share of ``cpus - 1``
+    (0 on a one-CPU cluster: the actors then share the CPU with the tasks, as on a local run, where
+    Ray's CPUs are only a scheduling budget). Without it a small cluster could not place them beside
+    any task and the run would wait forever."""
+    room = max(cpus - 1.0, 0.0)
+    return 1.0 if held <= room else room / held
+
+
 class Resources(StrictModel):
     """What one worker of a stage needs; the engine turns it into Ray arguments."""
 
@@ -58,6 +68,15 @@ class Resources(StrictModel):
             options["memory"] = int(self.memory_gb * 1024**3)
         if self.custom:
             options["resources"] = dict(self.custom)
+        return options
+
+    def actor_options_on(self, cluster_cpus: float, actors: int = 1) -> dict[str, Any]:
+        """``ray_options(actor=True)`` for ``actors`` actors a global stage starts itself (its model
+        hosts), their CPUs shrunk by :func:`actor_cpu_scale` to fit a cluster of ``cluster_cpus``."""
+        options = self.ray_options(actor=True)
+        scale = actor_cpu_scale(self.cpus * actors, cluster_cpus)
+        if scale < 1.0:
+            options["num_cpus"] = round(self.cpus * scale, 4)
         return options
 
 

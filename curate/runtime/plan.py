@@ -30,7 +30,7 @@ def plan_stage(spec: StageSpec, cores: float, actor_cpu_scale: float = 1.0) -> P
     """How a stage runs: its mode and Ray options. An actor pool grows to half the ``cores`` the
     run has (per actor's CPUs), at least one: every actor is a process with its own imports and
     model, which a small machine pays for at start-up (a 1- or 2-core run gets one per stage).
-    ``actor_cpu_scale`` (:func:`curate.runtime.session.actor_cpu_scale`) shrinks what each actor
+    ``actor_cpu_scale`` (:func:`curate.stage.actor_cpu_scale`) shrinks what each actor
     asks of a cluster too small to hold every pool's first actor at its configured CPUs."""
     res = spec.options.resources
     mode = spec.stage_cls.mode

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.config import LoadedConfig
+from curate.stage import actor_cpu_scale
 
 logger = logging.getLogger("curate")
 
@@ -130,16 +131,6 @@ def init_ray(loaded: LoadedConfig, verbose: bool = False) -> dict[str, Any]:
     return {"address": address or "local", "cpus": cpus, "cores": cores, "gpus": resources.get("GPU", 0),
             "actor_cpus": held * scale, "actor_cpu_scale": scale,
             "dashboard_url": f"http://{dashboard_url}" if dashboard_url and "://" not in dashboard_url else dashboard_url}
-
-
-def actor_cpu_scale(held: float, cpus: float) -> float:
-    """The factor on every actor pool's CPUs that fits them on a cluster of ``cpus``: 1 when they
-    fit beside one whole CPU for the read, filter and write tasks, else the share of ``cpus - 1``
-    (0 on a one-CPU cluster: the actors then share the CPU with the tasks, as on a local run, where
-    Ray's CPUs are only a scheduling budget). Without it a small cluster could not place the
-    actors' first workers and the run would wait forever."""
-    room = max(cpus - 1.0, 0.0)
-    return 1.0 if held <= room else room / held
 
 
 def actor_cpus(loaded: LoadedConfig) -> float:

@@ -185,10 +185,12 @@ class DistilledQuality(Stage):
         options = {"model": cfg.judge.model.model_dump(),
                    "judge": cfg.judge.model_dump(exclude={"model"}) | {"perplexity": False}}
         sample = ds.map_batches(_select, fn_kwargs={"wanted": ray.put(chosen)}, batch_format="pyarrow", batch_size=None)
+        actors = cfg.resources.concurrency or 1
+        # the judges run beside the tasks that select their sample: on a small cluster they must leave a CPU
         judged = sample.map_batches(ModelHost, fn_constructor_kwargs=options, batch_format="pyarrow",
                                     batch_size=cfg.resources.batch_size,
-                                    compute=ray.data.ActorPoolStrategy(size=cfg.resources.concurrency or 1),
-                                    **cfg.resources.ray_options(actor=True))
+                                    compute=ray.data.ActorPoolStrategy(size=actors),
+                                    **cfg.resources.actor_options_on(ray.cluster_resources().get("CPU", 1), actors))
         tables = ray.get(judged.to_arrow_refs())
         table = pa.concat_tables(tables) if tables else pa.table({"id": [], "text": [], "score": []})
         return table.to_pydict()

@@ -216,10 +216,12 @@ class Synthesize(Stage):
         if todo and (cfg.max_new_tokens is None or tokens < cfg.max_new_tokens):
             from curate.models.host import ModelHost
 
-            actor_class = ray.remote(**cfg.resources.ray_options(actor=True))(ModelHost)
+            count = cfg.resources.concurrency or 1
+            options = cfg.resources.actor_options_on(ray.cluster_resources().get("CPU", 1), count)
+            actor_class = ray.remote(**options)(ModelHost)
             actors = [actor_class.remote(cfg.model.model_dump(), sampling=cfg.sampling.model_dump(),
                                          max_doc_tokens=cfg.max_doc_tokens)
-                      for _ in range(cfg.resources.concurrency or 1)]
+                      for _ in range(count)]
             chunks = [todo[i : i + cfg.chunk_size] for i in range(0, len(todo), cfg.chunk_size)]
             while chunks and (cfg.max_new_tokens is None or tokens < cfg.max_new_tokens):
                 sent = [chunks.pop(0) for _ in range(min(len(actors), len(chunks)))]

@@ -157,7 +157,8 @@ def test_custom_resources_reach_the_ray_arguments() -> None:
 
 def test_actor_pools_shrink_to_fit_a_small_cluster() -> None:
     from curate.runtime.plan import plan_stage
-    from curate.runtime.session import actor_cpu_scale, actor_cpus
+    from curate.runtime.session import actor_cpus
+    from curate.stage import Resources, actor_cpu_scale
 
     loaded = load_config(QUICKSTART)
     held = actor_cpus(loaded)
@@ -171,6 +172,11 @@ def test_actor_pools_shrink_to_fit_a_small_cluster() -> None:
     assert sum(p.ray_args["num_cpus"] for p in actors) == pytest.approx(1.0, abs=1e-3)
     tasks = [p for p in planned.values() if p.mode == "tasks"]
     assert all(p.ray_args["num_cpus"] == p.spec.options.resources.cpus for p in tasks)
+    # a global stage's own actors (model hosts) leave a CPU for the tasks that feed them too
+    judge = Resources(cpus=1, concurrency=2)
+    assert judge.actor_options_on(8, actors=2)["num_cpus"] == 1
+    assert judge.actor_options_on(2, actors=2)["num_cpus"] == 0.5
+    assert judge.actor_options_on(1)["num_cpus"] == 0
 
 
 def test_unreachable_ray_address_fails_fast() -> None:

@@ -18,7 +18,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.conftest import QUICKSTART, run_cli
+from tests.conftest import QUICKSTART, REPO, run_cli
+
+DISTILL = REPO / "pipelines" / "quality_distill.yaml"
 
 #: One quickstart run on two nodes: about 75 s on 2 idle cores (the single-node run it is compared
 #: with is the suite's shared ``quickstart_run``).
@@ -148,10 +150,26 @@ def one_cpu_run(tmp_path_factory):
             cluster.add_node(num_cpus=1, include_dashboard=False, object_store_memory=200 * 1024**2)
             cluster.wait_for_nodes()
             result = run_cli(str(QUICKSTART), f"output_dir={out}", env={"RAY_ADDRESS": cluster.address}, timeout=420)
+            # the other offline example: a judge actor (the model host) beside the scaled pools
+            distill = run_cli(str(DISTILL), f"output_dir={out.parent / 'distill'}", env={"RAY_ADDRESS": cluster.address},
+                              timeout=420)
         finally:
             cluster.shutdown()
     assert result.returncode == 0, f"one-CPU cluster run failed:\n{result.stdout}\n{result.stderr}"
+    assert distill.returncode == 0, f"one-CPU cluster run failed:\n{distill.stdout}\n{distill.stderr}"
     return out, result
+
+
+def test_one_cpu_cluster_runs_the_distillation_example_as_embedded(one_cpu_run, tmp_path) -> None:
+    out = one_cpu_run[0].parent / "distill"
+    embedded = run_cli(str(DISTILL), f"output_dir={tmp_path / 'out'}", timeout=420)
+    assert embedded.returncode == 0, embedded.stdout + embedded.stderr
+    assert _rejected(out).equals(_rejected(tmp_path / "out"))
+    assert _documents_ids(out).equals(_documents_ids(tmp_path / "out"))
+
+
+def _documents_ids(out: Path) -> pl.DataFrame:
+    return pl.read_parquet(out / "documents" / "*.parquet").select("id", "text").sort("id")
 
 
 def test_one_cpu_cluster_runs_the_quickstart_with_the_same_output(one_cpu_run, quickstart_run) -> None:
