@@ -113,8 +113,9 @@ def read_group(encoded: str, sources: dict[str, SourceConfig], download: Downloa
                     tables = iter([pa.Table.from_pylist([row], schema=BASE_SCHEMA)])
                 for table in tables:
                     rows += table.num_rows
-                    alive += int(pc.sum(alive_mask(table)).as_py() or 0)
-                    nbytes += text_bytes(table)
+                    kept = alive_mask(table)
+                    alive += int(pc.sum(kept).as_py() or 0)
+                    nbytes += text_bytes(table.filter(kept))  # out: the documents, as every stage counts
                     file_ids.add(table)
                     if writer is not None:
                         writer.write(table)
