@@ -100,8 +100,7 @@ class FitContext:
     artifacts_dir: Path | None = None
     #: The run's stats actor (or None): use :meth:`report`.
     stats: Any = None
-    #: The cores the run has, to size the fit's own tasks (None: ask Ray; a local Ray's CPU count
-    #: includes the actor pools' share added on top of the real cores).
+    #: The CPUs the run has, to size the fit's own tasks (None: ask Ray).
     cores: float | None = None
     started: float = field(default_factory=time.time)
 

@@ -23,7 +23,7 @@ class PlannedStage:
     spec: StageSpec
     mode: str  # "tasks", "actors" or "global"
     ray_args: dict[str, Any]
-    cores: float | None = None  # the cores the run has (a local Ray's CPUs include the actors' share)
+    cores: float | None = None  # the CPUs the run has (a local Ray: the machine's cores)
 
 
 def plan_stage(spec: StageSpec, cores: float, actor_cpu_scale: float = 1.0) -> PlannedStage:
