@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from curate.download import url_path
-from curate.readers.code import code_row, read_limit
+from curate.readers.code import code_row
 from curate.readers.context import ReadContext
 from curate.readers.zstd_stream import open_zstd
 
@@ -64,6 +64,13 @@ def member_parts(name: str) -> list[str] | None:
     if ".." in parts:
         return None
     return parts
+
+
+def member_limit(ctx: ReadContext) -> int:
+    """The most bytes of one member worth decompressing: past either cap, :func:`code_row` rejects
+    it with a marker and its size, unread (a folder's file is read up to ``max_record_bytes`` so its
+    row keeps the text; an archive's member is where a zip bomb would be, so the tighter cap holds)."""
+    return min(ctx.source.max_file_bytes, ctx.source.max_record_bytes)
 
 
 def _skipped(parts: list[str]) -> bool:
@@ -159,7 +166,7 @@ def _uncompressed(stack: contextlib.ExitStack, raw: IO[bytes]) -> IO[bytes]:
 
 def _tar_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
     relpath = ctx.task.relpath
-    file_limit = read_limit(ctx)
+    file_limit = member_limit(ctx)
     archive_limit = ctx.source.max_archive_bytes
     top = _TopFolder()
     used_keys: set[str] = set()
@@ -207,7 +214,7 @@ def _zip_not_regular(info: zipfile.ZipInfo) -> str | None:
 
 def _zip_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
     relpath = ctx.task.relpath
-    file_limit = read_limit(ctx)
+    file_limit = member_limit(ctx)
     archive_limit = ctx.source.max_archive_bytes
     used = 0
     with ctx.open(compression=None) as handle, zipfile.ZipFile(handle) as archive:

@@ -18,10 +18,9 @@ point anywhere on the machine, outside the tree that was asked for; and a versio
 (``.git/``, ``.hg/``, ``.svn/``, ``.bzr/``) is one ``vcs_metadata`` row with its file count,
 not a row per object file.
 
-Every rejected row keeps what the file held, so ``rejected/`` can be audited: its text (cut to
-the reader's bound, which the detail then says), a binary file's size in place of its bytes, and
-a marker with the size for content the reader never held (an archive member past
-``max_file_bytes``).
+Every rejected row keeps what the file held, so ``rejected/`` can be audited: its text up to
+``max_record_bytes`` (above that, a marker with its size), a binary file's size in place of its
+bytes.
 """
 
 from __future__ import annotations
@@ -85,18 +84,20 @@ MINIFIED_MAX_LINE = 1000
 MAX_LINE_ANY = 5000
 
 
-def _reject(ctx: ReadContext, key: str, raw: str | bytes, reason: str, detail: str, relpath: str) -> dict[str, Any]:
-    return ctx.rejected(key, raw, reason, f"{relpath}: {detail}", path=relpath)
+def _reject(ctx: ReadContext, key: str, raw: str | bytes, reason: str, detail: str, relpath: str,
+            size: int | None = None) -> dict[str, Any]:
+    return ctx.rejected(key, raw, reason, f"{relpath}: {detail}", size=size, path=relpath)
 
 
-def audit_text(data: bytes, size: int) -> tuple[str | bytes, str]:
-    """What a rejected file's row keeps in ``text``, and a note for its detail: the bytes as read
-    (the row decodes and bounds them), a marker for binary content or content never read."""
+def audit_text(data: bytes, size: int) -> str | bytes:
+    """What a rejected file's row keeps in ``text``: the bytes as read (the row decodes them, or
+    puts a marker with the size above ``max_record_bytes``), a marker for binary content or content
+    never read."""
     if size and not data:
-        return f"[not read: {size} bytes]", ""
+        return f"[not read: {size} bytes]"
     if b"\x00" in data[:BINARY_SNIFF_BYTES]:
-        return f"[binary: {size} bytes]", ""
-    return data, (f"; text: its first {len(data)} of {size} bytes" if len(data) < size else "")
+        return f"[binary: {size} bytes]"
+    return data
 
 
 def hidden_reason(relpath: str) -> tuple[str, str] | None:
@@ -161,16 +162,16 @@ def code_row(
     ``size`` is the file's full size; ``data`` may hold only its first bytes when it is oversized.
     ``is_file`` asks the tree about other files (see :func:`path_reason`).
     """
-    kept, note = audit_text(data, size)
+    kept = audit_text(data, size)
     by_path = hidden_reason(relpath) or path_reason(relpath, is_file)
     if by_path is not None:
-        return _reject(ctx, key, kept, by_path[0], by_path[1] + note, relpath)
+        return _reject(ctx, key, kept, by_path[0], by_path[1], relpath, size)
     limit = ctx.source.max_file_bytes
     if size > limit:
-        return _reject(ctx, key, kept, "oversized", f"{size} bytes > max_file_bytes {limit}{note}", relpath)
+        return _reject(ctx, key, kept, "oversized", f"{size} bytes > max_file_bytes {limit}", relpath, size)
     if size > ctx.source.max_record_bytes:  # max_file_bytes set above the cap every record has
         return _reject(ctx, key, kept, "record_too_large",
-                       f"{size} bytes > max_record_bytes {ctx.source.max_record_bytes}{note}", relpath)
+                       f"{size} bytes > max_record_bytes {ctx.source.max_record_bytes}", relpath, size)
     if b"\x00" in data[:BINARY_SNIFF_BYTES]:
         return _reject(ctx, key, kept, "binary", f"NUL byte in the first {BINARY_SNIFF_BYTES} bytes", relpath)
     try:
@@ -192,8 +193,10 @@ def code_row(
 
 
 def read_limit(ctx: ReadContext) -> int:
-    """The most bytes of one file worth holding: past either cap, :func:`code_row` rejects it unread."""
-    return min(ctx.source.max_file_bytes, ctx.source.max_record_bytes)
+    """The most bytes of one file the reader holds: ``max_record_bytes``, so a file rejected as
+    oversized (past ``max_file_bytes``) still keeps its text in ``rejected/``; a larger file is
+    counted to its end, not held, and its row keeps a marker with its size."""
+    return ctx.source.max_record_bytes
 
 
 def _symlink_in(ctx: ReadContext) -> str | None:

@@ -31,9 +31,6 @@ from curate.readers.charset import decode_bytes
 from curate.readers.zstd_stream import open_zstd
 from curate.sources import FileTask
 
-#: Rejected raw records keep at most this much of their text (the rest is counted in the detail).
-MAX_REJECTED_TEXT = 64 * 1024
-
 
 class RecordId(str):
     """A finished document id built from a record's own id (not a key to prefix)."""
@@ -113,13 +110,18 @@ class ReadContext:
         form = self.source.normalize_unicode
         return self._base(key, unicodedata.normalize(form, text) if form else text, columns)
 
-    def rejected(self, key: str, raw: str | bytes, reason: str, detail: str, **columns: Any) -> dict[str, Any]:
-        """A record that cannot become a document, kept (bounded) with the reason why."""
-        if isinstance(raw, bytes):
-            raw = raw[: MAX_REJECTED_TEXT * 4].decode("utf-8", errors="replace")
-        if len(raw) > MAX_REJECTED_TEXT:
-            detail = f"{detail}; text truncated to {MAX_REJECTED_TEXT} characters"
-            raw = raw[:MAX_REJECTED_TEXT]
+    def rejected(self, key: str, raw: str | bytes, reason: str, detail: str, *, size: int | None = None,
+                 **columns: Any) -> dict[str, Any]:
+        """A record that cannot become a document, kept with the reason why: its text (bytes decoded
+        with U+FFFD for what is not UTF-8) up to the source's ``max_record_bytes``; above that, a
+        marker with its size. ``size``: the whole record's bytes when ``raw`` holds only its start."""
+        limit = self.source.max_record_bytes
+        length = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", errors="replace"))
+        total = max(size or 0, length)
+        if total > limit:
+            raw = f"[not kept: {total} bytes > max_record_bytes {limit}]"
+        elif isinstance(raw, bytes):
+            raw = raw.decode("utf-8", errors="replace")
         row = self._base(key, raw, columns)
         row.update(reject_stage="read", reject_reason=reason, reject_detail=f"{self.task.path}: {detail}")
         return row

@@ -69,6 +69,10 @@ def test_rejected_code_rows_keep_the_text_the_file_had(tmp_path: Path) -> None:
     assert by_path["static/bundle.js"]["text"] == MINIFIED
     assert by_path["logo.png"]["text"] == "[binary: 6 bytes]"
     big = by_path["big.py"]
-    assert big["reject_reason"] == "oversized"
-    assert big["text"].startswith("x = 1\n") and "300000 bytes" in big["reject_detail"]
-    assert "text truncated" in big["reject_detail"] or "first" in big["reject_detail"]
+    assert big["reject_reason"] == "oversized" and "300000 bytes" in big["reject_detail"]
+    assert big["text"] == "x = 1\n" * 50_000  # under max_record_bytes: all of it
+    # above max_record_bytes: a marker with the size, not the text
+    source = SourceConfig(name="repo", format="code", domain="code", paths=[str(tmp_path)], max_file_bytes=100_000,
+                          max_record_bytes=200_000)
+    big = {r["path"]: r for r in _rows(source)}["big.py"]
+    assert big["text"] == "[not kept: 300000 bytes > max_record_bytes 200000]"
