@@ -9,13 +9,16 @@ outputs must equal the embedded run's.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import polars as pl
@@ -58,17 +61,45 @@ def submitted_job(tmp_path_factory):
         env = {**os.environ, "RAY_TMPDIR": temp, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16),
                "RAY_USAGE_STATS_ENABLED": "0"}
         env.pop("RAY_ADDRESS", None)
-        start = _ray("start", "--head", "--num-cpus=2", "--include-dashboard=true", "--dashboard-host=127.0.0.1",
-                     f"--temp-dir={temp}", *(f"{flag}={port}" for flag, port in ports.items()), env=env)
+        # --block keeps `ray start` running as the parent of this head's processes, so the test stops
+        # exactly them by their process group; `ray stop` would stop every Ray on the machine,
+        # the test session's own included.
+        head = subprocess.Popen(
+            [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", "--num-cpus=2",
+             "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--temp-dir={temp}",
+             *(f"{flag}={port}" for flag, port in ports.items())],
+            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
-            assert start.returncode == 0, start.stdout + start.stderr
+            _wait_for_port(ports["--dashboard-port"], head)
             job_env = {**env, "RAY_ADDRESS": f"http://127.0.0.1:{ports['--dashboard-port']}"}
             result = _ray("job", "submit", "--working-dir", ".", "--",
                           "python", "-m", "curate.run", "pipelines/code_math.yaml", f"output_dir={out}",
                           env=job_env, timeout=600)
         finally:
-            _ray("stop", "--force", env=env, timeout=120)
+            _stop_group(head)
     return out, result
+
+
+def _wait_for_port(port: int, head: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert head.poll() is None, f"ray start --head exited with {head.returncode}"
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            time.sleep(2)  # the job API comes up with the dashboard's modules, just after its port
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the head's dashboard did not answer on port {port} in {timeout:.0f} s")
+
+
+def _stop_group(head: subprocess.Popen) -> None:
+    """SIGTERM to the head's process group (ray start stops what it started), SIGKILL what is left."""
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            head.wait(timeout=wait)
+            if sig == signal.SIGTERM:
+                time.sleep(2)  # its children get the same signal; give them a moment before SIGKILL
 
 
 def _frame(out: Path, folder: str, columns: list[str]) -> pl.DataFrame:
