@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from curate.download import url_path
-from curate.readers.code import code_row
+from curate.readers.code import code_row, hidden_reason
 from curate.readers.context import ReadContext
 from curate.readers.zstd_stream import open_zstd
 
@@ -74,7 +74,8 @@ def member_limit(ctx: ReadContext) -> int:
 
 
 def _skipped(parts: list[str]) -> bool:
-    return any(part.startswith(".") or part == "__MACOSX" for part in parts)
+    """A hidden member (code_row's rule): it never decides the wrapper folder."""
+    return hidden_reason("/".join(parts)) is not None
 
 
 class _TopFolder:
