@@ -11,7 +11,9 @@ planted by ``dedup_scale.write_corpus``), run
          (5-grams, 14 bands x 8 rows) -> Qwen2.5 tokenizer (+EOS) -> write
 
 and write the kept documents (Parquet), the tokens and every rejected document. curate runs as
-``python -m curate.run`` on a local Ray of W CPUs; datatrove runs ``LocalPipelineExecutor`` with W
+``python -m curate.run`` twice: ``curate`` with ``executor: local`` and ``local.workers: W`` (its
+fastest setting on one machine: no Ray, W processes) and ``curate-ray`` on a local Ray of W CPUs
+(the executor that also runs on clusters); datatrove runs ``LocalPipelineExecutor`` with W
 tasks and W workers per step (MinHash buckets: one task per band). Each run is a fresh process
 pinned to W cores (``sched_setaffinity``, inherited by Ray's and datatrove's worker processes),
 so "W workers" means W cores on both sides. Memory and CPU time are sampled every second over
@@ -144,7 +146,7 @@ def check_corpus(docs: int = 4000) -> None:
 # --------------------------------------------------------------------------- curate
 
 
-def curate_yaml(data: Path, out: Path, workers: int) -> str:
+def curate_yaml(data: Path, out: Path, workers: int, executor: str = "local") -> str:
     return f"""name: e2e_bench
 output_dir: {out}
 sources:
@@ -159,6 +161,8 @@ stages:
   dedup: {{exact: true, near: true, threshold: 0.72, num_perm: {BANDS * ROWS}, bands: {BANDS}, rows: {ROWS}, ngram: {NGRAM},
           verify: none, keep_by: [length]}}
   tokenize: {{tokenizer: qwen2.5, append_eos: true}}
+executor: {executor}
+local: {{workers: {workers}}}
 ray: {{num_cpus: {workers}}}
 """
 
@@ -364,8 +368,8 @@ def main() -> None:
     parser.add_argument("--docs-per-shard", type=int, default=5_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--languages", nargs="*", default=None, help="corpus languages (default: all 40 in samples)")
-    parser.add_argument("--only", choices=["curate", "datatrove", "datatrove-ws"], default=None,
-                        help="one side (datatrove: both of its configurations)")
+    parser.add_argument("--only", choices=["curate", "curate-ray", "datatrove", "datatrove-ws"], nargs="+",
+                        default=None, help="run only these sides")
     parser.add_argument("--work-dir", type=Path, default=None, help="keep corpus and outputs here (default: a temp dir)")
     parser.add_argument("--datatrove-stop-words", choices=["all", "english"], default="all",
                         help="stop words of datatrove's Gopher filter (see the module docstring)")
@@ -393,9 +397,7 @@ def main() -> None:
     tokenizer_json = str(QwenTokenizer.load().hf_dir() / "tokenizer.json")
     lid_model = str(resolve_model_path("lid.176"))
     console = Console(width=max(200, Console().width))  # the table has 16 columns
-    sides = [args.only] if args.only else ["curate", "datatrove", "datatrove-ws"]
-    if args.only == "datatrove":
-        sides = ["datatrove", "datatrove-ws"]
+    sides = args.only or ["curate", "curate-ray", "datatrove", "datatrove-ws"]
     results: dict[tuple[str, int], dict] = {}
     with contextlib.ExitStack() as stack:
         tmp = str(args.work_dir) if args.work_dir else stack.enter_context(tempfile.TemporaryDirectory())
@@ -412,9 +414,9 @@ def main() -> None:
             cores = set(available[:workers])
             for side in sides:
                 out = Path(tmp) / f"{side}-{workers}"
-                if side == "curate":
-                    config = Path(tmp) / f"curate-{workers}.yaml"
-                    config.write_text(curate_yaml(data, out, workers))
+                if side.startswith("curate"):
+                    config = Path(tmp) / f"{side}-{workers}.yaml"
+                    config.write_text(curate_yaml(data, out, workers, "ray" if side == "curate-ray" else "local"))
                     result = measure([sys.executable, "-m", "curate.run", str(config)], cores)
                     result["counts"] = curate_counts(out)
                     result["stages"] = curate_stage_seconds(out)
@@ -485,7 +487,7 @@ STAGE_ROWS = [
 def print_stage_table(console: Console, results: dict) -> None:
     """Seconds per stage, each side's own accounting (module docstring), for every worker count."""
     for workers in sorted({w for _, w in results}):
-        sides = [side for side in ("curate", "datatrove-ws", "datatrove") if (side, workers) in results]
+        sides = [side for side in ("curate", "curate-ray", "datatrove-ws", "datatrove") if (side, workers) in results]
         table = Table(title=f"Seconds per stage, {workers} worker(s) (curate: CPU seconds; dedup: wall; "
                             "datatrove: its time_stats)")
         table.add_column("stage")
@@ -497,7 +499,7 @@ def print_stage_table(console: Console, results: dict) -> None:
             cells, values = [], {}
             for side in sides:
                 stages = results[(side, workers)].get("stages", {})
-                keys = ours if side == "curate" else theirs
+                keys = ours if side.startswith("curate") else theirs
                 values[side] = sum(stages.get(k, 0.0) for k in keys) if keys else None
                 cells.append("-" if values[side] is None else f"{values[side]:,.1f}")
             if "curate" in sides and "datatrove-ws" in sides:

@@ -154,18 +154,22 @@ class Checkpoints:
         self._replace(self._marked_temp(self.read_dir), self.read_dir)
 
     def save(self, ds, boundary: Boundary, metrics: Callable[[], dict], artifacts: Path | None):
-        """Write ``ds`` to the boundary (temp folder, then rename) and return it read back.
+        """Write the Ray Dataset ``ds`` to the boundary and return it read back."""
+        self.save_with(boundary, lambda tmp: ds.write_parquet(str(tmp)), metrics, artifacts)
+        return self.load(boundary)
 
-        ``metrics`` is called once the data is written: the stats of every stage up to here.
-        """
+    def save_with(self, boundary: Boundary, write: Callable[[Path], None], metrics: Callable[[], dict],
+                  artifacts: Path | None) -> None:
+        """``write(folder)`` puts the documents there as Parquet files (a temp folder, renamed into
+        place when complete). ``metrics`` is called once the data is written: the stats of every
+        stage up to here."""
         tmp = self._marked_temp(boundary.path)
-        ds.write_parquet(str(tmp))
+        write(tmp)
         if artifacts is not None and artifacts.is_dir() and any(artifacts.iterdir()):
             shutil.copytree(artifacts, tmp / ARTIFACTS)
         (tmp / COMPLETE_MARKER).write_text(json.dumps({"stage": boundary.stage, "metrics": metrics()}, indent=1),
                                            encoding="utf-8")
         self._replace(tmp, boundary.path)
-        return self.load(boundary)
 
     def load(self, boundary: Boundary):
         import ray

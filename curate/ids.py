@@ -98,16 +98,21 @@ class FileIds:
         """Claim this file's ids in the run's index (the stats actor); a repeat fails the run."""
         if not self.active or stats is None:
             return
-        import ray
+        from curate.runtime.stats import ask
 
         digests = np.concatenate(self.parts) if self.parts else np.empty(0, np.uint64)
-        clashes = ray.get(stats.claim_ids.remote(self.file, digests))
+        clashes = ask(stats, "claim_ids", self.file, digests)
         if clashes:
-            others = "; ".join(f"{n} of them also in {other}" for other, n in sorted(clashes.items())[:5])
-            raise DuplicateIdError(
-                f"source {self.source!r}: record ids of {self.file} repeat ids of other files ({others}). Ids must be "
-                f"unique per run (sources.*.ids: {self.mode}); set ids: file on source {self.source!r} to scope "
-                "each id by its file ('<source>/<file>:<id>')")
+            raise duplicate_id_error(self.source, self.file, self.mode, clashes)
+
+
+def duplicate_id_error(source: str, file: str, mode: str, clashes: dict[str, int]) -> DuplicateIdError:
+    """The error for a file whose own ids repeat those of other files (``clashes``: file -> count)."""
+    others = "; ".join(f"{n} of them also in {other}" for other, n in sorted(clashes.items())[:5])
+    return DuplicateIdError(
+        f"source {source!r}: record ids of {file} repeat ids of other files ({others}). Ids must be "
+        f"unique per run (sources.*.ids: {mode}); set ids: file on source {source!r} to scope "
+        "each id by its file ('<source>/<file>:<id>')")
 
 
 class CachedIds:

@@ -48,11 +48,11 @@ class RunProgress:
         self.progress.__exit__(*exc)
 
     def _poll(self) -> None:
-        import ray
+        from curate.runtime.stats import ask
 
         while not self._stop.wait(self.poll_seconds):
             try:
-                read = ray.get(self.stats.snapshot.remote(), timeout=5).get("read", {})
+                read = ask(self.stats, "snapshot", timeout=5).get("read", {})
             except Exception:  # progress is best effort; the run's own errors surface elsewhere
                 continue
             fetched = read.get("downloaded_bytes", 0) / 1e6

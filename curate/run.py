@@ -63,6 +63,13 @@ def preflight(loaded: LoadedConfig) -> list:
         check_output_dir(loaded, tasks)
     except ConfigError as exc:
         raise ConfigError(f"{loaded.path}: {exc}") from None
+    if loaded.pipeline.executor == "local":
+        from curate.runtime.local import check_local
+
+        try:
+            check_local(loaded)
+        except ConfigError as exc:
+            raise ConfigError(f"{loaded.path}: {exc}") from None
     for spec in loaded.stages:
         try:
             spec.stage_cls(spec.options, key=spec.key).preflight()
@@ -312,10 +319,32 @@ def _stream_results(ds, console: Console, total_files: int, stats) -> list[dict]
 
 def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path, start: float, verbose: bool,
              checkpoints=None):
-    import ray
-
     from curate.outputs import FinalizeContext, output_sinks
     from curate.outputs.commit import commit, write_json
+    from curate.runtime.stats import ask
+
+    sinks = output_sinks(loaded)
+    if loaded.pipeline.executor == "local":
+        records, stats, cluster, resumed = _run_local(loaded, tasks, console, staging, sinks, checkpoints)
+    else:
+        records, stats, cluster, resumed = _run_on_ray(loaded, tasks, console, staging, sinks, verbose, checkpoints)
+    metrics = ask(stats, "snapshot")
+    summary = summarize(loaded, records, metrics, time.time() - start)
+    summary["resumed_after"] = resumed.stage if resumed else None
+    summary["executor"] = loaded.pipeline.executor
+    summary["ray"] = {k: v for k, v in cluster.items() if k in ("address", "cpus", "gpus", "dashboard_url")}
+    summary["publish_to"] = loaded.pipeline.publish.to if loaded.pipeline.publish is not None else None
+    context = FinalizeContext(loaded=loaded, files=summary["files"])
+    for output in sinks:  # manifests, trainer shards: what needs every file
+        summary.update(output.finalize(staging, context))
+    write_json(staging / "stats" / "summary.json", summary)
+    commit(staging, Path(loaded.pipeline.output_dir))
+    return summary
+
+
+def _run_on_ray(loaded: LoadedConfig, tasks: list, console: Console, staging: Path, sinks: list, verbose: bool,
+                checkpoints):
+    """The run as one streaming Ray Dataset (:mod:`curate.runtime.plan`): (records, stats, cluster, resumed)."""
     from curate.report import print_plan
     from curate.runtime.failures import StageFailed, find_stage_failure, worker_death
     from curate.runtime.plan import build_dataset, plan_stage
@@ -328,7 +357,6 @@ def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path,
     print_plan(console, loaded, tasks, planned, cluster, resumed=resumed.stage if resumed else None)
     stats = make_stats_actor()
     try:
-        sinks = output_sinks(loaded)
         ds = build_dataset(loaded, tasks, planned, stats, staging, sinks, checkpoints)
         records = _stream_results(ds, console, len(tasks), stats)
     except Exception as exc:
@@ -337,17 +365,27 @@ def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path,
             if death is not None:
                 raise death from exc
         raise
-    metrics = ray.get(stats.snapshot.remote())
-    summary = summarize(loaded, records, metrics, time.time() - start)
-    summary["resumed_after"] = resumed.stage if resumed else None
-    summary["ray"] = {k: v for k, v in cluster.items() if k in ("address", "cpus", "gpus", "dashboard_url")}
-    summary["publish_to"] = loaded.pipeline.publish.to if loaded.pipeline.publish is not None else None
-    context = FinalizeContext(loaded=loaded, files=summary["files"])
-    for output in sinks:  # manifests, trainer shards: what needs every file
-        summary.update(output.finalize(staging, context))
-    write_json(staging / "stats" / "summary.json", summary)
-    commit(staging, Path(loaded.pipeline.output_dir))
-    return summary
+    return records, stats, cluster, resumed
+
+
+def _run_local(loaded: LoadedConfig, tasks: list, console: Console, staging: Path, sinks: list, checkpoints):
+    """The run in this process and its forked workers (:mod:`curate.runtime.local`)."""
+    from curate.progress import RunProgress
+    from curate.report import print_plan
+    from curate.runtime.local import LocalExecutor, local_workers
+    from curate.runtime.plan import plan_stage
+    from curate.runtime.stats import StatsTotals
+
+    workers = local_workers(loaded)
+    cluster = {"address": "none (executor: local)", "cpus": workers, "cores": workers, "gpus": 0, "actor_cpus": 0}
+    planned = [plan_stage(spec, workers) for spec in loaded.stages]
+    resumed = checkpoints.latest_complete() if checkpoints is not None else None
+    print_plan(console, loaded, tasks, planned, cluster, resumed=resumed.stage if resumed else None)
+    stats = StatsTotals()
+    executor = LocalExecutor(loaded, tasks, planned, stats, staging, sinks, checkpoints, workers)
+    with RunProgress(console, len(tasks), stats) as progress:
+        records = executor.run(on_records=progress.written)
+    return records, stats, cluster, resumed
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -107,7 +107,9 @@ class FitContext:
     def report(self, **metrics: float) -> None:
         """Numbers the fit counted (clusters, judged documents); the fit's time comes with them."""
         if self.stats is not None:
-            self.stats.record.remote(self.key, {"start": self.started, "end": time.time(), **metrics})
+            from curate.runtime.stats import tell
+
+            tell(self.stats, "record", self.key, {"start": self.started, "end": time.time(), **metrics})
 
 
 class Stage:
@@ -123,6 +125,9 @@ class Stage:
     #: Numbers the stage reports beyond the runner's counts, shown per stage in
     #: ``stats/summary.json`` (name -> int or float), e.g. dedup's ``clusters``.
     extra_metrics: ClassVar[dict[str, type]] = {}
+    #: A global stage whose :meth:`fit` also takes the in-process executor's dataset
+    #: (:class:`curate.runtime.local.LocalDataset`), so it runs with ``executor: local``.
+    fits_in_process: ClassVar[bool] = False
     #: A global stage's fitted state (what :meth:`fit` returned), set on every worker's copy.
     state: Any = None
 
@@ -158,7 +163,8 @@ class Stage:
 
     def fit(self, ds: Any, ctx: FitContext) -> Any:
         """A global stage's whole-dataset step (``ds``: the materialised Ray Dataset of the run so
-        far, rejected rows included); returns the state :meth:`process` reads in ``self.state``.
+        far, rejected rows included; a :class:`curate.runtime.local.LocalDataset` on the in-process
+        executor, for stages that set :attr:`fits_in_process`); returns the state :meth:`process` reads in ``self.state``.
         It must be picklable and should be small (decisions, a model's bytes)."""
         raise NotImplementedError(f"{type(self).__name__} is a {self.mode} stage: it has no fit()")
 

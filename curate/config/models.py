@@ -141,6 +141,13 @@ class RayConfig(StrictModel):
         default=None, description="Local Ray: where the object store spills when full (default: Ray's temp dir).")
 
 
+class LocalConfig(StrictModel):
+    """``local:`` in the YAML: the in-process executor (``executor: local``)."""
+
+    workers: int | None = Field(default=None, gt=0, description="Worker processes (default: the machine's cores; 1: "
+                                "everything in the driver process).")
+
+
 class ReadConfig(StrictModel):
     """How input files are turned into batches."""
 
@@ -250,7 +257,11 @@ class PipelineConfig(StrictModel):
     stages: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
     read: ReadConfig = ReadConfig()
     download: DownloadConfig = DownloadConfig()
+    executor: Literal["ray", "local"] = Field(
+        default="ray", description="ray: a local or joined Ray (any size); local: this machine only, without Ray "
+        "(worker processes forked from the driver; no per-process Ray start-up).")
     ray: RayConfig = RayConfig()
+    local: LocalConfig = LocalConfig()
     shards: ShardsConfig | None = Field(default=None, description="Trainer shards from tokens/ (needs a tokenize stage).")
     outputs: list[str] | None = Field(
         default=None, min_length=1,

@@ -210,13 +210,20 @@ class DuplicateSearch:
     def decisions(self, ds, cores: float | None = None) -> tuple[dict[str, Any], dict[str, int]]:
         """(decision per row key: cluster id, cluster size, reject reason or None, kept id;
         counts for the run summary, with the shuffle partitions used)."""
+        from curate.runtime.local import LocalDataset
+
+        cfg = self.config
+        self.band_parameters()  # chosen here, once
+        if isinstance(ds, LocalDataset):  # the in-process executor: one machine, no shuffle
+            tables = [t for t in ds.map_tables(self.sketch, cfg.resources.batch_size) if t.num_rows]
+            verified = self.single_pass(pa.concat_tables(tables)) if tables else None
+            decisions, summary = self._decide(verified)
+            return decisions, {"shuffle_partitions": 0, **summary}
         import ray
 
         from curate.dedup.shuffle import ShuffleInput, shuffle_reduce
 
-        cfg = self.config
         options = cfg.resources.ray_options()  # every task this stage starts
-        self.band_parameters()  # chosen here, once
         sketches = ds.map_batches(self.sketch, batch_format="pyarrow", batch_size=cfg.resources.batch_size,
                                   **options).materialize()
         blocks = sketches.to_arrow_refs()

@@ -67,7 +67,6 @@ def worker_death(exc: BaseException, stats=None) -> StageFailed | None:
     Ray's error does not say which of our stages the process was running; the stats actor does:
     every batch is announced before it starts and cleared when it reports.
     """
-    import ray
     from ray import exceptions as rex
 
     kinds = [e for e in _exception_chain(exc)
@@ -76,8 +75,10 @@ def worker_death(exc: BaseException, stats=None) -> StageFailed | None:
         return None
     unfinished: list[tuple[str, str]] = []
     if stats is not None:
+        from curate.runtime.stats import ask
+
         with contextlib.suppress(Exception):
-            unfinished = ray.get(stats.unfinished.remote(), timeout=10)
+            unfinished = ask(stats, "unfinished", timeout=10)
     # A global stage is "in flight" from the moment it gathers its input, which runs the stages
     # before it: a batch-level entry names the culprit more precisely.
     unfinished.sort(key=lambda entry: entry[1] == GLOBAL_STEP)

@@ -14,7 +14,7 @@ from curate.config import LoadedConfig, StageSpec
 from curate.runtime.failures import GLOBAL_STEP, StageFailed, find_stage_failure, worker_death
 from curate.runtime.read import group_tasks, read_tasks
 from curate.runtime.runner import StageRunner, run_stateless
-from curate.runtime.stats import started
+from curate.runtime.stats import ask, started, tell
 from curate.sources import FileTask
 
 
@@ -57,7 +57,6 @@ def build_dataset(
     With ``checkpoints`` (:class:`curate.checkpoint.Checkpoints`) the run starts after the last
     complete boundary of its chain, and materialises every boundary it passes.
     """
-    import ray
 
     from curate.outputs import write_batch
 
@@ -65,7 +64,7 @@ def build_dataset(
     if resume is not None:
         ds = checkpoints.load(resume)
         if stats is not None:
-            ray.get(stats.restore.remote(resume.info()["metrics"]))
+            ask(stats, "restore", resume.info()["metrics"])
         if staging is not None:
             checkpoints.restore_artifacts(resume, staging / "artifacts")
         remaining = planned[resume.index + 1:]
@@ -150,7 +149,7 @@ def apply_global_stage(ds, spec: StageSpec, stats=None, artifacts_dir: Path | No
             raise  # an upstream stage failed while this one gathered its input
         raise worker_death(exc, stats) or StageFailed(key, f"{type(exc).__name__}: {exc}") from exc
     if stats is not None:
-        stats.finished.remote(key, os.getpid())
+        tell(stats, "finished", key, os.getpid())
     args = spec.options.resources.ray_options()
     out = ds.map_batches(run_stateless, fn_kwargs={"spec": spec, "stats": stats, "state": ray.put(state)},
                          batch_size=spec.options.resources.batch_size, batch_format="pyarrow", **args)
@@ -168,12 +167,11 @@ def apply_global_stage(ds, spec: StageSpec, stats=None, artifacts_dir: Path | No
 
 def _save_boundary(ds, checkpoints, boundary, stats, upstream: set[str], staging: Path | None):
     """Materialise the dataset at a checkpoint boundary (this runs every stage before it)."""
-    import ray
 
     def metrics() -> dict[str, dict[str, float]]:
         if stats is None:
             return {}
-        return {k: v for k, v in ray.get(stats.snapshot.remote()).items() if k in upstream}
+        return {k: v for k, v in ask(stats, "snapshot").items() if k in upstream}
 
     # A worker that dies while this runs the upstream stages is turned into a StageFailed by the
     # run's own handler (run._execute), as for the final write.

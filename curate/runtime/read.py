@@ -98,6 +98,7 @@ def read_group(encoded: str, sources: dict[str, SourceConfig], download: Downloa
             start, cpu_start = time.time(), time.process_time()
             started(stats, "read", task.path)
             rows = alive = nbytes = size = 0
+            away = away_cpu = 0.0  # time spent by the consumer while this generator waited at yield
             fetched: dict[str, float] = {}
             file_ids = FileIds.for_task(task, source)
             try:
@@ -119,13 +120,18 @@ def read_group(encoded: str, sources: dict[str, SourceConfig], download: Downloa
                     file_ids.add(table)
                     if writer is not None:
                         writer.write(table)
+                    # On the in-process executor the stages downstream run while this generator
+                    # is suspended here: that time is theirs, not the read's.
+                    left, left_cpu = time.time(), time.process_time()
                     yield table
+                    away += time.time() - left
+                    away_cpu += time.process_time() - left_cpu
                 file_ids.check(stats)
             except Exception as exc:
                 raise StageFailed("read", f"{type(exc).__name__}: {exc}", where=task.path) from exc
             metrics = {"files": 1, "docs_in": rows, "docs_out": alive, "rejected": rows - alive, "bytes_in": size,
-                       "bytes_out": nbytes, "seconds": time.time() - start,
-                       "cpu_seconds": time.process_time() - cpu_start, **fetched,
+                       "bytes_out": nbytes, "seconds": time.time() - start - away,
+                       "cpu_seconds": time.process_time() - cpu_start - away_cpu, **fetched,
                        input_metric(task.source, task.path): rows}
             for name, value in metrics.items():
                 group_metrics[name] = group_metrics.get(name, 0) + value
@@ -152,15 +158,19 @@ def _replay_group(path: Path, batch_rows: int, stats) -> Iterator[pa.Table]:
     start, cpu_start = time.time(), time.process_time()
     metrics = cached_metrics(path)
     cached_ids = CachedIds()
+    away = away_cpu = 0.0  # the consumer's time while suspended at yield (see read_group)
     for record_batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
         table = pa.Table.from_batches([record_batch])
         cached_ids.add(table)
+        left, left_cpu = time.time(), time.process_time()
         yield table
+        away += time.time() - left
+        away_cpu += time.process_time() - left_cpu
     cached_ids.check(stats)
     metrics.pop("seconds", None)
     metrics.pop("cpu_seconds", None)
-    report_batch(stats, "read", start, **metrics, resumed_files=metrics.get("files", 0), seconds=time.time() - start,
-                 cpu_seconds=time.process_time() - cpu_start)
+    report_batch(stats, "read", start, **metrics, resumed_files=metrics.get("files", 0),
+                 seconds=time.time() - start - away, cpu_seconds=time.process_time() - cpu_start - away_cpu)
 
 
 def group_tasks(tasks: list[FileTask]) -> list[dict[str, str]]:

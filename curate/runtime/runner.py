@@ -22,6 +22,7 @@ class StageRunner:
         self.stage = spec.stage_cls(spec.options, key=spec.key)
         self.key = spec.key
         self.stats = stats
+        self.batch_size = spec.options.resources.batch_size  # the in-process executor slices by it
         self.declared = self.stage.output_columns()
         self.defaults = self.stage.column_defaults()
         try:

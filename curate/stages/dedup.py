@@ -92,6 +92,7 @@ class Dedup(Stage):
     name: ClassVar[str] = "dedup"
     Config = DedupConfig
     mode: ClassVar[Mode] = "global"
+    fits_in_process: ClassVar[bool] = True
     extra_metrics: ClassVar[dict[str, type]] = {"candidate_edges": int, "false_positive_edges": int, "clusters": int,
                                                  "shuffle_partitions": int}
 

@@ -86,6 +86,7 @@ class Synthesize(Stage):
     name: ClassVar[str] = "synthesize"
     Config = SynthesizeConfig
     mode: ClassVar[Mode] = "global"
+    fits_in_process: ClassVar[bool] = True
     extra_metrics: ClassVar[dict[str, type]] = {"synthetic_generated": int, "synthetic_reused": int, "docs_made": int}
 
     def output_columns(self) -> dict[str, pa.DataType]:
@@ -166,14 +167,25 @@ class Synthesize(Stage):
     def fit(self, ds, ctx: FitContext) -> None:
         """Pick the sources, generate (or reuse checkpointed generations) and check them; the
         generations are :meth:`documents_made`, the per-batch pass only adds provenance columns."""
-        import ray
+        from curate.runtime.local import LocalDataset
 
         cfg = self.config
-        refs = ds.map_batches(self.proposals, batch_format="pyarrow", batch_size=None).to_arrow_refs()
-        tables = [t for t in ray.get(refs) if t.num_rows]
+        if isinstance(ds, LocalDataset):  # the in-process executor
+            tables = [t for t in ds.map_tables(self.proposals) if t.num_rows]
+        else:
+            import ray
+
+            tables = [t for t in ray.get(ds.map_batches(self.proposals, batch_format="pyarrow",
+                                                        batch_size=None).to_arrow_refs()) if t.num_rows]
         chosen = self.select(pa.concat_tables(tables)) if tables else {}
         wanted = {doc_id for ids in chosen.values() for doc_id in ids}
-        sources = {r["id"]: r for r in ds.filter(lambda r, w=wanted: r["id"] in w).take_all()} if wanted else {}
+        if not wanted:
+            sources = {}
+        elif isinstance(ds, LocalDataset):
+            ids = pa.array(sorted(wanted), pa.string())
+            sources = {r["id"]: r for t in ds.tables() for r in t.filter(pc.is_in(t.column("id"), ids)).to_pylist()}
+        else:
+            sources = {r["id"]: r for r in ds.filter(lambda r, w=wanted: r["id"] in w).take_all()}
         jobs = []
         for t, ids in sorted(chosen.items()):
             task = cfg.tasks[t]
@@ -185,7 +197,7 @@ class Synthesize(Stage):
                                  "system_prompt": task.system_prompt,
                                  "key": self.generation_key(task, target, src["text"])})
         jobs = jobs[: cfg.max_documents]
-        done, generated, reused = self._generate(jobs)
+        done, generated, reused = self._generate(jobs, in_process=isinstance(ds, LocalDataset))
         table = self._synthetic_table(jobs, done)
         rejected = int(pc.sum(pc.is_valid(table.column("reject_stage"))).as_py() or 0)
         # the generations join the flow here: counted in and out (and rejected when they fail their
@@ -197,11 +209,10 @@ class Synthesize(Stage):
     def documents_made(self) -> pa.Table | None:
         return getattr(self, "_made", None)
 
-    def _generate(self, jobs: list[dict]) -> tuple[dict[str, dict], int, int]:
-        """Generations for every job, from the checkpoint when there, else from the actors (budget
-        checked between chunks); returns (by key, newly generated, reused)."""
-        import ray
-
+    def _generate(self, jobs: list[dict], in_process: bool = False) -> tuple[dict[str, dict], int, int]:
+        """Generations for every job, from the checkpoint when there, else from the actors (or one
+        model in this process, ``in_process``; budget checked between chunks); returns (by key,
+        newly generated, reused)."""
         cfg = self.config
         folder = self.checkpoint_dir()
         folder.mkdir(parents=True, exist_ok=True)
@@ -216,17 +227,35 @@ class Synthesize(Stage):
         if todo and (cfg.max_new_tokens is None or tokens < cfg.max_new_tokens):
             from curate.models.host import ModelHost
 
-            count = cfg.resources.concurrency or 1
-            options = cfg.resources.actor_options_on(ray.cluster_resources().get("CPU", 1), count)
-            actor_class = ray.remote(**options)(ModelHost)
-            actors = [actor_class.remote(cfg.model.model_dump(), sampling=cfg.sampling.model_dump(),
-                                         max_doc_tokens=cfg.max_doc_tokens)
-                      for _ in range(count)]
+            host_args = (cfg.model.model_dump(),)
+            host_kwargs = {"sampling": cfg.sampling.model_dump(), "max_doc_tokens": cfg.max_doc_tokens}
+            if in_process:
+                host = ModelHost(*host_args, **host_kwargs)
+                actors: list = []
+
+                def run_wave(sent: list[list[dict]]) -> list:
+                    return [host.generate(chunk) for chunk in sent]
+
+                def stop() -> None:
+                    pass
+            else:
+                import ray
+
+                count = cfg.resources.concurrency or 1
+                options = cfg.resources.actor_options_on(ray.cluster_resources().get("CPU", 1), count)
+                actor_class = ray.remote(**options)(ModelHost)
+                actors = [actor_class.remote(*host_args, **host_kwargs) for _ in range(count)]
+
+                def run_wave(sent: list[list[dict]]) -> list:
+                    return ray.get([actors[k].generate.remote(chunk) for k, chunk in enumerate(sent)])
+
+                def stop() -> None:
+                    for actor in actors:
+                        ray.kill(actor)
             chunks = [todo[i : i + cfg.chunk_size] for i in range(0, len(todo), cfg.chunk_size)]
             while chunks and (cfg.max_new_tokens is None or tokens < cfg.max_new_tokens):
-                sent = [chunks.pop(0) for _ in range(min(len(actors), len(chunks)))]
-                wave = [actors[k].generate.remote(chunk) for k, chunk in enumerate(sent)]
-                for chunk, made in zip(sent, ray.get(wave)):
+                sent = [chunks.pop(0) for _ in range(min(len(actors) or 1, len(chunks)))]
+                for chunk, made in zip(sent, run_wave(sent)):
                     rows = _generation_rows(chunk, made)
                     stamp = _hash(*(r["key"] for r in rows))[:16]
                     pq.write_table(pa.Table.from_pylist(rows), folder / f"{stamp}.parquet.tmp")
@@ -235,8 +264,7 @@ class Synthesize(Stage):
                         done[r["key"]] = r
                         tokens += r["new_tokens"]
                         generated += 1
-            for actor in actors:
-                ray.kill(actor)
+            stop()
         return done, generated, reused
 
     def _synthetic_table(self, jobs: list[dict], done: dict[str, dict]) -> pa.Table:
