@@ -99,9 +99,14 @@ class LocalDataset:
             return pa.ipc.open_file(source).read_all()
 
     def file_tables(self, path: Path, batch_rows: int | None = None) -> Iterator[pa.Table]:
-        """One file's documents in slices of ``batch_rows`` (zero-copy)."""
-        table = self.read_file(path)
+        """One file's documents in batches of ``batch_rows`` (an IPC file's are zero-copy slices of
+        the mapped file; a Parquet file is decoded one batch at a time)."""
         step = batch_rows or self.batch_rows
+        if path.suffix == ".parquet":
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=step):
+                yield pa.Table.from_batches([batch])
+            return
+        table = self.read_file(path)
         for offset in range(0, table.num_rows, step):
             yield table.slice(offset, step)
 
@@ -251,7 +256,10 @@ class LocalExecutor:
         for stage in remaining:
             index = self.planned.index(stage)
             if stage.mode == "global":
+                before = source
                 source = self.materialize(source, pending)
+                if source is not before:
+                    self.release(before)
                 state, made = self.fit(stage, source)
                 runner = StageRunner(stage.spec, self.stats, state)
                 if made is not None and made.num_rows:
@@ -262,9 +270,22 @@ class LocalExecutor:
             boundary = checkpoints.after(index) if checkpoints is not None else None
             if boundary is not None:
                 upstream = {"read", *(p.spec.key for p in self.planned[: index + 1])}
+                before = source
                 source = self.save_boundary(source, pending, boundary, upstream)
+                self.release(before)
                 pending = []
-        return self.write(source, pending, on_records)
+        records = self.write(source, pending, on_records)
+        self.release(source)
+        return records
+
+    def release(self, source: LocalDataset | None) -> None:
+        """Delete a consumed segment's files (only ours: under the staging folder's SEGMENTS)."""
+        if source is None:
+            return
+        ours = (self.staging / SEGMENTS).resolve()
+        for path in source.files:
+            if path.resolve().is_relative_to(ours):
+                path.unlink(missing_ok=True)
 
     def dataset(self, files: list[Path]) -> LocalDataset:
         return LocalDataset(files, self.batch_rows, self.workers)
