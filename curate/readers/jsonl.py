@@ -6,6 +6,7 @@ one ``record_too_large`` rejection instead of a memory spike.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -73,7 +74,12 @@ def iter_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
                 continue
             if not line.strip():
                 continue  # blank lines are not records
-            decoded = decode_text(line)
+            decoded = None
+            if line[:1] == b"{":  # the usual line: no BOM, so strict UTF-8 is what decode_text tries first
+                with contextlib.suppress(UnicodeDecodeError):
+                    decoded = (line.decode("utf-8"), "utf-8")
+            if decoded is None:
+                decoded = decode_text(line)
             if decoded is None:
                 yield ctx.rejected(key, line, "invalid_encoding", f"{ctx.position}: not UTF-8 and no charset detected")
                 continue
