@@ -319,7 +319,7 @@ def _stream_results(ds, console: Console, total_files: int, stats) -> list[dict]
 
 def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path, start: float, verbose: bool,
              checkpoints=None):
-    from curate.outputs import FinalizeContext, output_sinks
+    from curate.outputs import FinalizeContext, output_sinks, remove_unlisted_parts
     from curate.outputs.commit import commit, write_json
     from curate.runtime.stats import ask
 
@@ -329,7 +329,9 @@ def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path,
     else:
         records, stats, cluster, resumed = _run_on_ray(loaded, tasks, console, staging, sinks, verbose, checkpoints)
     metrics = ask(stats, "snapshot")
+    remnants = remove_unlisted_parts(staging, sinks, records)  # of writes whose worker died and were rerun
     summary = summarize(loaded, records, metrics, time.time() - start)
+    summary["removed_unlisted_parts"] = len(remnants)
     summary["resumed_after"] = resumed.stage if resumed else None
     summary["executor"] = loaded.pipeline.executor
     summary["ray"] = {k: v for k, v in cluster.items() if k in ("address", "cpus", "gpus", "dashboard_url")}

@@ -37,6 +37,23 @@ class KillOnceActor(_KillOnce):
     mode = "actors"
 
 
+class KillOnceOnSecondBatch(Stage):
+    """SIGKILLs its worker on the second batch that worker gives it, once per run (the marker):
+    the batch before has already been written, so the rerun must not publish it twice."""
+
+    name = "kill_once_on_second_batch"
+    Config = MarkerConfig
+    seen = 0  # batches this process has processed
+
+    def process(self, batch: pa.Table) -> pa.Table:
+        KillOnceOnSecondBatch.seen += 1
+        marker = Path(self.config.marker)
+        if KillOnceOnSecondBatch.seen == 2 and not marker.exists():
+            marker.write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)
+        return batch
+
+
 class AlwaysKilled(Stage):
     """Dies on every attempt: Ray's retries run out."""
 

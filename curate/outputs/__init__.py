@@ -23,7 +23,8 @@ from curate.outputs.tokens import TokensSink
 from curate.outputs.trainer import TrainerShardsSink
 from curate.schema import alive_mask
 
-__all__ = ["SINKS", "FinalizeContext", "Sink", "default_outputs", "output_folders", "output_sinks", "write_batch"]
+__all__ = ["SINKS", "FinalizeContext", "Sink", "default_outputs", "output_folders", "output_sinks",
+           "remove_unlisted_parts", "write_batch"]
 
 RECORD_SCHEMA = pa.schema(
     [
@@ -133,3 +134,25 @@ def write_batch(batch: pa.Table, staging: str, sinks: list[Sink] | None = None) 
         records.extend(_group_counts(renamed, ["stage", "reason"], "rejected"))
     records.extend(_input_counts(batch, mask))
     return pa.Table.from_pylist(records, schema=RECORD_SCHEMA)
+
+
+def remove_unlisted_parts(staging, sinks: list[Sink], records: list[dict[str, Any]]) -> list[str]:
+    """Delete the part files (``<folder>/part-*``) that no writer's record lists; returns them.
+
+    A write whose worker died after some of its sinks had written their part (and that was then
+    rerun, as Ray and the local executor rerun a dead worker's batch) left files no record
+    lists: committing them would publish those documents twice. Every sink returns a record per
+    file it writes (:class:`~curate.outputs.base.Sink`), so what is unlisted is such a remnant.
+    """
+    from pathlib import Path
+
+    listed = {r["file"] for r in records if r["record"] == "file"}
+    removed = []
+    for sink in sinks:
+        folder = Path(staging) / sink.folder
+        for path in sorted(folder.glob("part-*")) if folder.is_dir() else []:
+            name = f"{sink.folder}/{path.name}"
+            if name not in listed and path.is_file():
+                path.unlink()
+                removed.append(name)
+    return removed

@@ -163,10 +163,17 @@ def _unit_in_worker(index: int) -> tuple[Any, list[tuple[str, tuple]]]:
 
 def run_units(count: int, run: Callable[[int, Any], Any], workers: int, stats, describe: Callable[[int], str],
               what: str, runners: list[StageRunner] | None = None, replay: Callable | None = None,
-              on_result: Callable[[Any], None] | None = None) -> list[Any]:
+              on_result: Callable[[Any], None] | None = None, retries: int = 0) -> list[Any]:
     """``run(i, stats)`` for every unit ``i`` (in this process, or in ``workers`` processes forked
     now, so they hold everything built so far); results in unit order. ``replay`` takes a worker's
-    stats log into the run's totals; ``on_result`` sees each result as it comes (progress)."""
+    stats log into the run's totals; ``on_result`` sees each result as it comes (progress).
+
+    A worker process that dies (killed, out of memory) breaks the pool: a new pool reruns every
+    unit without a result, at most ``retries`` times (as Ray reruns a dead worker's batch). A unit
+    reports its stats only with its result, so a rerun unit is counted once; what a killed unit
+    wrote is overwritten by its rerun, or, for the sinks' part files, swept before the commit
+    (:func:`curate.outputs.remove_unlisted_parts`).
+    """
     global _UNITS
     results: list[Any] = [None] * count
     if workers <= 1 or count <= 1:
@@ -176,30 +183,41 @@ def run_units(count: int, run: Callable[[int, Any], Any], workers: int, stats, d
                 on_result(results[i])
         return results
     _UNITS = _Units(run, runners or [])
+    finished = [False] * count
+    deaths = 0
     try:
-        with ProcessPoolExecutor(max_workers=min(workers, count), mp_context=multiprocessing.get_context("fork")) as pool:
-            futures = {pool.submit(_unit_in_worker, i): i for i in range(count)}
-            pending = set(futures)
-            try:
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        i = futures[future]
-                        try:
-                            result, log = future.result()
-                        except BrokenProcessPool as exc:
-                            raise StageFailed(what, "a worker process died (killed, or out of memory) while running "
-                                              "this step; lower local.workers or read.batch_rows",
-                                              where=describe(i)) from exc
-                        if replay is not None:
-                            replay(log)
-                        results[i] = result
-                        if on_result is not None:
-                            on_result(result)
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
+        while not all(finished):
+            todo = [i for i in range(count) if not finished[i]]
+            died: tuple[BrokenProcessPool, int] | None = None
+            with ProcessPoolExecutor(max_workers=min(workers, len(todo)),
+                                     mp_context=multiprocessing.get_context("fork")) as pool:
+                futures = {pool.submit(_unit_in_worker, i): i for i in todo}
+                pending = set(futures)
+                try:
+                    while pending and died is None:
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            i = futures[future]
+                            try:
+                                result, log = future.result()
+                            except BrokenProcessPool as exc:
+                                died = died or (exc, i)
+                                continue
+                            if replay is not None:
+                                replay(log)
+                            results[i], finished[i] = result, True
+                            if on_result is not None:
+                                on_result(result)
+                except BaseException:
+                    for future in pending:
+                        future.cancel()
+                    raise
+            if died is not None:
+                deaths += 1
+                if deaths > retries:
+                    raise StageFailed(what, f"a worker process died (killed, or out of memory) and the retries ({retries}: "
+                                      "the smallest max_retries of the stages in this step) are used up; lower "
+                                      "local.workers or read.batch_rows", where=describe(died[1])) from died[0]
     finally:
         _UNITS = None
     return results
@@ -290,6 +308,14 @@ class LocalExecutor:
     def dataset(self, files: list[Path]) -> LocalDataset:
         return LocalDataset(files, self.batch_rows, self.workers)
 
+    def retries(self, source: LocalDataset | None, runners: list[StageRunner]) -> int:
+        """Reruns of a step's units after a worker died: the smallest ``max_retries`` of its stages
+        (``read.max_retries`` when it reads)."""
+        limits = [r.max_retries for r in runners]
+        if source is None:
+            limits.append(self.loaded.pipeline.read.max_retries)
+        return min(limits, default=0)
+
     def unit_count(self, source: LocalDataset | None) -> tuple[int, Callable[[int], str]]:
         if source is None:
             groups = group_tasks(self.tasks)
@@ -330,7 +356,7 @@ class LocalExecutor:
 
         count, describe = self.unit_count(source)
         paths = run_units(count, unit, self.workers, self.stats, describe, runners[0].key if runners else "read",
-                          runners, self.replay)
+                          runners, self.replay, retries=self.retries(source, runners))
         return self.dataset([Path(p) for p in paths if p])
 
     def fit(self, stage, source: LocalDataset) -> tuple[Any, pa.Table | None]:
@@ -378,7 +404,7 @@ class LocalExecutor:
                 write_parquet(tmp / f"part-{i:05d}.parquet", batches(i, stats))
 
             run_units(count, unit, self.workers, self.stats, describe, runners[0].key if runners else "read",
-                      runners, self.replay)
+                      runners, self.replay, retries=self.retries(source, runners))
 
         def metrics() -> dict[str, dict[str, float]]:
             return {k: v for k, v in self.stats.snapshot().items() if k in upstream}
@@ -398,7 +424,7 @@ class LocalExecutor:
 
         count, describe = self.unit_count(source)
         per_unit = run_units(count, unit, self.workers, self.stats, describe, runners[0].key if runners else "write",
-                             runners, self.replay, on_records)
+                             runners, self.replay, on_records, retries=self.retries(source, runners))
         return [row for rows in per_unit for row in rows]
 
 

@@ -23,6 +23,7 @@ class StageRunner:
         self.key = spec.key
         self.stats = stats
         self.batch_size = spec.options.resources.batch_size  # the in-process executor slices by it
+        self.max_retries = spec.options.resources.max_retries
         self.declared = self.stage.output_columns()
         self.defaults = self.stage.column_defaults()
         try:

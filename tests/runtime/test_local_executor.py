@@ -2,7 +2,8 @@
 
 The quickstart (read, LID, filters, the Qwen judge, synthesis, dedup, tokenize) must give the
 stored digest of the Ray run row for row; a second run resumes from the first's checkpoints; a
-repeated record id, a stage that raises and a worker the OS kills fail the run naming the stage;
+repeated record id, a stage that raises and a worker the OS keeps killing fail the run naming the
+stage, while a worker killed once is rerun without writing anything twice;
 what the executor cannot run is refused before any work.
 """
 
@@ -85,11 +86,32 @@ def test_a_stage_that_raises_fails_the_run_naming_it(tmp_path: Path, workers: in
     assert not (tmp_path / "hungry" / "_SUCCESS").exists()
 
 
-def test_a_killed_worker_process_fails_the_run_naming_the_stage(tmp_path: Path) -> None:
-    stages = {"crash": {"uses": "tests.fault_stages:AlwaysKilled"}}
+def test_a_worker_killed_after_writing_is_rerun_and_nothing_is_written_twice(tmp_path: Path) -> None:
+    """The worker dies on its unit's second batch, after the first went to the sinks: the pool is
+    replaced, the unit rerun, and the first attempt's part files swept before the commit."""
+    marker = tmp_path / "kill-marker"  # absent: kill (and write it)
+    calm_marker = tmp_path / "calm-marker"
+    calm_marker.write_text("present: never kill")
+    outputs = {}
+    for name, armed in (("calm", calm_marker), ("killed", marker)):
+        stages = {"killer": {"uses": "tests.fault_stages:KillOnceOnSecondBatch", "marker": str(armed)},
+                  "tokenize": {}}
+        result = run_cli(str(_pipeline(tmp_path, name, stages, local={"workers": 2}, read={"batch_rows": 3},
+                                       checkpoint={"enabled": False})))
+        assert result.returncode == 0, result.stdout + result.stderr
+        outputs[name] = summarize(tmp_path / name)
+    assert marker.is_file(), "the killer did kill"
+    assert differences(outputs["killed"], outputs["calm"]) == []
+    summary = json.loads((tmp_path / "killed" / "stats" / "summary.json").read_text())
+    assert summary["removed_unlisted_parts"] > 0  # the first attempt's parts, swept
+
+
+def test_a_worker_that_keeps_dying_fails_the_run_naming_the_stage(tmp_path: Path) -> None:
+    stages = {"crash": {"uses": "tests.fault_stages:AlwaysKilled", "resources": {"max_retries": 1}}}
     result = run_cli(str(_pipeline(tmp_path, "crash", stages, local={"workers": 2})))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "stage 'crash' failed" in result.stderr and "worker process died" in result.stderr
+    assert "retries (1" in result.stderr
     assert not (tmp_path / "crash" / "_SUCCESS").exists()
 
 
