@@ -111,3 +111,17 @@ def decide(
                 reason = "near_duplicate"
             decisions[doc_id] = Decision(root, len(ids), kept, reason)
     return decisions
+
+
+def kept_not_longest(decisions: dict[str, Decision], facts: dict[str, DocFacts]) -> int:
+    """Clusters whose kept document is not their longest (ties: the smallest id), i.e. where
+    ``keep_by`` chose differently from a length-only policy (a better quality score, say)."""
+    members: dict[str, list[str]] = {}
+    kept: dict[str, str] = {}
+    for doc_id, decision in decisions.items():
+        members.setdefault(decision.cluster, []).append(doc_id)
+        kept[decision.cluster] = decision.kept
+
+    def longest(ids: list[str]) -> str:
+        return min(ids, key=lambda d: (-facts.get(d, DocFacts(0)).length, d))
+    return sum(kept[cluster] != longest(ids) for cluster, ids in members.items())

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curate.dedup.clusters import DocFacts, decide
+from curate.dedup.clusters import DocFacts, decide, kept_not_longest
 from curate.ids import id_of_key, row_keys
 from curate.schema import alive_mask
 
@@ -259,7 +259,7 @@ class DuplicateSearch:
         """Union the verified edges on the driver; the keep policy picks one per cluster."""
         cfg = self.config
         if candidates is None or candidates.num_rows == 0:
-            return {}, {"candidate_edges": 0, "false_positive_edges": 0, "clusters": 0}
+            return {}, {"candidate_edges": 0, "false_positive_edges": 0, "clusters": 0, "kept_not_longest": 0}
         rows = candidates.to_pydict()
         edges: dict[tuple[str, str], bool] = {}
         checked: set[tuple[str, str]] = set()
@@ -285,5 +285,7 @@ class DuplicateSearch:
             "candidate_edges": len(checked | set(edges)),
             "false_positive_edges": len(rejected - set(edges)),
             "clusters": len({d.cluster for d in decisions.values()}),
+            # how often keep_by kept another copy than the longest (issue 23: is keep-best worth it?)
+            "kept_not_longest": kept_not_longest(decisions, facts),
         }
         return table, summary

@@ -94,7 +94,7 @@ class Dedup(Stage):
     mode: ClassVar[Mode] = "global"
     fits_in_process: ClassVar[bool] = True
     extra_metrics: ClassVar[dict[str, type]] = {"candidate_edges": int, "false_positive_edges": int, "clusters": int,
-                                                 "shuffle_partitions": int}
+                                                 "shuffle_partitions": int, "kept_not_longest": int}
 
     def output_columns(self) -> dict[str, pa.DataType]:
         return {"dup_cluster": pa.string(), "dup_cluster_size": pa.int32()}

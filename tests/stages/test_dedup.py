@@ -148,14 +148,21 @@ def test_planted_duplicates_found_and_right_one_kept(ray_local) -> None:
     assert out["g0-orig"]["dup_cluster"] == "g0-near" and out["g0-orig"]["dup_cluster_size"] == 3
     assert all(out[f"solo-{i}"]["reject_reason"] is None for i in range(20))
     assert metrics["clusters"] == 6 and metrics["candidate_edges"] >= 7
+    # Where the quality score kept another copy than the longest (code points; ties: smallest id).
+    text = {r["id"]: r["text"] for r in rows}
+    clusters = [[f"g{g}-orig", f"g{g}-near"] + (["web2/copy-of-g0"] if g == 0 else []) for g in range(6)]
+    winners = [f"g{g}-near" if g % 2 else f"g{g}-orig" for g in range(6)]
+    longest = [min(ids, key=lambda i: (-len(text[i]), i)) for ids in clusters]
+    assert metrics["kept_not_longest"] == sum(w != lo for w, lo in zip(winners, longest))
 
 
 def test_longest_kept_without_quality_scores(ray_local) -> None:
     base = words(200, seed=1)
     longer = base + ["extra", "words", "at", "the", "end"]
     rows = [{"id": "a", "text": " ".join(base)}, {"id": "b", "text": " ".join(longer)}]
-    out, _ = run_with_summary(ray_local, rows, threshold=0.8)
+    out, metrics = run_with_summary(ray_local, rows, threshold=0.8)
     assert out["b"]["reject_reason"] is None and out["a"]["reject_detail"] == "duplicate of b"
+    assert metrics["kept_not_longest"] == 0
 
 
 def test_verification_removes_lsh_false_positives(ray_local) -> None:
