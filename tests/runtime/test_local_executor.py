@@ -63,6 +63,20 @@ def test_second_run_resumes_after_the_last_checkpoint_with_the_same_outputs(tmp_
     assert differences(summarize(tmp_path / "resume"), before) == []
 
 
+def test_local_run_resumes_from_the_checkpoints_of_a_ray_run(tmp_path: Path) -> None:
+    """The boundaries are the same Parquet folders whichever executor wrote them."""
+    config = _pipeline(tmp_path, "mixed", SMALL, local={"workers": 2})
+    on_ray = run_cli(str(config), "executor=ray")
+    assert on_ray.returncode == 0, on_ray.stdout + on_ray.stderr
+    ray_outputs = summarize(tmp_path / "mixed")
+
+    local = run_cli(str(config))
+    assert local.returncode == 0, local.stdout + local.stderr
+    summary = json.loads((tmp_path / "mixed" / "stats" / "summary.json").read_text())
+    assert (summary["executor"], summary["resumed_after"]) == ("local", "dedup")
+    assert differences(summarize(tmp_path / "mixed"), ray_outputs) == []
+
+
 def test_repeated_ids_across_files_fail_the_run_from_forked_workers(tmp_path: Path) -> None:
     inputs = tmp_path / "in"
     inputs.mkdir()
