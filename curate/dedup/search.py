@@ -6,6 +6,7 @@ the driver only ever holds the verified edge list."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -207,18 +208,19 @@ class DuplicateSearch:
 
     # ----------------------------------------------------------------- 1-4 on a dataset
 
-    def decisions(self, ds, cores: float | None = None) -> tuple[dict[str, Any], dict[str, int]]:
+    def decisions(self, ds, cores: float | None = None, index_dir: Path | None = None,
+                  ) -> tuple[dict[str, Any], dict[str, int]]:
         """(decision per row key: cluster id, cluster size, reject reason or None, kept id;
-        counts for the run summary, with the shuffle partitions used)."""
+        counts for the run summary, with the shuffle partitions used). The sketches of the
+        indexes ``index.read`` names join this run's (:mod:`curate.dedup.index`); with
+        ``index_dir`` this run's sketches are kept there as its own index."""
         from curate.runtime.local import LocalDataset
 
         cfg = self.config
         self.band_parameters()  # chosen here, once
         if isinstance(ds, LocalDataset):  # the in-process executor: one machine, no shuffle
             tables = [t for t in ds.map_tables(self.sketch, cfg.resources.batch_size) if t.num_rows]
-            verified = self.single_pass(pa.concat_tables(tables)) if tables else None
-            decisions, summary = self._decide(verified)
-            return decisions, {"shuffle_partitions": 0, **summary}
+            return self._in_one_pass(pa.concat_tables(tables) if tables else None, index_dir)
         import ray
 
         from curate.dedup.shuffle import ShuffleInput, shuffle_reduce
@@ -229,24 +231,56 @@ class DuplicateSearch:
         blocks = sketches.to_arrow_refs()
         size = sketches.size_bytes()
         if not cfg.shuffle_partitions and size <= cfg.single_pass_mb * 2**20:
-            verified = self.single_pass(pa.concat_tables(ray.get(blocks))) if blocks else None
-            decisions, summary = self._decide(verified)
-            return decisions, {"shuffle_partitions": 0, **summary}
+            return self._in_one_pass(pa.concat_tables(ray.get(blocks)) if blocks else None, index_dir)
         # Partitions sized from the data, so what one shuffle task holds does not grow with the corpus.
         cores = cores if cores is not None else ray.cluster_resources().get("CPU", 2)
         partitions = cfg.shuffle_partitions or max(2, int(cores), math.ceil(size / (cfg.partition_mb * 2**20)))
+        current = pa.concat_tables(ray.get(blocks)) if blocks and (cfg.index.read or index_dir) else None
+        earlier = self.earlier_sketches(current)
+        inputs = [*blocks, ray.put(earlier)] if earlier is not None else blocks
         if blocks:
-            edges = shuffle_reduce(self.bucket_edges, partitions, ShuffleInput(blocks, "key", self.explode_keys),
+            edges = shuffle_reduce(self.bucket_edges, partitions, ShuffleInput(inputs, "key", self.explode_keys),
                                    task_options=options)
             first = shuffle_reduce(self.attach_first_end, partitions, ShuffleInput(edges, "a"),
-                                   ShuffleInput(blocks, "id", self.documents), task_options=options)
+                                   ShuffleInput(inputs, "id", self.documents), task_options=options)
             second = shuffle_reduce(self.attach_second_end, partitions, ShuffleInput(first, "b"),
-                                    ShuffleInput(blocks, "id", self.documents), task_options=options)
+                                    ShuffleInput(inputs, "id", self.documents), task_options=options)
             verified = pa.concat_tables(ray.get(second))  # the edge list: the only thing on the driver
         else:
             verified = None
-        decisions, summary = self._decide(verified)
+        decisions, summary = self._decide(verified, earlier)
+        self._keep_index(index_dir, current, decisions)
         return decisions, {"shuffle_partitions": partitions, **summary}
+
+    def _in_one_pass(self, current: pa.Table | None, index_dir: Path | None) -> tuple[dict[str, Any], dict[str, int]]:
+        earlier = self.earlier_sketches(current)
+        both = pa.concat_tables([current, earlier]) if earlier is not None else current
+        decisions, summary = self._decide(self.single_pass(both) if both is not None else None, earlier)
+        self._keep_index(index_dir, current, decisions)
+        return decisions, {"shuffle_partitions": 0, **summary}
+
+    def earlier_sketches(self, current: pa.Table | None) -> pa.Table | None:
+        """The sketches of the indexes ``index.read`` names (None: none, or nothing of ours to compare)."""
+        from curate.dedup.index import read_indexes, without_keys
+
+        if current is None or not self.config.index.read:
+            return None
+        earlier = read_indexes(self.config.index.read, current.schema)
+        return without_keys(earlier, current.column("id").combine_chunks()) if earlier is not None else None
+
+    def _keep_index(self, index_dir: Path | None, current: pa.Table | None, decisions: dict[str, Any]) -> None:
+        from curate.dedup.index import fingerprint, write_index
+
+        if index_dir is None:
+            return
+        current = current if current is not None else self.sketch_schema().empty_table()
+        removed = pa.array([decisions.get(k, (None, None, None))[2] is not None
+                            for k in current.column("id").to_pylist()], pa.bool_())
+        write_index(index_dir, current, removed, fingerprint(self.config, *self.band_parameters()))
+
+    def sketch_schema(self) -> pa.Schema:
+        return pa.schema([("id", pa.string()), ("length", pa.int64()), ("quality_score", pa.float64()),
+                          ("fetch_date", pa.string()), ("keys", pa.list_(pa.binary())), ("payload", pa.binary())])
 
     def single_pass(self, sketches: pa.Table) -> pa.Table:
         """Steps 2-3 over all the sketches at once: the shuffle's reduce functions with the whole
@@ -255,11 +289,15 @@ class DuplicateSearch:
         first = self.attach_first_end(self.bucket_edges(self.explode_keys(sketches)), docs)
         return self.attach_second_end(first, docs)
 
-    def _decide(self, candidates: pa.Table | None) -> tuple[dict[str, Any], dict[str, int]]:
-        """Union the verified edges on the driver; the keep policy picks one per cluster."""
+    def _decide(self, candidates: pa.Table | None, earlier: pa.Table | None = None,
+                ) -> tuple[dict[str, Any], dict[str, int]]:
+        """Union the verified edges on the driver; the keep policy picks one per cluster. With
+        ``earlier`` (an index's sketches) only this run's documents get decisions, and the counts
+        are of clusters that hold one of them."""
         cfg = self.config
+        counts = {"index_documents": earlier.num_rows if earlier is not None else 0, "duplicates_of_earlier": 0}
         if candidates is None or candidates.num_rows == 0:
-            return {}, {"candidate_edges": 0, "false_positive_edges": 0, "clusters": 0, "kept_not_longest": 0}
+            return {}, {"candidate_edges": 0, "false_positive_edges": 0, "clusters": 0, "kept_not_longest": 0, **counts}
         rows = candidates.to_pydict()
         edges: dict[tuple[str, str], bool] = {}
         checked: set[tuple[str, str]] = set()
@@ -279,9 +317,18 @@ class DuplicateSearch:
             else:
                 rejected.add(pair)
         decisions = decide([(a, b, exact) for (a, b), exact in edges.items()], facts, cfg.keep_by)
+        if earlier is not None:  # the earlier documents are published: only ours are decided
+            before = set(earlier.column("id").to_pylist())
+            counts["duplicates_of_earlier"] = sum(d.reason is not None and d.kept in before
+                                                  for k, d in decisions.items() if k not in before)
+            ours = {d.cluster for k, d in decisions.items() if k not in before}
+            decisions = {k: d for k, d in decisions.items() if d.cluster in ours}
+            checked = {pair for pair in checked if pair[0] not in before or pair[1] not in before}
+            rejected = {pair for pair in rejected if pair[0] not in before or pair[1] not in before}
+            edges = {pair: e for pair, e in edges.items() if pair[0] not in before or pair[1] not in before}
         table = {key: (id_of_key(d.cluster), d.cluster_size, d.reason, id_of_key(d.kept))
                  for key, d in decisions.items()}
-        summary = {
+        summary = {**counts,
             "candidate_edges": len(checked | set(edges)),
             "false_positive_edges": len(rejected - set(edges)),
             "clusters": len({d.cluster for d in decisions.values()}),

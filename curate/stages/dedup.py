@@ -35,11 +35,21 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, model_validator
 
+from curate.config import StrictModel
 from curate.dedup.clusters import DEFAULT_KEEP_BY, KeepCriterion
 from curate.dedup.search import DuplicateSearch
 from curate.ids import row_keys
 from curate.schema import reject_rows, set_column
 from curate.stage import FitContext, Mode, Resources, Stage, StageConfig
+
+
+class DedupIndexConfig(StrictModel):
+    """``index:``: incremental dedup against earlier runs (:mod:`curate.dedup.index`)."""
+
+    write: bool = Field(default=False, description="Keep this run's dedup index in "
+                        "OUTPUT_DIR/artifacts/<stage>/index (committed with the run).")
+    read: list[str] = Field(default_factory=list, description="Earlier runs' index folders: this run's "
+                            "documents that duplicate theirs are removed; theirs never change.")
 
 
 class DedupConfig(StageConfig):
@@ -75,6 +85,7 @@ class DedupConfig(StageConfig):
     strip_punctuation: bool = True
     normalize_digits: bool = True
     unicode_form: Literal["NFC", "NFKC", "NFD", "NFKD"] | None = "NFKC"
+    index: DedupIndexConfig = DedupIndexConfig()
     resources: Resources = Resources(batch_size=512)
 
     @model_validator(mode="after")
@@ -94,7 +105,8 @@ class Dedup(Stage):
     mode: ClassVar[Mode] = "global"
     fits_in_process: ClassVar[bool] = True
     extra_metrics: ClassVar[dict[str, type]] = {"candidate_edges": int, "false_positive_edges": int, "clusters": int,
-                                                 "shuffle_partitions": int, "kept_not_longest": int}
+                                                 "shuffle_partitions": int, "kept_not_longest": int,
+                                                 "index_documents": int, "duplicates_of_earlier": int}
 
     def output_columns(self) -> dict[str, pa.DataType]:
         return {"dup_cluster": pa.string(), "dup_cluster_size": pa.int32()}
@@ -117,10 +129,20 @@ class Dedup(Stage):
     def band_parameters(self) -> tuple[int, int]:
         return self.search_cls(self.config).band_parameters()
 
+    def preflight(self) -> None:
+        """Every index to read exists and was made with the options this run sketches with."""
+        from curate.dedup.index import check_index, fingerprint
+
+        if self.config.index.read:
+            print_ = fingerprint(self.config, *self.band_parameters())
+            for path in self.config.index.read:
+                check_index(path, print_, self.key)
+
     def fit(self, ds, ctx: FitContext) -> dict[str, Any]:
         """Steps 1-4 on the whole dataset (:class:`~curate.dedup.search.DuplicateSearch`); returns
         the decisions per row key."""
-        decisions, summary = self.search_cls(self.config).decisions(ds, cores=ctx.cores)
+        index_dir = ctx.artifacts_dir / "index" if self.config.index.write and ctx.artifacts_dir else None
+        decisions, summary = self.search_cls(self.config).decisions(ds, cores=ctx.cores, index_dir=index_dir)
         ctx.report(**summary)
         return decisions
 
