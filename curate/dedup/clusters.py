@@ -76,13 +76,15 @@ def decide(
     edges: Sequence[tuple[str, str, bool]],
     facts: dict[str, DocFacts],
     keep_by: Sequence[KeepCriterion] = DEFAULT_KEEP_BY,
+    preferred: frozenset[str] | set[str] = frozenset(),
 ) -> dict[str, Decision]:
     """One decision per document that has a verified duplicate edge ``(a, b, exact)``.
 
     Documents in one connected component form a cluster; the best by ``keep_by`` is kept and
     every other member loses to it. A member whose normalised text equals that of a better
     member (its exact group's best) is an ``exact_duplicate``; the best of each exact group
-    other than the kept document's is a ``near_duplicate``.
+    other than the kept document's is a ``near_duplicate``. A cluster with ``preferred`` members
+    keeps the best of those (incremental dedup: the earlier corpus's documents).
     """
     roots = union_find((a, b) for a, b, _ in edges)
     members: dict[str, list[str]] = {}
@@ -90,8 +92,8 @@ def decide(
         members.setdefault(root, []).append(doc_id)
     exact_roots = union_find((a, b) for a, b, exact in edges if exact)  # exact-duplicate groups
 
-    def rank(doc_id: str) -> tuple:
-        return rank_key(doc_id, facts.get(doc_id, DocFacts(0)), keep_by)
+    def rank(doc_id: str) -> tuple:  # ``preferred`` documents (already published) before any other
+        return (doc_id not in preferred, *rank_key(doc_id, facts.get(doc_id, DocFacts(0)), keep_by))
 
     group_best: dict[str, str] = {}
     for doc_id, group in exact_roots.items():

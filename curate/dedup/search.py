@@ -316,9 +316,10 @@ class DuplicateSearch:
                 edges.setdefault(pair, False)
             else:
                 rejected.add(pair)
-        decisions = decide([(a, b, exact) for (a, b), exact in edges.items()], facts, cfg.keep_by)
+        before = set(earlier.column("id").to_pylist()) if earlier is not None else set()
+        decisions = decide([(a, b, exact) for (a, b), exact in edges.items()], facts, cfg.keep_by,
+                           preferred=before if cfg.index.prefer == "earlier" else frozenset())
         if earlier is not None:  # the earlier documents are published: only ours are decided
-            before = set(earlier.column("id").to_pylist())
             counts["duplicates_of_earlier"] = sum(d.reason is not None and d.kept in before
                                                   for k, d in decisions.items() if k not in before)
             ours = {d.cluster for k, d in decisions.items() if k not in before}

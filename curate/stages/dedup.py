@@ -50,6 +50,10 @@ class DedupIndexConfig(StrictModel):
                         "OUTPUT_DIR/artifacts/<stage>/index (committed with the run).")
     read: list[str] = Field(default_factory=list, description="Earlier runs' index folders: this run's "
                             "documents that duplicate theirs are removed; theirs never change.")
+    prefer: Literal["earlier", "best"] = Field(
+        default="earlier", description="earlier: a cluster with an earlier document keeps it (a new copy is "
+        "always removed); best: the decisions of one run over both (keep_by), so a better new copy is kept "
+        "beside the earlier one.")
 
 
 class DedupConfig(StageConfig):

@@ -1,5 +1,6 @@
-"""Incremental dedup (``dedup: {index: {write, read}}``): corpus B deduplicated against corpus A's
-index decides B's documents exactly as one run over A + B does, and never touches A."""
+"""Incremental dedup (``dedup: {index: {write, read, prefer}}``): corpus B deduplicated against
+corpus A's index decides B's documents as one run over A + B does (``prefer: best``), or so with
+A's copies always kept (``prefer: earlier``), and never touches A."""
 
 from __future__ import annotations
 
@@ -65,9 +66,14 @@ def decisions(out: Path) -> dict[str, tuple]:
     return found
 
 
-@pytest.mark.parametrize("how", [["executor=local"],  # one pass in the driver
-                                 ["executor=ray", "stages.dedup.single_pass_mb=0"]])  # Ray's shuffles
-def test_b_against_a_index_equals_a_joint_run_restricted_to_b(tmp_path: Path, how: list[str]) -> None:
+@pytest.mark.parametrize(("how", "prefer"), [
+    (["executor=local"], "best"),  # one pass in the driver
+    (["executor=local"], "earlier"),
+    (["executor=ray", "stages.dedup.single_pass_mb=0"], "earlier"),  # Ray's shuffles
+])
+def test_b_against_a_index_decides_b_as_a_joint_run_does(tmp_path: Path, how: list[str], prefer: str) -> None:
+    """prefer: best equals a joint A + B run restricted to B's documents; prefer: earlier too,
+    except that a new copy that would beat an earlier one is removed in its favour."""
     corpora(tmp_path)
     first = run_cli(str(pipeline(tmp_path, "run_a", ["a"], {"write": True})), *how)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -75,24 +81,30 @@ def test_b_against_a_index_equals_a_joint_run_restricted_to_b(tmp_path: Path, ho
     assert (index / "_index.json").is_file()
     a_before = decisions(tmp_path / "run_a")
 
-    second = run_cli(str(pipeline(tmp_path, "run_b", ["b"], {"read": [str(index)]})), *how)
+    second = run_cli(str(pipeline(tmp_path, "run_b", ["b"], {"read": [str(index)], "prefer": prefer})), *how)
     assert second.returncode == 0, second.stdout + second.stderr
     joint = run_cli(str(pipeline(tmp_path, "joint", ["a", "b"], {})), *how)
     assert joint.returncode == 0, joint.stdout + joint.stderr
 
     incremental, together = decisions(tmp_path / "run_b"), decisions(tmp_path / "joint")
-    assert incremental == {k: v for k, v in together.items() if k.startswith("web/b")}
+    expected = {k: v for k, v in together.items() if k.startswith("web/b")}
+    a0_cluster_kept = "web/a0" if a_before["web/a0"] == (None, None) else "web/a1"
+    if prefer == "earlier":  # the published copies stay the only ones
+        expected["web/b-longer-a4"] = ("near_duplicate", "duplicate of web/a4")
+        expected["web/b-longer-a0"] = ("near_duplicate", f"duplicate of {a0_cluster_kept}")
+    else:  # they beat a4 and the a0/a1 pair: kept beside the earlier copies
+        assert together["web/a4"][0] == "near_duplicate" and expected["web/b-longer-a4"] == (None, None)
+    assert incremental == expected
     assert incremental["web/b-exact-a2"] == ("exact_duplicate", "duplicate of web/a2")
     assert incremental["web/b-near-a3"] == ("near_duplicate", "duplicate of web/a3")
-    assert incremental["web/b-longer-a4"] == (None, None)  # it beats a4: kept, and a4 stays published
     assert incremental["web/b-new-copy"] == ("near_duplicate", "duplicate of web/b-new")
     assert incremental["web/b-fresh"] == (None, None)
-    assert together["web/a4"][0] == "near_duplicate"  # the joint run would have dropped a4 instead
     assert decisions(tmp_path / "run_a") == a_before
 
     dedup = next(s for s in json.loads((tmp_path / "run_b" / "stats" / "summary.json").read_text())["stages"]
                  if s["stage"] == "dedup")
-    assert dedup["index_documents"] == 8 and dedup["duplicates_of_earlier"] == 2
+    assert dedup["index_documents"] == 8
+    assert dedup["duplicates_of_earlier"] == (4 if prefer == "earlier" else 2)
     assert (dedup["shuffle_partitions"] > 0) == ("executor=ray" in how)  # the path the parameter names
 
 
