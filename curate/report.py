@@ -17,8 +17,12 @@ def print_plan(console: Console, loaded: LoadedConfig, tasks: list[FileTask], pl
     p = loaded.pipeline
     console.print(f"[bold]curate[/bold] · pipeline [bold]{p.name}[/bold] · config {loaded.path} "
                   f"(hash {loaded.config_hash})")
-    console.print(f"Ray: {cluster['address']} · {cluster['cpus']:g} CPUs ({cluster['actor_cpus']:g} held by actor pools) "
-                  f"· {cluster['gpus']:g} GPUs")
+    local = p.executor == "local"
+    if local:
+        console.print(f"Executor: local (no Ray) · {cluster['cpus']:g} worker process(es) forked from this one")
+    else:
+        console.print(f"Ray: {cluster['address']} · {cluster['cpus']:g} CPUs ({cluster['actor_cpus']:g} held by actor "
+                      f"pools) · {cluster['gpus']:g} GPUs")
     if cluster.get("actor_cpu_scale", 1.0) < 1.0:
         console.print(f"Actor pools scaled to fit {cluster['cpus']:g} CPUs: each actor asks "
                       f"{cluster['actor_cpu_scale']:.2f}× its stage's cpus, so one CPU stays free for the tasks")
@@ -33,13 +37,17 @@ def print_plan(console: Console, loaded: LoadedConfig, tasks: list[FileTask], pl
     table.add_column("what")
     table.add_column("runs as")
     for source in p.sources:
-        table.add_row("read", f"{source.name}: {per_source[source.name]} files ({source.domain})", "tasks")
+        table.add_row("read", f"{source.name}: {per_source[source.name]} files ({source.domain})",
+                      "workers" if local else "tasks")
     for stage in planned:
         res = stage.spec.options.resources
-        how = f"{stage.mode}" + (f" ×≤{stage.ray_args['pool'][1]}" if stage.mode == "actors" else "")
-        how += f", {stage.ray_args.get('num_cpus', res.cpus):g} cpu" + (f", {res.gpus:g} gpu" if res.gpus else "")
+        if local:  # every stage in each worker; a global stage's fit in this process first
+            how = "fit here, then workers" if stage.mode == "global" else "workers"
+        else:
+            how = f"{stage.mode}" + (f" ×≤{stage.ray_args['pool'][1]}" if stage.mode == "actors" else "")
+            how += f", {stage.ray_args.get('num_cpus', res.cpus):g} cpu" + (f", {res.gpus:g} gpu" if res.gpus else "")
         table.add_row(stage.spec.key, stage.spec.stage_cls(stage.spec.options, key=stage.spec.key).describe(), how)
-    table.add_row("write", f"{p.output_dir}/{{documents,tokens,rejected,stats}}", "tasks")
+    table.add_row("write", f"{p.output_dir}/{{documents,tokens,rejected,stats}}", "workers" if local else "tasks")
     if p.publish is not None:
         table.add_row("publish", f"{p.publish.to}/ (uploaded after the run commits, _SUCCESS last)", "driver")
     console.print(table)

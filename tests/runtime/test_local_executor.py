@@ -27,6 +27,7 @@ def test_quickstart_on_the_local_executor_equals_the_ray_run(tmp_path: Path) -> 
     assert differences(summarize(out), json.loads(STORED.read_text())) == []
     summary = json.loads((out / "stats" / "summary.json").read_text())
     assert summary["executor"] == "local"
+    assert "Executor: local (no Ray) · 2 worker process(es)" in result.stdout and "Ray:" not in result.stdout
     assert not list(out.rglob("_segments")), "the segments between stages are staging files, never outputs"
 
 
