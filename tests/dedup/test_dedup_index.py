@@ -69,7 +69,8 @@ def decisions(out: Path) -> dict[str, tuple]:
 @pytest.mark.parametrize(("how", "prefer"), [
     (["executor=local"], "best"),  # one pass in the driver
     (["executor=local"], "earlier"),
-    (["executor=ray", "stages.dedup.single_pass_mb=0"], "earlier"),  # Ray's shuffles
+    pytest.param(["executor=ray", "stages.dedup.single_pass_mb=0"], "earlier",  # Ray's shuffles: 3 Ray runs
+                 marks=pytest.mark.slow),
 ])
 def test_b_against_a_index_decides_b_as_a_joint_run_does(tmp_path: Path, how: list[str], prefer: str) -> None:
     """prefer: best equals a joint A + B run restricted to B's documents; prefer: earlier too,

@@ -64,6 +64,7 @@ def test_second_run_resumes_after_the_last_checkpoint_with_the_same_outputs(tmp_
     assert differences(summarize(tmp_path / "resume"), before) == []
 
 
+@pytest.mark.slow  # a Ray run, then a local one
 def test_local_run_resumes_from_the_checkpoints_of_a_ray_run(tmp_path: Path) -> None:
     """The boundaries are the same Parquet folders whichever executor wrote them."""
     config = _pipeline(tmp_path, "mixed", SMALL, local={"workers": 2})
