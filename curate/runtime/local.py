@@ -439,15 +439,16 @@ def apply_runners(runners: list[StageRunner], table: pa.Table) -> pa.Table:
     return table
 
 
-def write_ipc(path: Path, tables: Iterator[pa.Table]) -> bool:
-    """``tables`` (one schema: the runners guarantee it) into one IPC file; False when there were none."""
+def write_tables(path: Path, tables: Iterator[pa.Table], open_writer: Callable[[str, pa.Schema], Any]) -> bool:
+    """``tables`` (one schema: the runners guarantee it; the first one's order wins) into one file
+    opened by ``open_writer(path, schema)``; False when there were none (no file)."""
     writer = None
     schema = None
     try:
         for table in tables:
             if writer is None:
                 schema = table.schema
-                writer = pa.ipc.new_file(str(path), schema)
+                writer = open_writer(str(path), schema)
             writer.write_table(table if table.schema.equals(schema) else table.select(schema.names).cast(schema))
     finally:
         if writer is not None:
@@ -455,15 +456,11 @@ def write_ipc(path: Path, tables: Iterator[pa.Table]) -> bool:
     return writer is not None
 
 
-def write_parquet(path: Path, tables: Iterator[pa.Table]) -> None:
-    writer = None
-    schema = None
-    try:
-        for table in tables:
-            if writer is None:
-                schema = table.schema
-                writer = pq.ParquetWriter(str(path), schema)
-            writer.write_table(table if table.schema.equals(schema) else table.select(schema.names).cast(schema))
-    finally:
-        if writer is not None:
-            writer.close()
+def write_ipc(path: Path, tables: Iterator[pa.Table]) -> bool:
+    """An uncompressed Arrow IPC file (read back memory-mapped)."""
+    return write_tables(path, tables, pa.ipc.new_file)
+
+
+def write_parquet(path: Path, tables: Iterator[pa.Table]) -> bool:
+    """A checkpoint's Parquet file."""
+    return write_tables(path, tables, pq.ParquetWriter)
