@@ -273,14 +273,13 @@ class DuplicateSearch:
 
         if index_dir is None:
             return
-        current = current if current is not None else self.sketch_schema().empty_table()
+        if current is None:  # no live document: an empty index, in the columns sketch() makes
+            from curate.schema import BASE_SCHEMA
+
+            current = self.sketch(BASE_SCHEMA.empty_table())
         removed = pa.array([decisions.get(k, (None, None, None))[2] is not None
                             for k in current.column("id").to_pylist()], pa.bool_())
         write_index(index_dir, current, removed, fingerprint(self.config, *self.band_parameters()))
-
-    def sketch_schema(self) -> pa.Schema:
-        return pa.schema([("id", pa.string()), ("length", pa.int64()), ("quality_score", pa.float64()),
-                          ("fetch_date", pa.string()), ("keys", pa.list_(pa.binary())), ("payload", pa.binary())])
 
     def single_pass(self, sketches: pa.Table) -> pa.Table:
         """Steps 2-3 over all the sketches at once: the shuffle's reduce functions with the whole

@@ -236,6 +236,7 @@ class LocalExecutor:
         self.batch_rows = loaded.pipeline.read.batch_rows
         self.sources = {s.name: s for s in loaded.pipeline.sources}
         self.file_source = {t.path: t.source for t in tasks}
+        self.groups = group_tasks(tasks)  # the first segment's units
         self.segment = 0
         #: Documents a global stage made (synthesis): their file, and that stage's runner, which
         #: they skip (on Ray they join the flow after its per-batch pass too).
@@ -318,13 +319,13 @@ class LocalExecutor:
 
     def unit_count(self, source: LocalDataset | None) -> tuple[int, Callable[[int], str]]:
         if source is None:
-            groups = group_tasks(self.tasks)
+            groups = self.groups
             return len(groups), lambda i: ", ".join(t["path"] for t in json.loads(groups[i]["tasks"])[:3])
         return len(source.files), lambda i: str(source.files[i])
 
     def unit_batches(self, source: LocalDataset | None, runners: list[StageRunner]) -> Callable[[int, Any], Iterator[pa.Table]]:
         """For unit ``i``: its batches (read, or from the previous segment) through ``runners``."""
-        groups = group_tasks(self.tasks) if source is None else None
+        groups = self.groups if source is None else None
         read_dir = self.checkpoints.read_dir if self.checkpoints is not None else None
         pipeline = self.loaded.pipeline
 
