@@ -14,16 +14,17 @@ Stages that need a key that is unique whatever the ids say (dedup) use :func:`ro
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 
 import numpy as np
 import pyarrow as pa
+import xxhash
 
 
 def id_digest(doc_id: str) -> int:
-    """A stable 64-bit digest of an id (the same in every process, unlike ``hash``)."""
-    return int.from_bytes(hashlib.blake2b(doc_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+    """A stable 64-bit digest of an id (the same in every process, unlike ``hash``): XXH3, ~6x
+    blake2b's speed on short ids; digests live only as long as a run, so none is stored."""
+    return xxhash.xxh3_64_intdigest(doc_id.encode("utf-8", "surrogatepass"))
 
 
 def id_digests(ids: Iterable[str]) -> np.ndarray:
@@ -78,11 +79,17 @@ class DuplicateIdError(RuntimeError):
 
 class FileIds:
     """One file's own record ids as a read task passes its rows on, checked against the run's
-    other files when the file is done (the rows are never held, only 8-byte digests)."""
+    other files when the file is done (the rows are never held, only 8-byte digests).
+
+    A reader that claims ids itself (:meth:`curate.readers.context.ReadContext.own_id` digests
+    each one to keep it unique in its file) fills :attr:`claimed`, so no id is digested twice;
+    :meth:`add` digests the own ids of rows that come from elsewhere (a replayed read cache).
+    """
 
     def __init__(self, source: str, file: str, mode: str, active: bool) -> None:
         self.source, self.file, self.mode, self.active = source, file, mode, active
         self.parts: list[np.ndarray] = []
+        self.claimed: set[int] = set()
 
     @classmethod
     def for_task(cls, task, config) -> FileIds:
@@ -100,8 +107,8 @@ class FileIds:
             return
         from curate.runtime.stats import ask
 
-        digests = np.concatenate(self.parts) if self.parts else np.empty(0, np.uint64)
-        clashes = ask(stats, "claim_ids", self.file, digests)
+        parts = [*self.parts, np.fromiter(self.claimed, np.uint64, len(self.claimed))]
+        clashes = ask(stats, "claim_ids", self.file, np.concatenate(parts))
         if clashes:
             raise duplicate_id_error(self.source, self.file, self.mode, clashes)
 

@@ -100,27 +100,29 @@ class DuplicateSearch:
 
         cfg = self.config
         has = sketches.n_shingles > 0
-        docs = slice(None) if has.all() else np.flatnonzero(has)  # a slice: no copy
         count = int(has.sum())
-        parts: list[np.ndarray] = []
-        widths: list[int] = []
+        docs = slice(None) if count == len(has) else np.flatnonzero(has)  # a slice: no copy
+        bands = self.band_parameters()[0] if cfg.near else 0
+        widths = np.array(([17] if cfg.exact else []) + [8] * bands, np.int64)
+        # Every document's keys side by side in one row of bytes, written in place (no stacking).
+        values = np.empty((count, int(widths.sum())), np.uint8)
         if cfg.exact:
-            digests = np.frombuffer(b"".join(sketches.content_keys), np.uint8).reshape(-1, 16)
-            parts += [np.full((count, 1), ord("x"), np.uint8), digests[docs]]
-            widths.append(17)
+            values[:, 0] = ord("x")
+            values[:, 1:17] = np.frombuffer(b"".join(sketches.content_keys), np.uint8).reshape(-1, 16)[docs]
         if cfg.near:
-            bands, rows = self.band_parameters()
-            hashes = band_hashes(sketches.signatures, bands, rows)[docs].astype("<u8", copy=False)
-            parts.append(hashes.view(np.uint8).reshape(count, 8 * bands))
-            widths += [8] * bands
-        values = (np.hstack(parts) if len(parts) > 1 else parts[0]) if count else np.empty(0, np.uint8)
-        ends = np.cumsum(np.tile(np.array(widths, np.int64), count))
-        offsets = np.concatenate([[0], ends])
-        binary_type = pa.binary() if offsets[-1] < 2**31 else pa.large_binary()
-        offsets = offsets.astype(np.int32 if binary_type == pa.binary() else np.int64)
-        flat = pa.Array.from_buffers(binary_type, len(offsets) - 1,
-                                     [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(values).reshape(-1))])
-        per_doc = np.concatenate([[0], np.cumsum(np.where(has, len(widths), 0))]).astype(np.int32)
+            values[:, values.shape[1] - 8 * bands:].view("<u8")[:] = band_hashes(sketches.signatures, *self.band_parameters())[docs]
+        keys_per_doc = len(widths)
+        offset_type = np.int32 if values.size < 2**31 else np.int64
+        offsets = np.empty(count * keys_per_doc + 1, offset_type)
+        row_starts = np.arange(0, values.size, max(values.shape[1], 1), dtype=offset_type)
+        offsets[:-1].reshape(count, keys_per_doc)[:] = np.add.outer(row_starts, (np.cumsum(widths) - widths).astype(offset_type))
+        offsets[-1] = values.size
+        flat = pa.Array.from_buffers(pa.binary() if offset_type == np.int32 else pa.large_binary(), len(offsets) - 1,
+                                     [None, pa.py_buffer(offsets), pa.py_buffer(values.reshape(-1))])
+        if count == len(has):
+            per_doc = np.arange(0, (count + 1) * keys_per_doc, keys_per_doc, dtype=np.int32)
+        else:
+            per_doc = np.concatenate([[0], np.cumsum(np.where(has, keys_per_doc, 0))]).astype(np.int32)
         return pa.ListArray.from_arrays(pa.array(per_doc), flat)
 
     # ----------------------------------------------------------------- 2. bucket

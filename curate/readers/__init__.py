@@ -20,6 +20,7 @@ import pyarrow as pa
 import zstandard
 
 from curate.config import SourceConfig
+from curate.readers.batch import Batch
 from curate.readers.context import ReadContext
 from curate.schema import BASE_SCHEMA
 from curate.sources import FileTask, link_out_of_tree
@@ -62,22 +63,24 @@ def _classify(exc: BaseException) -> str:
     return "unreadable_file"
 
 
-def read_file(task: FileTask, source: SourceConfig, batch_rows: int, local_path: str | None = None) -> Iterator[pa.Table]:
-    """Batches of rows from one file; corrupt tails become a per-file error row, not an exception."""
-    ctx = ReadContext(task=task, source=source, local_path=local_path or task.path)
+def read_file(task: FileTask, source: SourceConfig, batch_rows: int, local_path: str | None = None,
+              claimed_ids: set[int] | None = None) -> Iterator[pa.Table]:
+    """Batches of rows from one file; corrupt tails become a per-file error row, not an exception.
+    ``claimed_ids``: where the digests of the records' own ids go (:class:`curate.ids.FileIds`)."""
+    ctx = ReadContext(task=task, source=source, local_path=local_path or task.path,
+                      used_ids=claimed_ids if claimed_ids is not None else set())
     target = link_out_of_tree(task, source.paths) if ctx.local_path == task.path else None  # not a download
     if target is not None:
         detail = f"a symbolic link to {target!r}, outside the folder it was listed from; not followed"
         yield pa.Table.from_pylist([ctx.rejected(task.relpath, b"", "symlink", detail)], schema=BASE_SCHEMA)
         return
-    rows: list[dict[str, Any]] = []
+    rows = Batch(ctx)
     try:
         for row in reader_for(task.format)(ctx):
-            rows.append(row)
+            rows.add(row)
             if len(rows) >= batch_rows:
-                yield pa.Table.from_pylist(rows, schema=BASE_SCHEMA)
-                rows = []
+                yield rows.take()
     except FILE_ERRORS as exc:
-        rows.append(ctx.file_error(_classify(exc), exc))
-    if rows:
-        yield pa.Table.from_pylist(rows, schema=BASE_SCHEMA)
+        rows.add(ctx.file_error(_classify(exc), exc))
+    if len(rows):
+        yield rows.take()

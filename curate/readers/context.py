@@ -1,7 +1,7 @@
 """What every reader gets: the file, its source's options, and helpers that build rows.
 
-Readers are generators of row dicts (``iter_rows(ctx)``); they never build Arrow tables or
-decide ids themselves. :meth:`ReadContext.document` and :meth:`ReadContext.rejected` make the
+Readers are generators of rows (``iter_rows(ctx)``): dicts, or :data:`PlainDocument` tuples for
+the usual document; they never build Arrow tables or decide ids themselves. :meth:`ReadContext.document` and :meth:`ReadContext.rejected` make the
 rows, so every format produces the same columns and the same kind of stable id, in one of two
 namespaces that cannot meet (source names hold no ``/`` or ``:``):
 
@@ -36,7 +36,11 @@ class RecordId(str):
     """A finished document id built from a record's own id (not a key to prefix)."""
 
 
-__all__ = ["DuplicateIdError", "ReadContext", "RecordId", "decode_text"]
+#: (id, text, url, metadata JSON): a document row that needs no other column.
+PlainDocument = tuple[str, str, str | None, str | None]
+
+
+__all__ = ["DuplicateIdError", "PlainDocument", "ReadContext", "RecordId", "decode_text"]
 
 
 @dataclass
@@ -68,18 +72,19 @@ class ReadContext:
     def own_id(self, value: Any) -> RecordId:
         """A record's own id as a document id no other record of this file has (``ids`` option)."""
         value = str(value)
-        scoped = f"{self.task.source}/{self.task.relpath}:{value}"
-        first = scoped if self.source.ids == "file" else f"{self.task.source}/{value}"
+        scoped = self.source.ids == "file"
+        first = f"{self.task.source}/{self.task.relpath}:{value}" if scoped else f"{self.task.source}/{value}"
         if self._claim(first):
             return RecordId(first)
         if self.source.ids == "error":
             raise DuplicateIdError(
                 f"source {self.task.source!r}: id {value!r} appears twice in {self.task.path} (again at "
                 f"{self.position}); ids must be unique (sources.*.ids: error). Set ids: rekey or ids: file to re-key them")
-        candidate, n = scoped, 1
+        scoped_id = f"{self.task.source}/{self.task.relpath}:{value}"
+        candidate, n = scoped_id, 1
         while not self._claim(candidate):  # deterministic: the file is read in order
             n += 1
-            candidate = f"{scoped}#{n}"
+            candidate = f"{scoped_id}#{n}"
         return RecordId(candidate)
 
     def _claim(self, doc_id: str) -> bool:
@@ -109,6 +114,13 @@ class ReadContext:
         """A kept document; its text is Unicode-normalised as the source asks."""
         form = self.source.normalize_unicode
         return self._base(key, unicodedata.normalize(form, text) if form else text, columns)
+
+    def plain_document(self, key: str, text: str, url: str | None, metadata: dict[str, Any]) -> PlainDocument:
+        """A kept document with no columns but id, text, url and metadata (most JSONL and Parquet
+        records), as a tuple: :class:`curate.readers.batch.Batch` puts it in columns without a dict."""
+        form = self.source.normalize_unicode
+        return (self.doc_id(key), unicodedata.normalize(form, text) if form else text, url,
+                json.dumps(metadata, ensure_ascii=False, default=str) if metadata else None)
 
     def rejected(self, key: str, raw: str | bytes, reason: str, detail: str, *, size: int | None = None,
                  **columns: Any) -> dict[str, Any]:

@@ -105,7 +105,7 @@ def read_group(encoded: str, sources: dict[str, SourceConfig], download: Downloa
                 try:
                     local_path, fetched = fetch_for_read(task, source, download)
                     size = size_on_disk(local_path)
-                    tables = read_file(task, source, batch_rows, local_path)
+                    tables = read_file(task, source, batch_rows, local_path, file_ids.claimed)
                 except DownloadError as exc:
                     if source.on_error != "skip":
                         raise
@@ -115,9 +115,10 @@ def read_group(encoded: str, sources: dict[str, SourceConfig], download: Downloa
                 for table in tables:
                     rows += table.num_rows
                     kept = alive_mask(table)
-                    alive += int(pc.sum(kept).as_py() or 0)
-                    nbytes += text_bytes(table.filter(kept))  # out: the documents, as every stage counts
-                    file_ids.add(table)
+                    alive_here = int(pc.sum(kept).as_py() or 0)
+                    alive += alive_here
+                    # out: the documents, as every stage counts (no copy of the batch when all are)
+                    nbytes += text_bytes(table if alive_here == table.num_rows else table.filter(kept))
                     if writer is not None:
                         writer.write(table)
                     # On the in-process executor the stages downstream run while this generator
