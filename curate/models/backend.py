@@ -3,10 +3,9 @@
 ``quality``, ``distilled_quality`` and ``synthesize`` never touch a model directly: they ask a
 backend to *judge* documents (the score-digit distribution of a rubric prompt, and optionally the
 document's perplexity) or to *generate* text for prompts built from a template and a source
-document. Which backend runs is the ``model:`` block's ``backend`` (default ``transformers``:
-the model loaded in-process, one copy per Ray actor); a served engine (vLLM, SGLang,
-``transformers serve``) is a second implementation of the same three methods (issue 22), added
-to :data:`BACKENDS`.
+document. Which backend runs is the ``model:`` block's ``backend``: ``transformers`` (default,
+the model loaded in-process, one copy per Ray actor) or ``openai`` (an OpenAI-compatible server:
+vLLM, SGLang, llama.cpp, ``transformers serve``; :mod:`curate.models.openai_backend`).
 
 Hosting is the same for all three stages (:mod:`curate.models.host`): a Ray actor that builds the
 backend once and answers judge or generate calls.
@@ -88,8 +87,10 @@ class TransformersBackend(ModelBackend):
         return self._generators[key].generate([p.ids for p in prompts])
 
 
+from curate.models.openai_backend import OpenAIBackend  # noqa: E402  (it builds on ModelBackend above)
+
 #: Backends by the name a ``model:`` block gives as ``backend``.
-BACKENDS: dict[str, type[ModelBackend]] = {"transformers": TransformersBackend}
+BACKENDS: dict[str, type[ModelBackend]] = {"transformers": TransformersBackend, "openai": OpenAIBackend}
 
 
 def make_backend(spec: ModelSpec) -> ModelBackend:

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from curate.config import StrictModel
+from curate.models.client import RequestOptions
 
 Dtype = Literal["auto", "float32", "bfloat16", "float16"]
 Device = Literal["auto", "cpu", "cuda"]
@@ -32,6 +33,45 @@ class ModelSpec(StrictModel):
     dtype: Dtype = Field(default="auto", description="auto: bfloat16 on GPU, float32 on CPU.")
     device: Device = "auto"
     trust_remote_code: bool = False
+    # backend: openai (an OpenAI-compatible server: vLLM, SGLang, llama.cpp, transformers serve).
+    # The tokenizer of ``id`` is still loaded here: prompts are built and cut exactly as in-process.
+    base_url: list[str] = Field(
+        default_factory=list, description="backend openai: the server(s), e.g. http://host:8000/v1; several are balanced.")
+    served_name: str | None = Field(default=None, description="backend openai: the model's name on the server (default: id).")
+    api_key_env: str | None = Field(default=None, description="backend openai: the environment variable holding the API key.")
+    prompt_format: Literal["ids", "text"] = Field(
+        default="ids", description="backend openai: send prompts as token ids (exact; vLLM, SGLang, llama.cpp) or as "
+        "text (servers that take only text, e.g. transformers serve).")
+    top_logprobs: int = Field(default=20, gt=0, le=20, description="backend openai: logprobs asked for the judge's answer token.")
+    requests: RequestOptions = Field(default_factory=lambda: RequestOptions())
+    cache_dir: str | None = Field(
+        default=None, description="backend openai: where answered requests are kept for reruns (default: the curate cache).")
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _one_or_more_urls(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} is not an http(s) URL")
+        return value
+
+    @model_validator(mode="after")
+    def _served_options_need_a_server(self) -> ModelSpec:
+        if self.backend == "openai" and not self.base_url:
+            raise ValueError("backend openai needs base_url: the server(s) to send requests to")
+        if self.backend != "openai" and self.base_url:
+            raise ValueError(f"base_url is for backend: openai (this model's backend is {self.backend})")
+        return self
+
+    @property
+    def served(self) -> bool:
+        """Whether the model runs on a server (only its tokenizer is loaded here)."""
+        return bool(self.base_url)
 
 
     @field_validator("backend")
@@ -68,9 +108,14 @@ def fetch_hint(spec: ModelSpec) -> str:
             "then copy the Hugging Face cache, or point `id:` at a local directory")
 
 
+#: What a served model needs here: its tokenizer and chat template, not its weights.
+TOKENIZER_FILES = ["*.json", "*.model", "*.txt", "*.tiktoken", "*.jinja"]
+
+
 def resolve(spec: ModelSpec) -> str:
-    """A local directory holding the model: the directory named, the built stand-in, or the
-    Hugging Face cache snapshot (downloaded when online). Raises :class:`ModelUnavailable`."""
+    """A local directory holding the model (only its tokenizer for a served one): the directory
+    named, the built stand-in, or the Hugging Face cache snapshot (downloaded when online).
+    Raises :class:`ModelUnavailable`."""
     from curate.models.standin import STANDIN_ID, ensure_standin
 
     if spec.id == STANDIN_ID:
@@ -84,7 +129,7 @@ def resolve(spec: ModelSpec) -> str:
         raise ModelUnavailable(f"model directory {spec.id} does not exist")
     from huggingface_hub import snapshot_download
 
-    patterns = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "*.jinja"]
+    patterns = TOKENIZER_FILES if spec.served else [*TOKENIZER_FILES, "*.safetensors"]
     try:  # the cache first: no network round trip when it is there
         return snapshot_download(spec.id, revision=spec.revision, allow_patterns=patterns, local_files_only=True)
     except Exception:

@@ -71,6 +71,7 @@ class Judgement:
     nll: float  # mean negative log-likelihood per document token (nan: no tokens)
     doc_tokens: int
     truncated: bool
+    error: str | None = None  # a served backend's request that failed after its retries: no judgement
 
 
 class QwenJudge:

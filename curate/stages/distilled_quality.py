@@ -97,7 +97,7 @@ class DistilledQuality(Stage):
     name: ClassVar[str] = "distilled_quality"
     Config = DistilledQualityConfig
     mode: ClassVar[Mode] = "global"
-    extra_metrics: ClassVar[dict[str, type]] = {"judged_docs": int, "heldout_docs": int, "heldout_f1": float,
+    extra_metrics: ClassVar[dict[str, type]] = {"judged_docs": int, "judge_errors": int, "heldout_docs": int, "heldout_f1": float,
                                                  "heldout_spearman": float}
 
     def output_columns(self) -> dict[str, pa.DataType]:
@@ -160,6 +160,10 @@ class DistilledQuality(Stage):
                 best.setdefault(group, []).append((key, doc_id))
             chosen = {doc_id for rows in best.values() for _, doc_id in sorted(rows)[: cfg.sample_per_group]}
             judged = self._judge(ds, chosen)
+            lost = {i for i, score in enumerate(judged["score"]) if score != score}  # NaN: a served judge's failed request
+            if lost:
+                judged = {name: [v for i, v in enumerate(values) if i not in lost] for name, values in judged.items()}
+                summary["judge_errors"] = len(lost)
             judged_scores = dict(zip(judged["id"], judged["score"]))
             order = sorted(range(len(judged["id"])), key=lambda i: seeded_key(cfg.seed + 1, judged["id"][i]))
             cut = int(round(len(order) * (1 - cfg.heldout)))

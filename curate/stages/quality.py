@@ -21,7 +21,7 @@ from curate.config import ConfigError
 from curate.models.backend import JudgeOptions, make_backend
 from curate.models.loading import ModelSpec, check_available
 from curate.quality.thresholds import reject_low_scores
-from curate.schema import set_column
+from curate.schema import reject_rows, set_column
 from curate.stage import Resources, Stage, StageConfig
 
 
@@ -72,6 +72,8 @@ class QualityJudge(Stage):
         batch = set_column(batch, "quality_confidence", pa.array([j.confidence for j in judged], pa.float64()))
         nll = [j.nll if self.config.perplexity and j.nll == j.nll else None for j in judged]  # NaN -> null
         batch = set_column(batch, "quality_nll", pa.array(nll, pa.float64()))
+        failed = np.array([j.error is not None for j in judged], dtype=bool)  # a served judge's lost requests
+        batch = reject_rows(batch, failed, self.key, "inference_error", [j.error for j in judged])
         return reject_low_scores(batch, scores, self.config.thresholds, self.key, "judge")
 
 

@@ -257,13 +257,15 @@ class Synthesize(Stage):
                 sent = [chunks.pop(0) for _ in range(min(len(actors) or 1, len(chunks)))]
                 for chunk, made in zip(sent, run_wave(sent)):
                     rows = _generation_rows(chunk, made)
-                    stamp = _hash(*(r["key"] for r in rows))[:16]
-                    pq.write_table(pa.Table.from_pylist(rows), folder / f"{stamp}.parquet.tmp")
-                    (folder / f"{stamp}.parquet.tmp").replace(folder / f"{stamp}.parquet")  # checkpoint
+                    kept = [r for r in rows if r["error"] is None]  # a lost request is asked again next run
+                    if kept:
+                        stamp = _hash(*(r["key"] for r in kept))[:16]
+                        pq.write_table(pa.Table.from_pylist(kept), folder / f"{stamp}.parquet.tmp")
+                        (folder / f"{stamp}.parquet.tmp").replace(folder / f"{stamp}.parquet")  # checkpoint
                     for r in rows:
                         done[r["key"]] = r
                         tokens += r["new_tokens"]
-                        generated += 1
+                        generated += r["error"] is None
             stop()
         return done, generated, reused
 
@@ -285,7 +287,7 @@ class Synthesize(Stage):
                 "synth_generated_at": made["generated_at"], "_finish": made["finish_reason"],
                 "_expected_lang": (job["target"] if task.language_rule == "target"
                                    else job["source_lang"] if task.language_rule == "source" else None),
-                "_source_text": job["source_text"],
+                "_source_text": job["source_text"], "_error": made.get("error"),
             })
         schema = BASE_SCHEMA
         for name, dtype in PROVENANCE.items():
@@ -309,6 +311,8 @@ class Synthesize(Stage):
 
         cfg = self.config
         text = row["text"]
+        if row["_error"]:
+            return "inference_error", row["_error"]
         if not text.strip():
             return "empty_generation", "the model produced no text"
         if cfg.reject_unfinished and row["_finish"] == "length":
@@ -359,4 +363,4 @@ def _generation_rows(jobs: list[dict], made: list) -> list[dict]:
     """What the checkpoint keeps per generation, by the job's key."""
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return [{"key": j["key"], "text": g.text, "new_tokens": g.new_tokens, "finish_reason": g.finish_reason,
-             "generated_at": now} for j, g in zip(jobs, made)]
+             "generated_at": now, "error": g.error} for j, g in zip(jobs, made)]

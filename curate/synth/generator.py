@@ -30,7 +30,8 @@ class SamplingConfig(StrictModel):
 class Generation:
     text: str
     new_tokens: int
-    finish_reason: str  # "stop" (an end token) or "length" (max_new_tokens)
+    finish_reason: str  # "stop" (an end token), "length" (max_new_tokens) or "error" (no generation)
+    error: str | None = None  # a served backend's request that failed after its retries
 
 
 class Generator:

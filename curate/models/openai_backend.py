@@ -1,0 +1,203 @@
+"""``backend: openai``: judge and generate through an OpenAI-compatible server.
+
+The prompts are the in-process backend's, built here with the model's own tokenizer and chat
+template (:class:`~curate.models.prompting.ChatPrompter`: documents cut at ``max_doc_tokens``,
+special-token text in a document kept as text), and sent to ``/completions`` as token ids, so
+the server reads exactly what the in-process model would (vLLM, SGLang and llama.cpp take ids;
+``prompt_format: text`` sends the same prompt as text for servers that take only text, and
+refuses a document whose text holds a special token, which the server would read as one).
+
+* **Judging** asks for one token with ``logprobs``: the score digits' log-probabilities among
+  the ``top_logprobs`` most likely, renormalised over the digits as the in-process judge does
+  (a digit outside the top ones counts as probability 0: with 20 asked, what that drops is
+  measured in the tests). The perplexity column needs the prompt's log-probabilities (``echo``
+  with ``logprobs``); a server that does not return them gives no ``quality_nll``.
+* **Generating** sends the YAML's sampling: ``temperature`` (0: greedy), ``top_p``,
+  ``max_tokens``, ``seed`` (per request; the in-process backend seeds per batch, so only greedy
+  outputs are the same on both), and ``repetition_penalty`` when it is not 1.
+* Every answer is kept in a :class:`~curate.models.request_cache.RequestCache`: a rerun sends
+  only what it has no answer for. Requests go through :class:`~curate.models.client.ServedClient`
+  (bounded, balanced, timed out, retried); one that still fails becomes that document's
+  ``error`` (an ``inference_error`` row), and past ``max_error_rate`` the stage fails.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from curate.models.backend import JudgeOptions, ModelBackend
+from curate.models.client import InferenceFailed, RequestFailed, ServedClient
+from curate.models.loading import LoadedModel, resolve
+from curate.models.prompting import ChatPrompt, ChatPrompter
+from curate.models.request_cache import RequestCache, request_key
+
+COMPLETIONS = "/completions"
+
+
+class OpenAIBackend(ModelBackend):
+    def load(self) -> None:
+        from transformers import AutoTokenizer
+
+        spec = self.spec
+        path = resolve(spec)
+        self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=spec.trust_remote_code)
+        self.loaded = LoadedModel(model=None, tokenizer=self.tokenizer, spec=spec, path=path, device="server")
+        self.name = spec.served_name or spec.id
+        self.client = ServedClient(spec.base_url, spec.requests, spec.api_key_env)
+        self.cache = RequestCache(self.cache_path())
+        self.special_texts = sorted({t for t in self.tokenizer.all_special_tokens if t}
+                                    | set(self.tokenizer.get_added_vocab()), key=len, reverse=True)
+        self._judges: dict[str, Any] = {}
+        #: Requests sent and answers reused from the cache, for the tests and the stage's metrics.
+        self.sent = self.reused = 0
+
+    def cache_path(self) -> Path:
+        if self.spec.cache_dir:
+            return Path(self.spec.cache_dir) / "answers.sqlite"
+        from curate.tokenizer import cache_dir
+
+        return cache_dir() / "requests" / "answers.sqlite"
+
+    # ------------------------------------------------------------------ judging
+
+    def judge(self, texts: Sequence[str], domains: Sequence[str], options: JudgeOptions) -> list[Any]:
+        from curate.quality.judge import SCORE_DIGITS, Judgement, QwenJudge
+
+        key = options.model_dump_json()
+        if key not in self._judges:  # rubrics framed once per option set (no model is loaded here)
+            self._judges[key] = QwenJudge(self.loaded, options.rubrics, max_doc_tokens=options.max_doc_tokens,
+                                          token_budget=options.token_budget, max_batch=options.max_batch,
+                                          perplexity=options.perplexity)
+        prompts = self._judges[key].prompts(texts, domains) if texts else []
+        sendable = [self._prompt(p) for p in prompts]
+        base = {"model": self.name, "max_tokens": 1, "temperature": 0.0}
+        answers = self._complete([{**base, "prompt": p, "logprobs": self.spec.top_logprobs} if not isinstance(p, RequestFailed)
+                                  else p for p in sendable])
+        echoed: list[Any] = [None] * len(prompts)
+        if options.perplexity:
+            echoed = self._complete([{**base, "prompt": p, "logprobs": 1, "echo": True} if not isinstance(p, RequestFailed)
+                                     else p for p in sendable])
+        out = []
+        for prompt, answer, echo in zip(prompts, answers, echoed):
+            doc_tokens = prompt.doc_end - prompt.doc_start
+            if isinstance(answer, RequestFailed):
+                out.append(Judgement(math.nan, -1, math.nan, math.nan, doc_tokens, prompt.truncated, error=answer.cause))
+                continue
+            top = _first_top_logprobs(answer)
+            probs = [math.exp(top[str(d)]) if str(d) in top else 0.0 for d in SCORE_DIGITS]
+            mass = sum(probs)
+            score = sum(p * d for p, d in zip(probs, SCORE_DIGITS)) / mass if mass > 0 else math.nan
+            label = SCORE_DIGITS[max(range(len(probs)), key=probs.__getitem__)]
+            out.append(Judgement(score, label, mass, _document_nll(echo, prompt), doc_tokens, prompt.truncated))
+        self.client.check_error_rate("judge")
+        return out
+
+    # ------------------------------------------------------------------ generating
+
+    def generate(self, jobs: Sequence[dict[str, Any]], sampling: Any, max_doc_tokens: int) -> list[Any]:
+        from curate.synth.generator import Generation
+
+        prompter = ChatPrompter(self.tokenizer)
+        prompts = prompter.prompts([j["source_text"] for j in jobs], [j["template"] for j in jobs],
+                                   max_doc_tokens, [j["system_prompt"] for j in jobs])
+        body: dict[str, Any] = {"model": self.name, "max_tokens": sampling.max_new_tokens,
+                                "temperature": sampling.temperature, "top_p": sampling.top_p, "seed": sampling.seed}
+        if sampling.repetition_penalty != 1.0:
+            body["repetition_penalty"] = sampling.repetition_penalty
+        sendable = [self._prompt(p) for p in prompts]
+        answers = self._complete([{**body, "prompt": p} if not isinstance(p, RequestFailed) else p for p in sendable])
+        out = []
+        for answer in answers:
+            if isinstance(answer, RequestFailed):
+                out.append(Generation("", 0, "error", error=answer.cause))
+                continue
+            choice = _choice(answer)
+            text = self._cut_at_special(choice.get("text") or "")
+            usage = answer.get("usage") or {}
+            tokens = usage.get("completion_tokens")
+            if not isinstance(tokens, int):
+                tokens = len(self.tokenizer.encode(text, add_special_tokens=False))
+            out.append(Generation(text, tokens, "length" if choice.get("finish_reason") == "length" else "stop"))
+        self.client.check_error_rate("synthesize")
+        return out
+
+    # ------------------------------------------------------------------ requests
+
+    def _prompt(self, prompt: ChatPrompt) -> list[int] | str | RequestFailed:
+        """What the request's ``prompt`` holds: the ids, or their text when the server takes only
+        text (then a document whose text holds a special token cannot be sent: the server would
+        read it as that token)."""
+        if self.spec.prompt_format == "ids":
+            return list(prompt.ids)
+        document = self.tokenizer.decode(prompt.ids[prompt.doc_start : prompt.doc_end], skip_special_tokens=False)
+        held = next((t for t in self.special_texts if t in document), None)
+        if held is not None:
+            return RequestFailed(f"the document holds the special token {held!r} as text; prompt_format: text would send "
+                                 "it as that token (use a server that takes token ids, prompt_format: ids)", 0)
+        return self.tokenizer.decode(prompt.ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    def _complete(self, bodies: Sequence[dict[str, Any] | RequestFailed]) -> list[dict[str, Any] | RequestFailed]:
+        """Answers to ``/completions`` bodies, from the cache where there, else from the servers
+        (and then kept); a :class:`RequestFailed` in place of a body stays one."""
+        keys = {i: request_key(self.spec.id, self.spec.revision, "openai", COMPLETIONS, b)
+                for i, b in enumerate(bodies) if not isinstance(b, RequestFailed)}
+        cached = self.cache.get_many(list(keys.values()))
+        todo = [i for i, key in keys.items() if key not in cached]
+        answers = self.client.post_all(COMPLETIONS, [bodies[i] for i in todo])  # type: ignore[misc]
+        self.cache.put_many((keys[i], a) for i, a in zip(todo, answers) if not isinstance(a, RequestFailed))
+        self.sent += len(todo)
+        self.reused += len(keys) - len(todo)
+        out: list[Any] = [b if isinstance(b, RequestFailed) else cached.get(keys[i]) for i, b in enumerate(bodies)]
+        for i, answer in zip(todo, answers):
+            out[i] = answer
+        return out
+
+    def _cut_at_special(self, text: str) -> str:
+        """The answer up to the first special token a server left in its text (an end of turn it
+        did not stop at), as the in-process generator stops at it."""
+        cuts = [text.find(t) for t in self.special_texts if t in text]
+        return text[: min(cuts)] if cuts else text
+
+
+def _choice(answer: dict[str, Any]) -> dict[str, Any]:
+    choices = answer.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise InferenceFailed(f"the server's answer has no choices: {str(answer)[:300]}")
+    return choices[0]
+
+
+def _first_top_logprobs(answer: dict[str, Any]) -> dict[str, float]:
+    """token text -> logprob of the answer's first token's most likely tokens (the legacy
+    completions form, a dict per position, or the chat form, a list of {token, logprob})."""
+    logprobs = _choice(answer).get("logprobs")
+    top = None
+    if isinstance(logprobs, dict):
+        if isinstance(logprobs.get("top_logprobs"), list) and logprobs["top_logprobs"]:
+            top = logprobs["top_logprobs"][0]
+        elif isinstance(logprobs.get("content"), list) and logprobs["content"]:
+            top = logprobs["content"][0].get("top_logprobs")
+    if isinstance(top, list):
+        top = {entry["token"]: entry["logprob"] for entry in top if isinstance(entry, dict)}
+    if not isinstance(top, dict) or not top:
+        raise InferenceFailed(
+            "the server answered without logprobs, so it cannot judge (the judge reads the score digits' "
+            "probabilities; transformers serve ignores logprobs: serve the judge with vLLM, SGLang or llama.cpp)")
+    return {str(token): float(value) for token, value in top.items() if value is not None}
+
+
+def _document_nll(echo: dict[str, Any] | RequestFailed | None, prompt: ChatPrompt) -> float:
+    """Mean negative log-likelihood of the document's tokens from an echoed prompt's logprobs;
+    NaN when the server gave none or its tokens do not line up with the prompt's."""
+    if not isinstance(echo, dict) or prompt.doc_end <= prompt.doc_start:
+        return math.nan
+    logprobs = _choice(echo).get("logprobs")
+    values = logprobs.get("token_logprobs") if isinstance(logprobs, dict) else None
+    if not isinstance(values, list) or len(values) < len(prompt.ids):
+        return math.nan
+    span = values[prompt.doc_start : prompt.doc_end]
+    if any(v is None for v in span):
+        return math.nan
+    return -sum(span) / len(span)
