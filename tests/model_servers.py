@@ -1,7 +1,8 @@
 """Real model servers on 127.0.0.1 for the served-backend tests, and a proxy that breaks them.
 
 * :func:`start_transformers_serve`: ``transformers serve`` (transformers' own OpenAI-compatible
-  server) with the project's stand-in model, started as a subprocess and stopped after.
+  server) with the project's stand-in model, started as a subprocess and stopped after;
+  :func:`start_llama_server`: llama.cpp's (llama-cpp-python's), which returns logprobs.
 * :class:`FaultProxy`: a real HTTP server that forwards each POST to an upstream server, except
   when told to fail: ``proxy.faults`` is a list consumed one per request (``"429"``: Too Many
   Requests with ``Retry-After: 0``; ``"500"``; ``"reset"``: the connection closed with no answer;
@@ -46,15 +47,14 @@ def wait_healthy(url: str, process: subprocess.Popen | None, timeout: float, log
 
 
 @contextlib.contextmanager
-def start_transformers_serve(model_dir: Path, log: Path):
-    """``transformers serve MODEL`` on a free port; yields its ``/v1`` base URL."""
-    port = free_port()
-    cli = Path(sys.executable).with_name("transformers")
+def serve(command: list[str], port: int, health: str, log: Path, timeout: float = 180):
+    """A server process on 127.0.0.1:``port``, waited for until ``health`` answers; yields its
+    ``/v1`` base URL and stops it after."""
     with open(log, "wb") as out:
-        process = subprocess.Popen([str(cli), "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port)],
-                                   stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
     try:
-        wait_healthy(f"http://127.0.0.1:{port}/health", process, 180, log)
+        wait_healthy(f"http://127.0.0.1:{port}{health}", process, timeout, log)
         yield f"http://127.0.0.1:{port}/v1"
     finally:
         process.terminate()
@@ -62,6 +62,25 @@ def start_transformers_serve(model_dir: Path, log: Path):
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextlib.contextmanager
+def start_transformers_serve(model_dir: Path, log: Path):
+    """``transformers serve MODEL`` on a free port; yields its ``/v1`` base URL."""
+    port = free_port()
+    cli = Path(sys.executable).with_name("transformers")
+    with serve([str(cli), "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port)], port, "/health", log) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def start_llama_server(gguf: Path, log: Path):
+    """llama-cpp-python's OpenAI-compatible server with a GGUF model (prompt logprobs on)."""
+    port = free_port()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1", "--port", str(port),
+               "--n_ctx", "2048", "--logits_all", "true", "--n_threads", "2", "--verbose", "false"]
+    with serve(command, port, "/v1/models", log, timeout=120) as url:
+        yield url
 
 
 @dataclass

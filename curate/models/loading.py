@@ -33,6 +33,9 @@ class ModelSpec(StrictModel):
     dtype: Dtype = Field(default="auto", description="auto: bfloat16 on GPU, float32 on CPU.")
     device: Device = "auto"
     trust_remote_code: bool = False
+    gguf_file: str | None = Field(
+        default=None, description="A GGUF file in the model's directory (or hub repo): weights, tokenizer and config "
+        "come from it (dequantised in-process; needs the gguf package).")
     # backend: openai (an OpenAI-compatible server: vLLM, SGLang, llama.cpp, transformers serve).
     # The tokenizer of ``id`` is still loaded here: prompts are built and cut exactly as in-process.
     base_url: list[str] = Field(
@@ -122,14 +125,17 @@ def resolve(spec: ModelSpec) -> str:
         return str(ensure_standin())
     local = Path(spec.id).expanduser()
     if local.is_dir():
-        if not (local / "config.json").is_file():
+        if spec.gguf_file is not None:
+            if not (local / spec.gguf_file).is_file():
+                raise ModelUnavailable(f"model directory {local} has no {spec.gguf_file}")
+        elif not (local / "config.json").is_file():
             raise ModelUnavailable(f"model directory {local} has no config.json")
         return str(local)
     if spec.id.startswith((".", "/", "~")):
         raise ModelUnavailable(f"model directory {spec.id} does not exist")
     from huggingface_hub import snapshot_download
 
-    patterns = TOKENIZER_FILES if spec.served else [*TOKENIZER_FILES, "*.safetensors"]
+    patterns = [spec.gguf_file] if spec.gguf_file else TOKENIZER_FILES if spec.served else [*TOKENIZER_FILES, "*.safetensors"]
     try:  # the cache first: no network round trip when it is there
         return snapshot_download(spec.id, revision=spec.revision, allow_patterns=patterns, local_files_only=True)
     except Exception:
@@ -151,6 +157,27 @@ def check_available(spec: ModelSpec, where: str) -> None:
         resolve(spec)
     except ModelUnavailable as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    if spec.served:
+        check_servers(spec, where.removesuffix(".id") + ".base_url")
+
+
+def check_servers(spec: ModelSpec, where: str) -> None:
+    """Every server of a served model answers ``GET /models`` (OpenAI's model list), or a ConfigError
+    naming the key: a run does not start its work against a server that is not there."""
+    import httpx
+
+    from curate.config import ConfigError
+
+    headers = {}
+    if spec.api_key_env and os.environ.get(spec.api_key_env):
+        headers["Authorization"] = f"Bearer {os.environ[spec.api_key_env]}"
+    for url in spec.base_url:
+        try:
+            answer = httpx.get(url.rstrip("/") + "/models", headers=headers, timeout=10)
+        except httpx.HTTPError as exc:
+            raise ConfigError(f"{where}: cannot reach {url}: {type(exc).__name__}: {exc}") from None
+        if answer.status_code != 200:
+            raise ConfigError(f"{where}: {url}/models answered HTTP {answer.status_code}: {answer.text[:200]}")
 
 
 def pick_device(spec: ModelSpec) -> str:
@@ -171,19 +198,31 @@ def pick_dtype(spec: ModelSpec, device: str):
     return getattr(torch, spec.dtype)
 
 
+def gguf(spec: ModelSpec) -> dict[str, str]:
+    """``from_pretrained``'s argument for a GGUF model (none otherwise)."""
+    return {"gguf_file": spec.gguf_file} if spec.gguf_file else {}
+
+
+def load_tokenizer(spec: ModelSpec, path: str | None = None):
+    """The model's tokenizer (with its chat template), from :func:`resolve`'s directory."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path or resolve(spec), trust_remote_code=spec.trust_remote_code, **gguf(spec))
+
+
 def load_causal_lm(spec: ModelSpec) -> LoadedModel:
     """The model (eval mode, on its device) and its tokenizer, from :func:`resolve`'s directory."""
     try:
         import torch  # noqa: F401
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ModelUnavailable("model stages need torch: pip install -e '.[models]'") from exc
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     path = resolve(spec)
     device = pick_device(spec)
-    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=spec.trust_remote_code)
+    tokenizer = load_tokenizer(spec, path)
     model = AutoModelForCausalLM.from_pretrained(
-        path, dtype=pick_dtype(spec, device), trust_remote_code=spec.trust_remote_code)
+        path, dtype=pick_dtype(spec, device), trust_remote_code=spec.trust_remote_code, **gguf(spec))
     model.to(device)
     model.eval()
     return LoadedModel(model, tokenizer, spec, path, device)

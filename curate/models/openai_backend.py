@@ -30,7 +30,7 @@ from typing import Any
 
 from curate.models.backend import JudgeOptions, ModelBackend
 from curate.models.client import InferenceFailed, RequestFailed, ServedClient
-from curate.models.loading import LoadedModel, resolve
+from curate.models.loading import LoadedModel, load_tokenizer, resolve
 from curate.models.prompting import ChatPrompt, ChatPrompter
 from curate.models.request_cache import RequestCache, request_key
 
@@ -39,11 +39,9 @@ COMPLETIONS = "/completions"
 
 class OpenAIBackend(ModelBackend):
     def load(self) -> None:
-        from transformers import AutoTokenizer
-
         spec = self.spec
         path = resolve(spec)
-        self.tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=spec.trust_remote_code)
+        self.tokenizer = load_tokenizer(spec, path)
         self.loaded = LoadedModel(model=None, tokenizer=self.tokenizer, spec=spec, path=path, device="server")
         self.name = spec.served_name or spec.id
         self.client = ServedClient(spec.base_url, spec.requests, spec.api_key_env)
@@ -77,9 +75,11 @@ class OpenAIBackend(ModelBackend):
         answers = self._complete([{**base, "prompt": p, "logprobs": self.spec.top_logprobs} if not isinstance(p, RequestFailed)
                                   else p for p in sendable])
         echoed: list[Any] = [None] * len(prompts)
-        if options.perplexity:
-            echoed = self._complete([{**base, "prompt": p, "logprobs": 1, "echo": True} if not isinstance(p, RequestFailed)
-                                     else p for p in sendable])
+        if options.perplexity:  # the prompt up to the document's end, echoed with its logprobs
+            heads = [self._prompt(p, end=p.doc_end) if not isinstance(q, RequestFailed) else q
+                     for p, q in zip(prompts, sendable)]
+            echoed = self._complete([{**base, "prompt": h, "logprobs": 1, "echo": True}
+                                     if not isinstance(h, RequestFailed) else h for h in heads])
         out = []
         for prompt, answer, echo in zip(prompts, answers, echoed):
             doc_tokens = prompt.doc_end - prompt.doc_start
@@ -91,7 +91,8 @@ class OpenAIBackend(ModelBackend):
             mass = sum(probs)
             score = sum(p * d for p, d in zip(probs, SCORE_DIGITS)) / mass if mass > 0 else math.nan
             label = SCORE_DIGITS[max(range(len(probs)), key=probs.__getitem__)]
-            out.append(Judgement(score, label, mass, _document_nll(echo, prompt), doc_tokens, prompt.truncated))
+            pieces = [self.tokenizer.decode([i]) for i in prompt.ids[prompt.doc_start : prompt.doc_end]]
+            out.append(Judgement(score, label, mass, _document_nll(echo, prompt, pieces), doc_tokens, prompt.truncated))
         self.client.check_error_rate("judge")
         return out
 
@@ -126,18 +127,19 @@ class OpenAIBackend(ModelBackend):
 
     # ------------------------------------------------------------------ requests
 
-    def _prompt(self, prompt: ChatPrompt) -> list[int] | str | RequestFailed:
-        """What the request's ``prompt`` holds: the ids, or their text when the server takes only
-        text (then a document whose text holds a special token cannot be sent: the server would
-        read it as that token)."""
+    def _prompt(self, prompt: ChatPrompt, end: int | None = None) -> list[int] | str | RequestFailed:
+        """What the request's ``prompt`` holds (its ids up to ``end``): the ids, or their text when
+        the server takes only text (then a document whose text holds a special token cannot be
+        sent: the server would read it as that token)."""
+        ids = prompt.ids[:end]
         if self.spec.prompt_format == "ids":
-            return list(prompt.ids)
+            return list(ids)
         document = self.tokenizer.decode(prompt.ids[prompt.doc_start : prompt.doc_end], skip_special_tokens=False)
         held = next((t for t in self.special_texts if t in document), None)
         if held is not None:
             return RequestFailed(f"the document holds the special token {held!r} as text; prompt_format: text would send "
                                  "it as that token (use a server that takes token ids, prompt_format: ids)", 0)
-        return self.tokenizer.decode(prompt.ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        return self.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
     def _complete(self, bodies: Sequence[dict[str, Any] | RequestFailed]) -> list[dict[str, Any] | RequestFailed]:
         """Answers to ``/completions`` bodies, from the cache where there, else from the servers
@@ -188,16 +190,30 @@ def _first_top_logprobs(answer: dict[str, Any]) -> dict[str, float]:
     return {str(token): float(value) for token, value in top.items() if value is not None}
 
 
-def _document_nll(echo: dict[str, Any] | RequestFailed | None, prompt: ChatPrompt) -> float:
-    """Mean negative log-likelihood of the document's tokens from an echoed prompt's logprobs;
-    NaN when the server gave none or its tokens do not line up with the prompt's."""
-    if not isinstance(echo, dict) or prompt.doc_end <= prompt.doc_start:
+def _document_nll(echo: dict[str, Any] | RequestFailed | None, prompt: ChatPrompt, doc_pieces: list[str]) -> float:
+    """Mean negative log-likelihood of the document's tokens from the echoed logprobs of the prompt
+    up to the document's end (so the document is the prompt's tail). Servers differ in what they
+    echo (llama.cpp leaves out some special tokens; the answer's token is last), so the document
+    is found at the tail, just before or at the end, where the echoed token texts are its tokens'
+    (``doc_pieces``); NaN when the server gave none or they do not line up."""
+    n = len(doc_pieces)
+    if not isinstance(echo, dict) or n == 0:
         return math.nan
     logprobs = _choice(echo).get("logprobs")
-    values = logprobs.get("token_logprobs") if isinstance(logprobs, dict) else None
-    if not isinstance(values, list) or len(values) < len(prompt.ids):
+    if not isinstance(logprobs, dict):
         return math.nan
-    span = values[prompt.doc_start : prompt.doc_end]
-    if any(v is None for v in span):
+    values, tokens = logprobs.get("token_logprobs"), logprobs.get("tokens")
+    if not isinstance(values, list) or not isinstance(tokens, list) or len(values) != len(tokens):
         return math.nan
-    return -sum(span) / len(span)
+    generated = (echo.get("usage") or {}).get("completion_tokens")
+    ours = "".join(doc_pieces).replace("\ufffd", "")
+    for tail in sorted({generated if isinstance(generated, int) else 1, 0}, reverse=True):
+        end = len(values) - tail
+        if end - n < 1:  # the first echoed token has no logprob
+            continue
+        if "".join(str(t) for t in tokens[end - n : end]).replace("\ufffd", "") == ours:
+            span = values[end - n : end]
+            if any(v is None for v in span):
+                return math.nan
+            return -sum(span) / n
+    return math.nan

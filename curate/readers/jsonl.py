@@ -1,7 +1,9 @@
 """JSON Lines (plain, .gz, .zst, ...): one document per line, fields named by the source's field map.
 
-Lines are read with a length cap, so a single 200 MB line costs a bounded buffer and becomes
-one ``record_too_large`` rejection instead of a memory spike.
+Lines are split out of 64 KiB blocks with a length cap, so a single 200 MB line costs a bounded
+buffer and becomes one ``record_too_large`` rejection instead of a memory spike. The usual line
+(an object in UTF-8) is parsed by orjson and becomes a plain-document tuple; every other line
+takes the long way (charset detection, the stdlib's ``json``) and gives what it always gave.
 """
 
 from __future__ import annotations

@@ -156,3 +156,26 @@ stages:
     documents2 = pl.read_parquet(tmp_path / "second" / "documents" / "**" / "*.parquet")
     assert documents2.filter(pl.col("synthetic")).height == 4  # nothing rejected this time
     assert not list((tmp_path / "second").glob("rejected/**/*.parquet"))
+
+
+def test_served_model_options_are_checked_before_any_work(tmp_path) -> None:
+    with pytest.raises(ValueError, match="backend openai needs base_url"):
+        ModelSpec(id=STANDIN_ID, backend="openai")
+    with pytest.raises(ValueError, match="base_url is for backend: openai"):
+        ModelSpec(id=STANDIN_ID, base_url="http://127.0.0.1:1/v1")
+    with pytest.raises(ValueError, match="not an http"):
+        ModelSpec(id=STANDIN_ID, backend="openai", base_url="127.0.0.1:8000")
+    config = tmp_path / "down.yaml"
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    config.write_text(f"""name: down
+output_dir: {tmp_path / 'out'}
+sources:
+  - {{name: math, paths: ["{REPO}/samples/math/*.jsonl"], domain: math, fields: {{text: body, id: problem_id}}}}
+stages:
+  quality:
+    model: {{id: {STANDIN_ID}, backend: openai, base_url: "{dead}"}}
+""")
+    result = run_pipeline(str(config))
+    assert result.returncode != 0
+    assert f"stages.quality.model.base_url: cannot reach {dead}" in result.stdout + result.stderr
+    assert not (tmp_path / "out" / "documents").exists()
