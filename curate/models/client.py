@@ -27,7 +27,7 @@ from pydantic import Field
 from curate.config import StrictModel
 
 #: HTTP statuses worth another try: the server is busy or broken now, the request is fine.
-RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class RequestOptions(StrictModel):
@@ -40,7 +40,7 @@ class RequestOptions(StrictModel):
     backoff_max_s: float = Field(default=30.0, ge=0, description="Longest wait between two tries.")
     max_error_rate: float = Field(
         default=0.01, ge=0, le=1,
-        description="Share of documents whose requests may fail (after retries) before the stage fails.")
+        description="Share of a worker's requests that may fail (after their retries) before the stage fails.")
     min_requests: int = Field(
         default=50, gt=0, description="Requests a worker makes before max_error_rate is enforced (a rate needs a sample).")
 
