@@ -27,7 +27,7 @@ def counting(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_unknown_backend_is_refused_naming_the_known_ones() -> None:
-    with pytest.raises(ValidationError, match="unknown model backend 'vllm' \\(known: transformers"):
+    with pytest.raises(ValidationError, match="unknown model backend .vllm. \\(known: openai, transformers"):
         ModelSpec(id=STANDIN_ID, backend="vllm")
 
 
