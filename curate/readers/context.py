@@ -62,8 +62,11 @@ class ReadContext:
         if compression == "zstd":  # fsspec's zstd reader ends silently at a cut frame
             return open_zstd(fsspec.open(self.local_path, "rb").open())
         handle = fsspec.open(self.local_path, "rb", compression=compression).open()
-        # zstandard's reader has no readline(); a buffer over any decompressor gives it one.
-        return io.BufferedReader(handle) if compression else handle
+        # A decompressor without readline() or read1() gets a buffer that adds them. gzip, bz2 and
+        # lzma files have both, and go unwrapped: a buffer's read fills itself across the end of
+        # the stream, so a bad checksum there would take the last block's good lines with it.
+        needs_buffer = compression and not (hasattr(handle, "readline") and hasattr(handle, "read1"))
+        return io.BufferedReader(handle) if needs_buffer else handle
 
     def doc_id(self, key: str) -> str:
         """``<source>:<key>`` for keys derived from a record's place; own ids pass through."""
