@@ -94,32 +94,39 @@ def split_lines(stream: IO[bytes], limit: int) -> Iterator[tuple[bytes | None, i
         yield (b"".join(head) if head_size <= limit else None), head_size
 
 
-def holds_float(value: Any) -> bool:
-    """Whether a parsed JSON value holds a float anywhere (containers walked; a plain loop, as
-    this runs once per record)."""
+#: orjson reads an integer outside 64 bits as a float, at least this large; json keeps it an int.
+_BIG = float(2**63)
+
+
+def holds_big_float(value: Any) -> bool:
+    """Whether a parsed JSON value holds, anywhere, a float that may have been such an integer
+    (integral and at least 2**63 in size; containers walked in a plain loop: it runs per record)."""
     kind = type(value)
     if kind is dict:
         values = value.values()
     elif kind is list:
         values = value
     else:
-        return kind is float
+        return kind is float and abs(value) >= _BIG and value.is_integer()
     for item in values:
         kind = type(item)
-        if kind is float or ((kind is dict or kind is list) and holds_float(item)):
+        if kind is float:
+            if abs(item) >= _BIG and item.is_integer():
+                return True
+        elif (kind is dict or kind is list) and holds_big_float(item):
             return True
     return False
 
 
 def fast_loads(line: bytes) -> Any:
     """The line parsed by orjson (~3x the stdlib's speed), or None where only the stdlib gives the
-    exact result we have always kept: orjson refuses NaN, lone surrogates and bytes that are not
-    UTF-8, and reads an integer past 64 bits as a float, so any float sends the line to ``json``."""
+    result we have always kept: orjson refuses NaN, lone surrogates and bytes that are not UTF-8,
+    and reads an integer outside 64 bits as a float (those lines go to ``json`` again)."""
     try:
         record = orjson.loads(line)
     except orjson.JSONDecodeError:
         return None
-    return None if holds_float(record) else record
+    return None if holds_big_float(record) else record
 
 
 def iter_rows(ctx: ReadContext) -> Iterator[dict[str, Any]]:
