@@ -9,6 +9,9 @@ with the judge (F1 of "score >= threshold", Spearman rank correlation) says how 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +20,9 @@ from pathlib import Path
 import numpy as np
 
 LABEL_PREFIX = "__label__"
+
+#: What the fresh interpreter runs: train with the options (JSON) and save the model.
+_TRAIN = "import json, sys, fasttext; fasttext.train_supervised(**json.loads(sys.argv[1])).save_model(sys.argv[2])"
 
 
 def _one_line(text: str) -> str:
@@ -61,27 +67,29 @@ class DistilledScorer:
         """Train on judged documents; ``scores`` are judge scores (0-5), rounded to labels.
 
         One thread by default, so the same inputs give the same model. fasttext 0.9.3 then
-        initialises only a tenth of the input matrix and leaves the rest as malloc returned it;
-        the matrix (2M buckets with word n-grams) is far above glibc's mmap threshold, so that
-        rest is fresh zeroed pages: deterministic. Keep ``bucket`` large if you change it.
+        initialises only a tenth of the input matrix and leaves the rest as malloc returned it,
+        which is zeroed pages only in a fresh process: in a long-lived one (a Ray worker, a test
+        run) reused memory has made training hit "Encountered NaN". So the model is trained in
+        a new interpreter and loaded back from the file it saves (a saved model is all data).
         """
-        import fasttext
-
         if len(texts) != len(scores) or not len(texts):
             raise ValueError("need one score per text, and at least one text")
         if word_ngrams < 2:  # fastText drops the hash buckets then: a small matrix, see above
             raise ValueError("word_ngrams must be at least 2")
-        with tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8", delete=False) as f:
-            for text, score in zip(texts, scores):
-                f.write(f"{LABEL_PREFIX}{int(np.clip(np.rint(score), 0, 5))} {_one_line(text)}\n")
-            train_file = f.name
-        try:
-            model = fasttext.train_supervised(input=train_file, epoch=epoch, lr=lr, wordNgrams=word_ngrams, dim=dim,
-                                              minCount=min_count, seed=seed, thread=threads, bucket=2_000_000,
-                                              verbose=0)
-        finally:
-            Path(train_file).unlink(missing_ok=True)
-        return cls(model)
+        with tempfile.TemporaryDirectory(prefix="curate-distill-") as folder:
+            train_file, model_file = Path(folder) / "train.txt", Path(folder) / "scorer.bin"
+            with open(train_file, "w", encoding="utf-8") as f:
+                for text, score in zip(texts, scores):
+                    f.write(f"{LABEL_PREFIX}{int(np.clip(np.rint(score), 0, 5))} {_one_line(text)}\n")
+            options = {"input": str(train_file), "epoch": epoch, "lr": lr, "wordNgrams": word_ngrams, "dim": dim,
+                       "minCount": min_count, "seed": seed, "thread": threads, "bucket": 2_000_000, "verbose": 0}
+            done = subprocess.run([sys.executable, "-c", _TRAIN, json.dumps(options), str(model_file)],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"training the distilled scorer failed: {done.stderr.strip()[-2000:]}")
+            import fasttext
+
+            return cls(fasttext.load_model(str(model_file)))  # no path: the folder goes now
 
     def save(self, path: str | Path) -> str:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
