@@ -1,9 +1,10 @@
 """What every reader gets: the file, its source's options, and helpers that build rows.
 
 Readers are generators of rows (``iter_rows(ctx)``): dicts, or :data:`PlainDocument` tuples for
-the usual document; they never build Arrow tables or decide ids themselves. :meth:`ReadContext.document` and :meth:`ReadContext.rejected` make the
-rows, so every format produces the same columns and the same kind of stable id, in one of two
-namespaces that cannot meet (source names hold no ``/`` or ``:``):
+the usual document; they never build Arrow tables or decide ids themselves.
+:meth:`ReadContext.document`, :meth:`ReadContext.plain_document` and :meth:`ReadContext.rejected`
+make the rows, so every format produces the same columns and the same kind of stable id, in one
+of two namespaces that cannot meet (source names hold no ``/`` or ``:``):
 
 - ``<source>/<id>``: a record's own id (:meth:`ReadContext.own_id`), unique in its file by a
   check as it is read, re-keyed or refused per the source's ``ids`` option;
@@ -75,20 +76,23 @@ class ReadContext:
     def own_id(self, value: Any) -> RecordId:
         """A record's own id as a document id no other record of this file has (``ids`` option)."""
         value = str(value)
-        scoped = self.source.ids == "file"
-        first = f"{self.task.source}/{self.task.relpath}:{value}" if scoped else f"{self.task.source}/{value}"
+        first = self._scoped(value) if self.source.ids == "file" else f"{self.task.source}/{value}"
         if self._claim(first):
             return RecordId(first)
         if self.source.ids == "error":
             raise DuplicateIdError(
                 f"source {self.task.source!r}: id {value!r} appears twice in {self.task.path} (again at "
                 f"{self.position}); ids must be unique (sources.*.ids: error). Set ids: rekey or ids: file to re-key them")
-        scoped_id = f"{self.task.source}/{self.task.relpath}:{value}"
+        scoped_id = self._scoped(value)
         candidate, n = scoped_id, 1
         while not self._claim(candidate):  # deterministic: the file is read in order
             n += 1
             candidate = f"{scoped_id}#{n}"
         return RecordId(candidate)
+
+    def _scoped(self, value: str) -> str:
+        """``<source>/<file>:<id>``: an own id scoped by its file."""
+        return f"{self.task.source}/{self.task.relpath}:{value}"
 
     def _claim(self, doc_id: str) -> bool:
         digest = id_digest(doc_id)
