@@ -74,9 +74,9 @@ def capture(backend: OpenAIBackend) -> list[dict]:
     bodies: list[dict] = []
     post_all = backend.client.post_all
 
-    def recording(path: str, batch: list[dict]):
+    def recording(path: str, batch: list[dict], **kwargs):
         bodies.extend(batch)
-        return post_all(path, batch)
+        return post_all(path, batch, **kwargs)
 
     backend.client.post_all = recording  # type: ignore[method-assign]
     return bodies

@@ -8,7 +8,7 @@
   Requests with ``Retry-After: 0``; ``"500"``; ``"reset"``: the connection closed with no answer;
   ``"hang"``: no answer for ``hang_seconds``, longer than the client's timeout), and
   ``proxy.fail_when`` fails every request whose body holds that text (a document no retry will
-  save). Every request that reached the upstream is counted in ``proxy.forwarded``.
+  save), ``proxy.hang_when`` leaves every such request unanswered. Every request that reached the upstream is counted in ``proxy.forwarded``.
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ class FaultProxy:
     hang_seconds: float = 5.0
     faults: list[str] = field(default_factory=list)
     fail_when: str | None = None
+    hang_when: str | None = None
     forwarded: int = 0
     answered_faults: list[str] = field(default_factory=list)
 
@@ -111,6 +112,8 @@ class FaultProxy:
                     fault = state.faults.pop(0) if state.faults else None
                 if fault is None and state.fail_when and state.fail_when.encode() in body:
                     fault = "500"
+                if fault is None and state.hang_when and state.hang_when.encode() in body:
+                    fault = "hang"
                 if fault is not None:
                     state.answered_faults.append(fault)
                     return self._fail(fault)

@@ -17,7 +17,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -93,13 +93,22 @@ class ServedClient:
     def close(self) -> None:
         self.http.close()
 
-    def post_all(self, path: str, bodies: Sequence[dict[str, Any]]) -> list[dict[str, Any] | RequestFailed]:
-        """Every body posted to ``path`` (as many at once as the servers take); answers in order."""
+    def post_all(self, path: str, bodies: Sequence[dict[str, Any]],
+                 on_answer: Callable[[int, dict[str, Any]], None] | None = None) -> list[dict[str, Any] | RequestFailed]:
+        """Every body posted to ``path`` (as many at once as the servers take); answers in order.
+        ``on_answer(i, answer)`` is called as each answer arrives (to keep it at once)."""
         if not bodies:
             return []
+
+        def send(i: int) -> dict[str, Any] | RequestFailed:
+            answer = self.post(path, bodies[i])
+            if on_answer is not None and not isinstance(answer, RequestFailed):
+                on_answer(i, answer)
+            return answer
+
         workers = min(len(bodies), self.options.max_in_flight * len(self.servers))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="curate-request") as pool:
-            answers = list(pool.map(lambda body: self.post(path, body), bodies))
+            answers = list(pool.map(send, range(len(bodies))))
         with self._lock:
             self.requests += len(answers)
             self.failures += sum(isinstance(a, RequestFailed) for a in answers)

@@ -148,8 +148,8 @@ class OpenAIBackend(ModelBackend):
                 for i, b in enumerate(bodies) if not isinstance(b, RequestFailed)}
         cached = self.cache.get_many(list(keys.values()))
         todo = [i for i, key in keys.items() if key not in cached]
-        answers = self.client.post_all(COMPLETIONS, [bodies[i] for i in todo])  # type: ignore[misc]
-        self.cache.put_many((keys[i], a) for i, a in zip(todo, answers) if not isinstance(a, RequestFailed))
+        answers = self.client.post_all(COMPLETIONS, [bodies[i] for i in todo],  # type: ignore[misc]
+                                       on_answer=lambda k, answer: self.cache.put_many([(keys[todo[k]], answer)]))
         self.sent += len(todo)
         self.reused += len(keys) - len(todo)
         out: list[Any] = [b if isinstance(b, RequestFailed) else cached.get(keys[i]) for i, b in enumerate(bodies)]

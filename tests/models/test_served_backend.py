@@ -5,6 +5,7 @@ answers 429 and 500, drops connections and hangs when told to."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import polars as pl
@@ -74,6 +75,23 @@ def test_a_rerun_sends_only_the_requests_it_has_no_answer_for(proxy, in_process,
     assert [g.text for g in got] == [g.text for g in in_process]
     served(proxy.url, tmp_path).generate(JOBS[:1], SAMPLING.model_copy(update={"seed": 7}), 64)
     assert proxy.forwarded == 6  # another seed is another request
+
+
+def test_each_answer_is_kept_as_it_arrives_so_a_run_killed_mid_batch_loses_none(proxy, tmp_path) -> None:
+    import threading
+
+    from curate.models.request_cache import RequestCache
+
+    proxy.hang_when = "Katze"  # the fourth document, sent after the first three answered
+    backend = served(proxy.url, tmp_path, max_in_flight=1, timeout_s=5, retries=0)
+    worker = threading.Thread(target=backend.generate, args=(JOBS, SAMPLING, 64))
+    worker.start()
+    deadline = time.time() + 60
+    while proxy.answered_faults != ["hang"] and time.time() < deadline:
+        time.sleep(0.05)
+    assert proxy.answered_faults == ["hang"]  # the batch is still in flight (as when a worker is killed)
+    assert len(RequestCache(tmp_path / "answers.sqlite")) == 3
+    worker.join()
 
 
 def test_busy_broken_and_wedged_servers_cost_retries_not_documents(proxy, in_process, tmp_path) -> None:
