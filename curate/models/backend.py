@@ -53,6 +53,19 @@ class ModelBackend(ABC):
         """One :class:`curate.synth.generator.Generation` per job (``source_text``, ``template``,
         ``system_prompt``), sampled as ``sampling`` (:class:`curate.synth.generator.SamplingConfig`)."""
 
+    def judge_for(self, options: JudgeOptions) -> Any:
+        """The :class:`curate.quality.judge.QwenJudge` for ``options`` over ``self.loaded`` (its
+        rubrics framed and digit ids found once per option set)."""
+        from curate.quality.judge import QwenJudge
+
+        judges = self.__dict__.setdefault("_judges", {})
+        key = options.model_dump_json()
+        if key not in judges:
+            judges[key] = QwenJudge(self.loaded, options.rubrics, max_doc_tokens=options.max_doc_tokens,
+                                    token_budget=options.token_budget, max_batch=options.max_batch,
+                                    perplexity=options.perplexity)
+        return judges[key]
+
 
 class TransformersBackend(ModelBackend):
     """The model in this process with transformers (CPU or the worker's GPU)."""
@@ -61,18 +74,10 @@ class TransformersBackend(ModelBackend):
         from curate.models.loading import load_causal_lm
 
         self.loaded = load_causal_lm(self.spec)
-        self._judges: dict[str, Any] = {}
         self._generators: dict[str, Any] = {}
 
     def judge(self, texts: Sequence[str], domains: Sequence[str], options: JudgeOptions) -> list[Any]:
-        from curate.quality.judge import QwenJudge
-
-        key = options.model_dump_json()
-        if key not in self._judges:  # rubrics framed and digit ids found once per option set
-            self._judges[key] = QwenJudge(self.loaded, options.rubrics, max_doc_tokens=options.max_doc_tokens,
-                                          token_budget=options.token_budget, max_batch=options.max_batch,
-                                          perplexity=options.perplexity)
-        return self._judges[key].judge(texts, domains) if texts else []
+        return self.judge_for(options).judge(texts, domains) if texts else []
 
     def generate(self, jobs: Sequence[dict[str, Any]], sampling: Any, max_doc_tokens: int) -> list[Any]:
         from curate.models.prompting import ChatPrompter

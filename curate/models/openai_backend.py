@@ -48,7 +48,6 @@ class OpenAIBackend(ModelBackend):
         self.cache = RequestCache(self.cache_path())
         self.special_texts = sorted({t for t in self.tokenizer.all_special_tokens if t}
                                     | set(self.tokenizer.get_added_vocab()), key=len, reverse=True)
-        self._judges: dict[str, Any] = {}
         #: Requests sent and answers reused from the cache, for the tests and the stage's metrics.
         self.sent = self.reused = 0
 
@@ -62,14 +61,9 @@ class OpenAIBackend(ModelBackend):
     # ------------------------------------------------------------------ judging
 
     def judge(self, texts: Sequence[str], domains: Sequence[str], options: JudgeOptions) -> list[Any]:
-        from curate.quality.judge import SCORE_DIGITS, Judgement, QwenJudge
+        from curate.quality.judge import SCORE_DIGITS, Judgement
 
-        key = options.model_dump_json()
-        if key not in self._judges:  # rubrics framed once per option set (no model is loaded here)
-            self._judges[key] = QwenJudge(self.loaded, options.rubrics, max_doc_tokens=options.max_doc_tokens,
-                                          token_budget=options.token_budget, max_batch=options.max_batch,
-                                          perplexity=options.perplexity)
-        prompts = self._judges[key].prompts(texts, domains) if texts else []
+        prompts = self.judge_for(options).prompts(texts, domains) if texts else []  # no model loaded here
         sendable = [self._prompt(p) for p in prompts]
         base = {"model": self.name, "max_tokens": 1, "temperature": 0.0}
         answers = self._complete([{**base, "prompt": p, "logprobs": self.spec.top_logprobs} if not isinstance(p, RequestFailed)
