@@ -939,7 +939,7 @@ def server(tmp_path: Path):
     root = tmp_path / "www"
     root.mkdir()
     (root / "data.jsonl").write_bytes(JSONL)
-    (root / "data.jsonl.gz").write_bytes(gzip.compress(JSONL))
+    (root / "data.jsonl.gz").write_bytes(gzip.compress(JSONL, mtime=0))
     srv = FaultServer(root).start()
     yield srv
     srv.stop()
@@ -1115,7 +1115,7 @@ def test_a_gz_file_labelled_gzip_is_stored_as_the_file(server, config) -> None:
     """The classic trap: the label describes the file; decoding it would store the wrong bytes."""
     server.faults["/data.jsonl.gz"] = ["gzip_label"]
     result = fetch(f"{server.url}/data.jsonl.gz", config)
-    assert result.path.read_bytes() == gzip.compress(JSONL) == (Path(server.root) / "data.jsonl.gz").read_bytes()
+    assert result.path.read_bytes() == gzip.compress(JSONL, mtime=0) == (Path(server.root) / "data.jsonl.gz").read_bytes()
     assert _kept_texts(_read_url(f"{server.url}/data.jsonl.gz", config)) == NET_TEXTS
 
 
