@@ -335,6 +335,7 @@ def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path,
     summary["resumed_after"] = resumed.stage if resumed else None
     summary["executor"] = loaded.pipeline.executor
     summary["ray"] = {k: v for k, v in cluster.items() if k in ("address", "cpus", "gpus", "dashboard_url")}
+    summary["servers"] = cluster.get("servers", [])  # managed model servers: URL, restarts, error
     summary["publish_to"] = loaded.pipeline.publish.to if loaded.pipeline.publish is not None else None
     context = FinalizeContext(loaded=loaded, files=summary["files"])
     for output in sinks:  # manifests, trainer shards: what needs every file
@@ -347,6 +348,7 @@ def _execute(loaded: LoadedConfig, tasks: list, console: Console, staging: Path,
 def _run_on_ray(loaded: LoadedConfig, tasks: list, console: Console, staging: Path, sinks: list, verbose: bool,
                 checkpoints):
     """The run as one streaming Ray Dataset (:mod:`curate.runtime.plan`): (records, stats, cluster, resumed)."""
+    from curate.models.managed import running_servers
     from curate.report import print_plan
     from curate.runtime.failures import StageFailed, find_stage_failure, worker_death
     from curate.runtime.plan import build_dataset, plan_stage
@@ -354,24 +356,27 @@ def _run_on_ray(loaded: LoadedConfig, tasks: list, console: Console, staging: Pa
     from curate.runtime.stats import make_stats_actor
 
     cluster = init_ray(loaded, verbose=verbose)
-    planned = [plan_stage(spec, cluster["cores"], cluster["actor_cpu_scale"]) for spec in loaded.stages]
-    resumed = checkpoints.latest_complete() if checkpoints is not None else None
-    print_plan(console, loaded, tasks, planned, cluster, resumed=resumed.stage if resumed else None)
-    stats = make_stats_actor()
-    try:
-        ds = build_dataset(loaded, tasks, planned, stats, staging, sinks, checkpoints)
-        records = _stream_results(ds, console, len(tasks), stats)
-    except Exception as exc:
-        if not isinstance(exc, StageFailed) and find_stage_failure(exc) is None:
-            death = worker_death(exc, stats)
-            if death is not None:
-                raise death from exc
-        raise
+    cluster["servers"] = []
+    with running_servers(loaded, on_ray=True, report=cluster["servers"]) as loaded:
+        planned = [plan_stage(spec, cluster["cores"], cluster["actor_cpu_scale"]) for spec in loaded.stages]
+        resumed = checkpoints.latest_complete() if checkpoints is not None else None
+        print_plan(console, loaded, tasks, planned, cluster, resumed=resumed.stage if resumed else None)
+        stats = make_stats_actor()
+        try:
+            ds = build_dataset(loaded, tasks, planned, stats, staging, sinks, checkpoints)
+            records = _stream_results(ds, console, len(tasks), stats)
+        except Exception as exc:
+            if not isinstance(exc, StageFailed) and find_stage_failure(exc) is None:
+                death = worker_death(exc, stats)
+                if death is not None:
+                    raise death from exc
+            raise
     return records, stats, cluster, resumed
 
 
 def _run_local(loaded: LoadedConfig, tasks: list, console: Console, staging: Path, sinks: list, checkpoints):
     """The run in this process and its forked workers (:mod:`curate.runtime.local`)."""
+    from curate.models.managed import running_servers
     from curate.progress import RunProgress
     from curate.report import print_plan
     from curate.runtime.local import LocalExecutor, local_workers
@@ -379,14 +384,16 @@ def _run_local(loaded: LoadedConfig, tasks: list, console: Console, staging: Pat
     from curate.runtime.stats import StatsTotals
 
     workers = local_workers(loaded)
-    cluster = {"address": "none (executor: local)", "cpus": workers, "cores": workers, "gpus": 0, "actor_cpus": 0}
-    planned = [plan_stage(spec, workers) for spec in loaded.stages]
-    resumed = checkpoints.latest_complete() if checkpoints is not None else None
-    print_plan(console, loaded, tasks, planned, cluster, resumed=resumed.stage if resumed else None)
-    stats = StatsTotals()
-    executor = LocalExecutor(loaded, tasks, planned, stats, staging, sinks, checkpoints, workers)
-    with RunProgress(console, len(tasks), stats) as progress:
-        records = executor.run(on_records=progress.written)
+    cluster = {"address": "none (executor: local)", "cpus": workers, "cores": workers, "gpus": 0, "actor_cpus": 0,
+               "servers": []}
+    with running_servers(loaded, on_ray=False, report=cluster["servers"]) as loaded:
+        planned = [plan_stage(spec, workers) for spec in loaded.stages]
+        resumed = checkpoints.latest_complete() if checkpoints is not None else None
+        print_plan(console, loaded, tasks, planned, cluster, resumed=resumed.stage if resumed else None)
+        stats = StatsTotals()
+        executor = LocalExecutor(loaded, tasks, planned, stats, staging, sinks, checkpoints, workers)
+        with RunProgress(console, len(tasks), stats) as progress:
+            records = executor.run(on_records=progress.written)
     return records, stats, cluster, resumed
 
 

@@ -7,6 +7,10 @@ do not stop a corpus-sized job: bounded, balanced, timed out, retried, and faile
   it, a lost node) costs one ``timeout_s``, and the request is retried elsewhere.
 * **Retried** on connection errors, timeouts, 429 and 5xx, after an exponential backoff with full
   jitter (``Retry-After`` honoured), on another server when there is one.
+* **Sent again after a restart** (``restart_wait_s``): a try lost because its server went down
+  (its health check fails too) goes to another server at once, or waits for that one to come
+  back, and does not count as a retry; this is how a managed server's in-flight requests survive
+  its restart (:mod:`curate.models.managed`).
 * **Failed one by one**: a request that still fails comes back as a :class:`RequestFailed` in
   its place, so one bad document becomes one ``inference_error`` row, not a dead job.
 """
@@ -26,6 +30,9 @@ from pydantic import Field
 
 from curate.config import StrictModel
 
+#: Most tries of one request sent again, uncounted, because its server went down and came back.
+MAX_RESENDS = 5
+
 #: HTTP statuses worth another try: the server is busy or broken now, the request is fine.
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -43,6 +50,11 @@ class RequestOptions(StrictModel):
         description="Share of a worker's requests that may fail (after their retries) before the stage fails.")
     min_requests: int = Field(
         default=50, gt=0, description="Requests a worker makes before max_error_rate is enforced (a rate needs a sample).")
+    restart_wait_s: float = Field(
+        default=0.0, ge=0,
+        description="How long to wait for a server that went down to come back (restarted) before a try counts against "
+                    "retries; a run sets it for the servers it manages (model.server), set it for servers something "
+                    "else restarts. 0: do not wait.")
 
 
 @dataclass(frozen=True)
@@ -89,6 +101,7 @@ class ServedClient:
                                  limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit))
         self.requests = 0
         self.failures = 0
+        self.resent = 0  # tries sent again after their server went down (not counted as retries)
 
     def close(self) -> None:
         self.http.close()
@@ -115,10 +128,12 @@ class ServedClient:
         return answers
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any] | RequestFailed:
-        """One request, retried; its answer or why it failed."""
+        """One request, retried; its answer or why it failed. A try lost because its server went
+        down and came back (``restart_wait_s``) is sent again without counting against ``retries``."""
         cause = "no attempt"
         last: Server | None = None
-        for attempt in range(self.options.retries + 1):
+        attempt = resent = 0
+        while True:
             server = self._acquire(avoid=last, attempt=attempt)
             answer, cause, retry, wait = None, "interrupted", False, None
             try:
@@ -129,12 +144,47 @@ class ServedClient:
             if answer is not None:
                 return answer
             if not retry:
-                return RequestFailed(cause, attempt + 1)
+                return RequestFailed(cause, attempt + resent + 1)
             last = server
-            if attempt < self.options.retries:
-                ceiling = min(self.options.backoff_max_s, self.options.backoff_s * 2 ** attempt)
-                time.sleep(wait if wait is not None else random.uniform(0, ceiling))  # full jitter
-        return RequestFailed(cause, self.options.retries + 1)
+            if resent < MAX_RESENDS and self._back_after_restart(server):
+                resent += 1
+                with self._lock:
+                    self.resent += 1
+                continue
+            attempt += 1
+            if attempt > self.options.retries:
+                return RequestFailed(cause, attempt + resent)
+            ceiling = min(self.options.backoff_max_s, self.options.backoff_s * 2 ** (attempt - 1))
+            time.sleep(wait if wait is not None else random.uniform(0, ceiling))  # full jitter
+
+    def _back_after_restart(self, server: Server) -> bool:
+        """After a failed try (``restart_wait_s`` > 0): whether it failed because ``server`` was down
+        and the request can go again at once: another server is well, or this one came back within
+        ``restart_wait_s``. False when the server answers its health check (the request, not the
+        server, is the trouble) or stays down."""
+        wait_s = self.options.restart_wait_s
+        if wait_s <= 0 or self._answers_health(server):
+            return False
+        with self._lock:
+            if any(s is not server and s.failing == 0 for s in self.servers):
+                return True
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            time.sleep(min(1.0, max(deadline - time.monotonic(), 0)))
+            if self._answers_health(server):
+                with self._lock:
+                    server.failing, server.rest_until = 0, 0.0
+                    self._lock.notify_all()
+                return True
+        return False
+
+    def _answers_health(self, server: Server) -> bool:
+        import httpx
+
+        try:
+            return self.http.get(server.url + "/models", timeout=min(self.options.timeout_s, 10.0)).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def _try(self, server: Server, path: str, body: dict[str, Any]) -> tuple[dict | None, str, bool, float | None]:
         """(answer, why not, worth another try, seconds the server asked us to wait)."""

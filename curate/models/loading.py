@@ -18,6 +18,7 @@ from pydantic import Field, field_validator, model_validator
 
 from curate.config import StrictModel
 from curate.models.client import RequestOptions
+from curate.models.managed import ServerSpec
 
 Dtype = Literal["auto", "float32", "bfloat16", "float16"]
 Device = Literal["auto", "cpu", "cuda"]
@@ -49,6 +50,9 @@ class ModelSpec(StrictModel):
     requests: RequestOptions = Field(default_factory=lambda: RequestOptions())
     cache_dir: str | None = Field(
         default=None, description="backend openai: where answered requests are kept for reruns (default: the curate cache).")
+    server: ServerSpec | None = Field(
+        default=None, description="backend openai: servers the run starts, watches and stops (curate.models.managed); "
+        "their URLs become base_url.")
 
     @field_validator("base_url", mode="before")
     @classmethod
@@ -65,16 +69,19 @@ class ModelSpec(StrictModel):
 
     @model_validator(mode="after")
     def _served_options_need_a_server(self) -> ModelSpec:
-        if self.backend == "openai" and not self.base_url:
-            raise ValueError("backend openai needs base_url: the server(s) to send requests to")
-        if self.backend != "openai" and self.base_url:
-            raise ValueError(f"base_url is for backend: openai (this model's backend is {self.backend})")
+        if self.backend == "openai" and not self.base_url and self.server is None:
+            raise ValueError("backend openai needs base_url (the server(s) to send requests to) or server (one the run starts)")
+        if self.backend != "openai" and (self.base_url or self.server is not None):
+            key = "base_url" if self.base_url else "server"
+            raise ValueError(f"{key} is for backend: openai (this model's backend is {self.backend})")
+        if self.base_url and self.server is not None:
+            raise ValueError("give base_url (servers that run already) or server (servers the run starts), not both")
         return self
 
     @property
     def served(self) -> bool:
         """Whether the model runs on a server (only its tokenizer is loaded here)."""
-        return bool(self.base_url)
+        return bool(self.base_url) or self.server is not None
 
 
     @field_validator("backend")
@@ -157,7 +164,7 @@ def check_available(spec: ModelSpec, where: str) -> None:
         resolve(spec)
     except ModelUnavailable as exc:
         raise ConfigError(f"{where}: {exc}") from None
-    if spec.served:
+    if spec.served and spec.server is None:  # a managed server is checked as it starts, before any document
         check_servers(spec, where.removesuffix(".id") + ".base_url")
 
 
