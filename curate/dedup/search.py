@@ -247,12 +247,50 @@ class DuplicateSearch:
                                    ShuffleInput(inputs, "id", self.documents), task_options=options)
             second = shuffle_reduce(self.attach_second_end, partitions, ShuffleInput(first, "b"),
                                     ShuffleInput(inputs, "id", self.documents), task_options=options)
+            if earlier is None and _object_bytes(second) > cfg.driver_edges_mb * 2**20:
+                decisions, summary = self._decide_on_ray(second, partitions, options)
+                self._keep_index(index_dir, current, decisions)
+                return decisions, {"shuffle_partitions": partitions, **summary}
             verified = pa.concat_tables(ray.get(second))  # the edge list: the only thing on the driver
         else:
             verified = None
         decisions, summary = self._decide(verified, earlier)
         self._keep_index(index_dir, current, decisions)
         return decisions, {"shuffle_partitions": partitions, **summary}
+
+    def _decide_on_ray(self, verified: list[Any], partitions: int, options: dict[str, Any],
+                       ) -> tuple[dict[str, Any], dict[str, int]]:
+        """:meth:`_decide` for an edge list past ``driver_edges_mb``, in Ray tasks
+        (:mod:`curate.dedup.components`): the same decisions, without the edges on the driver."""
+        import ray
+
+        from curate.dedup.components import accepted_edges, decide_clusters, star_forest, with_cluster
+        from curate.dedup.shuffle import ShuffleInput, shuffle_reduce
+
+        cfg = self.config
+        accept = ray.remote(accepted_edges).options(**options, num_returns=3)
+        accepted = [accept.remote(part, cfg.threshold, cfg.verify) for part in verified]
+        edges = [table for table, _, _ in accepted]
+        counts = list(zip(ray.get([pairs for _, pairs, _ in accepted]), ray.get([down for _, _, down in accepted])))
+        summary = {"index_documents": 0, "duplicates_of_earlier": 0,
+                   "candidate_edges": sum(pairs for pairs, _ in counts),
+                   "false_positive_edges": sum(down for _, down in counts), "clusters": 0, "kept_not_longest": 0}
+        stars, rounds = star_forest(edges, partitions, options)
+        clustered = shuffle_reduce(with_cluster, partitions, ShuffleInput(edges, "a"), ShuffleInput(stars, "u"),
+                                   task_options=options)
+        decided = shuffle_reduce(decide_clusters, partitions, ShuffleInput(clustered, "cluster"), task_options=options,
+                                 num_returns=2, keep_by=list(cfg.keep_by))
+        decisions: dict[str, Any] = {}
+        clusters: set[str] = set()
+        for table in ray.get([table for table, _ in decided]):
+            rows = table.to_pydict()
+            for key, cluster, size, reason, kept in zip(rows["key"], rows["cluster"], rows["cluster_size"], rows["reason"],
+                                                        rows["kept"]):
+                decisions[key] = (id_of_key(cluster), size, reason, id_of_key(kept))
+                clusters.add(cluster)
+        summary.update(clusters=len(clusters), kept_not_longest=sum(ray.get([n for _, n in decided])),
+                       cluster_rounds=rounds)
+        return decisions, summary
 
     def _in_one_pass(self, current: pa.Table | None, index_dir: Path | None) -> tuple[dict[str, Any], dict[str, int]]:
         earlier = self.earlier_sketches(current)
@@ -296,7 +334,8 @@ class DuplicateSearch:
         ``earlier`` (an index's sketches) only this run's documents get decisions, and the counts
         are of clusters that hold one of them."""
         cfg = self.config
-        counts = {"index_documents": earlier.num_rows if earlier is not None else 0, "duplicates_of_earlier": 0}
+        counts = {"index_documents": earlier.num_rows if earlier is not None else 0, "duplicates_of_earlier": 0,
+                  "cluster_rounds": 0}  # 0: clustered on the driver
         if candidates is None or candidates.num_rows == 0:
             return {}, {"candidate_edges": 0, "false_positive_edges": 0, "clusters": 0, "kept_not_longest": 0, **counts}
         rows = candidates.to_pydict()
@@ -338,3 +377,13 @@ class DuplicateSearch:
             "kept_not_longest": kept_not_longest(decisions, facts),
         }
         return table, summary
+
+
+def _object_bytes(refs: list[Any]) -> int:
+    """Bytes of objects in Ray's object store, from their locations, once they are made (no
+    object is fetched)."""
+    import ray
+
+    ray.wait(list(refs), num_returns=len(refs), fetch_local=False)
+    locations = ray.experimental.get_object_locations(list(refs))
+    return sum(int(info.get("object_size") or 0) for info in locations.values())

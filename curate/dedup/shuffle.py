@@ -72,12 +72,15 @@ def _reduce(fn, kwargs: dict, sizes: list[int], *pieces: pa.Table) -> pa.Table:
 
 def shuffle_reduce(fn: Callable[..., Any], partitions: int, *inputs: ShuffleInput,
                    per_partition: Sequence[dict] | None = None, task_options: dict[str, Any] | None = None,
-                   **kwargs) -> list[Any]:
+                   num_returns: int = 1, **kwargs) -> list[Any]:
     """``fn(table_1, ..., table_n, **kwargs)`` on each of ``partitions`` co-partitions of the
     inputs (rows of any input with equal keys meet in one call); object refs of the results.
     ``per_partition[i]`` adds keyword arguments for partition ``i`` only. ``task_options`` are
     Ray options for every split and reduce task (the calling stage's ``num_cpus``, ``memory``,
     custom ``resources``, ``max_retries``).
+
+    With ``num_returns`` > 1, ``fn`` returns that many values and each partition's entry is a
+    list of their refs (a table to shuffle again, and a count to read, say).
 
     Every input needs at least one block (an empty table is fine) so reducers see its schema.
     """
@@ -85,7 +88,7 @@ def shuffle_reduce(fn: Callable[..., Any], partitions: int, *inputs: ShuffleInpu
 
     task_options = task_options or {}
     split = ray.remote(_split)
-    reduce = ray.remote(_reduce).options(**task_options)
+    reduce = ray.remote(_reduce).options(**task_options, num_returns=num_returns)
     pieces: list[list[list[Any]]] = []  # input -> block -> partition refs
     for item in inputs:
         if not item.blocks:

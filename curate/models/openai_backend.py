@@ -158,6 +158,29 @@ class OpenAIBackend(ModelBackend):
         return text[: min(cuts)] if cuts else text
 
 
+def prompt_logprobs_missing(spec: Any) -> str | None:
+    """Why ``quality_nll`` will stay empty on this served model (its first server returns no
+    prompt logprobs for an ``echo`` request), or None when it returns them. Asked once, for the
+    run's plan: a short text prompt, one token."""
+    import os
+
+    import httpx
+
+    url = spec.base_url[0].rstrip("/")
+    key = os.environ.get(spec.api_key_env) if spec.api_key_env else None
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    body = {"model": spec.served_name or spec.id, "prompt": "The cat sat on the mat.", "max_tokens": 1,
+            "temperature": 0.0, "echo": True, "logprobs": 1}
+    try:
+        answer = httpx.post(url + COMPLETIONS, json=body, headers=headers, timeout=spec.requests.timeout_s).json()
+        values = _choice(answer).get("logprobs", {}).get("token_logprobs") or []
+    except (httpx.HTTPError, ValueError, InferenceFailed, AttributeError) as exc:
+        return f"{url} did not answer an echo request with logprobs ({type(exc).__name__})"
+    if sum(v is not None for v in values) < 2:
+        return f"{url} returns no prompt logprobs (echo with logprobs)"
+    return None
+
+
 def _choice(answer: dict[str, Any]) -> dict[str, Any]:
     choices = answer.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):

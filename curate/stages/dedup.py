@@ -85,6 +85,11 @@ class DedupConfig(StageConfig):
         default=64, ge=0,
         description="Sketches up to this many megabytes are bucketed and verified in one pass on the driver, "
                     "without shuffle tasks (same decisions); 0 always shuffles. Ignored when shuffle_partitions is set.")
+    driver_edges_mb: float = Field(
+        default=1024.0, ge=0,
+        description="Verified edges (MB) the driver clusters itself with a union-find; past this, Ray tasks find the "
+                    "clusters (large-star / small-star rounds) and decide them, and the driver never holds the edges. "
+                    "Runs that read an earlier index cluster on the driver.")
     lowercase: bool = True
     strip_punctuation: bool = True
     normalize_digits: bool = True
@@ -110,7 +115,8 @@ class Dedup(Stage):
     fits_in_process: ClassVar[bool] = True
     extra_metrics: ClassVar[dict[str, type]] = {"candidate_edges": int, "false_positive_edges": int, "clusters": int,
                                                  "shuffle_partitions": int, "kept_not_longest": int,
-                                                 "index_documents": int, "duplicates_of_earlier": int}
+                                                 "index_documents": int, "duplicates_of_earlier": int,
+                                                 "cluster_rounds": int}
 
     def output_columns(self) -> dict[str, pa.DataType]:
         return {"dup_cluster": pa.string(), "dup_cluster_size": pa.int32()}

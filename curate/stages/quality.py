@@ -47,7 +47,15 @@ class QualityJudge(Stage):
     def describe(self) -> str:
         cfg = self.config
         limits = ", ".join(f"{d} >= {t:g}" for d, t in cfg.thresholds.items()) or "score only"
-        return f"judge {cfg.model.id}, first {cfg.max_doc_tokens} tokens, {limits}"
+        where = f" on {len(cfg.model.base_url)} server(s)" if cfg.model.base_url else ""
+        line = f"judge {cfg.model.id}{where}, first {cfg.max_doc_tokens} tokens, {limits}"
+        if cfg.perplexity and cfg.model.base_url:  # the plan says so when the server cannot give it
+            from curate.models.openai_backend import prompt_logprobs_missing
+
+            missing = prompt_logprobs_missing(cfg.model)
+            if missing:
+                line += f"; perplexity off: {missing}, quality_nll stays empty"
+        return line
 
     def preflight(self) -> None:
         """Find the model before any work: offline and missing fails here, naming it."""

@@ -89,3 +89,11 @@ def test_the_cache_answers_a_second_judging_without_the_server(judged) -> None:
     backend.client.servers[0].url = f"http://127.0.0.1:{free_port()}/v1"  # nobody there now
     again = backend.judge(DOCS, DOMAINS, OPTIONS)
     assert backend.sent == sent and [j.score for j in again] == [j.score for j in served]
+
+
+def test_the_plan_has_no_perplexity_note_when_the_server_echoes_prompt_logprobs(judged) -> None:
+    from curate.stages.quality import QualityConfig, QualityJudge
+
+    *_, served = judged
+    line = QualityJudge(QualityConfig(model=served.spec)).describe()
+    assert "on 1 server(s)" in line and "perplexity off" not in line
