@@ -83,8 +83,11 @@ def write_corpus(folder: Path, docs: int, words: int, shards: int, seed: int = 0
     return planted
 
 
-def pipeline_yaml(data: Path, out: Path, partitions: int | None, object_store_gb: float | None = None) -> str:
+def pipeline_yaml(data: Path, out: Path, partitions: int | None, object_store_gb: float | None = None,
+                  driver_edges_mb: float | None = None) -> str:
     shuffle = f"\n    shuffle_partitions: {partitions}" if partitions else ""
+    if driver_edges_mb is not None:
+        shuffle += f"\n    driver_edges_mb: {driver_edges_mb}"
     store = f"\nray: {{object_store_memory_gb: {object_store_gb}, spill_dir: {out.parent}/spill}}" if object_store_gb else ""
     return f"""name: dedup_scale
 output_dir: {out}
@@ -204,6 +207,8 @@ def main() -> None:
     parser.add_argument("--object-store-gb", type=float, default=None, help="cap Ray's object store (it spills)")
     parser.add_argument("--memory-cap-gb", type=float, default=None,
                         help="run inside a memory cgroup of this size (needs root; see memory_cap.py)")
+    parser.add_argument("--driver-edges-mb", type=float, default=None,
+                        help="dedup's driver_edges_mb (0: clusters always found by Ray tasks)")
     parser.add_argument("--work-dir", default=None, help="where inputs, outputs and spills go (default: $TMPDIR)")
     args = parser.parse_args()
     if args.memory_cap_gb and not args.object_store_gb:
@@ -220,7 +225,7 @@ def main() -> None:
                       f"{time.perf_counter() - started:.0f}s: {planted['exact']:,} exact and "
                       f"{planted['near']:,} near copies planted")
         config = Path(tmp) / "dedup_scale.yaml"
-        config.write_text(pipeline_yaml(data, out, args.partitions, args.object_store_gb))
+        config.write_text(pipeline_yaml(data, out, args.partitions, args.object_store_gb, args.driver_edges_mb))
         wall, sampler, cap = run_measured(config, args.memory_cap_gb)
         summary = json.loads((out / "stats" / "summary.json").read_text())
         dedup = next(s for s in summary["stages"] if s["stage"] == "dedup")
@@ -243,6 +248,8 @@ def main() -> None:
         ("candidate pairs / false positives removed",
          f"{dedup.get('candidate_edges', 0):,} / {dedup.get('false_positive_edges', 0):,}"),
         ("duplicate clusters", f"{dedup.get('clusters', 0):,}"),
+        ("clustered by", f"Ray tasks, {dedup['cluster_rounds']} large-star rounds" if dedup.get("cluster_rounds")
+         else "the driver's union-find"),
     ]
     if cap:
         rows += [("input / memory cap", f"{size / 2**30:,.2f} GiB / {args.memory_cap_gb:g} GiB"),
