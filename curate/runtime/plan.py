@@ -152,7 +152,7 @@ def apply_global_stage(ds, spec: StageSpec, stats=None, artifacts_dir: Path | No
         tell(stats, "finished", key, os.getpid())
     args = spec.options.resources.ray_options()
     out = ds.map_batches(run_stateless, fn_kwargs={"spec": spec, "stats": stats, "state": ray.put(state)},
-                         batch_size=spec.options.resources.batch_size, batch_format="pyarrow", **args)
+                         batch_size=None, batch_format="pyarrow", **args)
     if made is None or made.num_rows == 0:
         return out
     # The pass's schema without running it (out.schema() would run the pass once more): the

@@ -70,6 +70,22 @@ class StageRunner:
         return pa.concat_tables([processed, dead])
 
 
+#: The runner of the global stage whose fitted state this worker process holds: a worker runs many
+#: batches of that stage's pass, and fetching the state (dedup's decisions: one entry per
+#: duplicated document) and building the stage once per batch made dedup's pass ~1.6x slower.
+_FITTED: dict[tuple[str, str], StageRunner] = {}
+
+
 def run_stateless(batch: pa.Table, spec: StageSpec, stats=None, state: Any = None) -> pa.Table:
-    """Ray task UDF for stages without heavy state (constructing them is cheap)."""
-    return StageRunner(spec, stats, state)(batch)
+    """Ray task UDF for stages without heavy state (constructing them is cheap). With a global
+    stage's ``state`` (an object ref), the runner is kept per worker process for that state."""
+    import ray
+
+    if not isinstance(state, ray.ObjectRef):
+        return StageRunner(spec, stats, state)(batch)
+    key = (spec.key, state.hex())
+    runner = _FITTED.get(key)
+    if runner is None:
+        _FITTED.clear()  # one fitted state held at a time: the stage this worker now runs
+        runner = _FITTED[key] = StageRunner(spec, stats, state)
+    return runner(batch)
