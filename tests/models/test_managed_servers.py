@@ -126,6 +126,36 @@ def test_a_killed_server_is_restarted_its_requests_sent_again_and_nothing_lost_o
     assert pids_of(marker) == []
 
 
+def test_with_two_replicas_a_killed_ones_requests_go_to_the_other_and_it_comes_back(tmp_path) -> None:
+    marker = f"replica-judge-{os.getpid()}"
+    killed: list[int] = []
+
+    def kill_one_after_three_answers(cache: Path) -> None:
+        deadline = time.time() + 300
+        while time.time() < deadline and answers_in(cache) < 3:
+            time.sleep(0.05)
+        pids = sorted(pids_of(marker))
+        if pids:
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(pids[0])
+
+    config = pipeline(tmp_path, "replicas", {"command": llama_command(marker), "replicas": 2, "health_interval_s": 1},
+                      executor="local")
+    killer = threading.Thread(target=kill_one_after_three_answers, args=(tmp_path / "replicas-requests",), daemon=True)
+    killer.start()
+    result = run_pipeline(str(config))
+    killer.join(timeout=5)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(killed) == 1
+    summary = json.loads((tmp_path / "replicas" / "stats" / "summary.json").read_text())
+    assert sorted(s["restarts"] for s in summary["servers"]) == [0, 1]
+    assert len({s["url"] for s in summary["servers"]}) == 2
+    scores = judged(tmp_path / "replicas")
+    assert scores.height == 12 and scores["quality_score"].null_count() == 0
+    assert not list((tmp_path / "replicas").glob("rejected/**/*.parquet"))
+    assert pids_of(marker) == []
+
+
 def test_a_wedged_server_is_killed_and_restarted_not_waited_on(tmp_path) -> None:
     marker = f"wedged-judge-{os.getpid()}"
     server = ManagedServer({"command": llama_command(marker), "health_interval_s": 0.5, "health_timeout_s": 1,
