@@ -26,7 +26,8 @@ else, on plain Python lists, so stage/kernel is the share of the stage's time sp
   sets the default ``exact: true, verify: jaccard`` needs;
 * LSH buckets: what the band keys add to that map task, with the sketcher's result given (the
   task with exact + band keys minus the task with exact keys only), plus ``explode_keys`` (the
-  shuffle's per-block prepare) vs ``band_hashes`` on the same signature matrices; the shuffle's
+  shuffle's per-block prepare: its ``id`` is dictionary-encoded, so no id string is copied) vs
+  ``band_hashes`` on the same signature matrices; the shuffle's
   ``bucket_edges`` is shown for scale (the repeated corpus makes its buckets unusually large);
 * tokenize: the stage vs tiktoken ``encode_ordinary_batch``;
 * Parquet write: ``write_batch`` with the documents sink vs ``pq.write_table`` of the same columns

@@ -87,13 +87,27 @@ def _mix64(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> _S31)
 
 
-def band_hashes(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+def _mix64_in_place(z: np.ndarray, scratch: np.ndarray) -> None:
+    """``_mix64`` written into ``z`` itself, with ``scratch`` (same shape) for the shifts: the
+    same values without a temporary array per step."""
+    for shift, multiplier in ((_S30, _M1), (_S27, _M2), (_S31, None)):
+        np.right_shift(z, shift, out=scratch)
+        np.bitwise_xor(z, scratch, out=z)
+        if multiplier is not None:
+            np.multiply(z, multiplier, out=z)
+
+
+def band_hashes(signatures: np.ndarray, bands: int, rows: int, out: np.ndarray | None = None) -> np.ndarray:
     """A stable 64-bit hash of each band of each signature, shape ``(n_docs, bands)`` uint64.
 
     Band ``k`` covers signature columns ``[k * rows, (k + 1) * rows)`` (as in datasketch's
     MinHashLSH); the band index is mixed into the starting state so equal row values in
     different bands hash differently. Per row: ``h = mix64(h + GOLDEN + value)``, the
     splitmix64 step. Deterministic across runs, processes and platforms.
+
+    ``out`` (an ``(n_docs, bands)`` uint64 array or view, strided is fine) receives the hashes,
+    so a caller can have them land in its own buffer. Each step works in place over column
+    views of the signatures: no widened copy of the matrix and no temporary per operation.
     """
     sig = np.asarray(signatures)
     if sig.ndim == 1:
@@ -105,10 +119,17 @@ def band_hashes(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     if bands * rows > sig.shape[1]:
         raise ValueError(f"bands * rows = {bands * rows} exceeds num_perm = {sig.shape[1]}")
     n = sig.shape[0]
-    cells = sig[:, : bands * rows].astype(np.uint64).reshape(n, bands, rows)
+    if sig.dtype.kind == "i":  # negative values wrap as their uint64 two's complement, as astype does
+        sig = sig.astype(np.int64).view(np.uint64)
+    h = np.empty((n, bands), np.uint64)
+    scratch = np.empty_like(h)
     with np.errstate(over="ignore"):
-        seeds = _mix64(np.arange(bands, dtype=np.uint64) + _BAND_SALT)
-        h = np.broadcast_to(seeds, (n, bands)).copy()
+        h[:] = _mix64(np.arange(bands, dtype=np.uint64) + _BAND_SALT)
         for j in range(rows):
-            h = _mix64(h + _GOLDEN + cells[:, :, j])
-    return h
+            np.add(h, _GOLDEN, out=h)
+            np.add(h, sig[:, j : bands * rows : rows], out=h, casting="unsafe")  # column j of every band
+            _mix64_in_place(h, scratch)
+    if out is None:
+        return h
+    out[...] = h
+    return out

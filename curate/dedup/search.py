@@ -6,6 +6,7 @@ the driver only ever holds the verified edge list."""
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -110,29 +111,34 @@ class DuplicateSearch:
             values[:, 0] = ord("x")
             values[:, 1:17] = np.frombuffer(b"".join(sketches.content_keys), np.uint8).reshape(-1, 16)[docs]
         if cfg.near:
-            values[:, values.shape[1] - 8 * bands:].view("<u8")[:] = band_hashes(sketches.signatures, *self.band_parameters())[docs]
+            band_view = values[:, values.shape[1] - 8 * bands:].view("<u8")
+            if count == len(has):
+                band_hashes(sketches.signatures, *self.band_parameters(), out=band_view)  # straight into place
+            else:
+                band_view[:] = band_hashes(sketches.signatures, *self.band_parameters())[docs]
         keys_per_doc = len(widths)
-        offset_type = np.int32 if values.size < 2**31 else np.int64
-        offsets = np.empty(count * keys_per_doc + 1, offset_type)
-        row_starts = np.arange(0, values.size, max(values.shape[1], 1), dtype=offset_type)
-        offsets[:-1].reshape(count, keys_per_doc)[:] = np.add.outer(row_starts, (np.cumsum(widths) - widths).astype(offset_type))
-        offsets[-1] = values.size
-        flat = pa.Array.from_buffers(pa.binary() if offset_type == np.int32 else pa.large_binary(), len(offsets) - 1,
-                                     [None, pa.py_buffer(offsets), pa.py_buffer(values.reshape(-1))])
+        binary_type, offsets = _key_offsets(count, tuple(widths.tolist()))
+        flat = pa.Array.from_buffers(binary_type, count * keys_per_doc, [None, offsets, pa.py_buffer(values.reshape(-1))])
         if count == len(has):
-            per_doc = np.arange(0, (count + 1) * keys_per_doc, keys_per_doc, dtype=np.int32)
+            per_doc = _list_offsets(count, keys_per_doc)
         else:
-            per_doc = np.concatenate([[0], np.cumsum(np.where(has, keys_per_doc, 0))]).astype(np.int32)
-        return pa.ListArray.from_arrays(pa.array(per_doc), flat)
+            per_doc = pa.array(np.concatenate([[0], np.cumsum(np.where(has, keys_per_doc, 0))]).astype(np.int32))
+        return pa.ListArray.from_arrays(per_doc, flat)
 
     # ----------------------------------------------------------------- 2. bucket
 
     @staticmethod
     def explode_keys(sketches: pa.Table) -> pa.Table:
-        """(key, id): one row per bucket key of each document."""
+        """(key, id): one row per bucket key of each document.
+
+        ``id`` is dictionary-encoded over the block's ids (indices = the key's document), so no
+        id string is copied here or when the shuffle reorders rows: a document has one row per
+        key (10 with 9 bands), and only the few ids that land in a bucket of two or more are
+        ever decoded (in ``bucket_edges``)."""
         keys = sketches.column("keys")
-        parents = pc.list_parent_indices(keys)
-        return pa.table({"key": pc.list_flatten(keys), "id": pc.take(sketches.column("id"), parents)})
+        parents = _one_array(pc.list_parent_indices(keys))  # int64 positions in the block: valid by construction
+        return pa.table({"key": pc.list_flatten(keys),
+                         "id": pa.DictionaryArray.from_arrays(parents, _one_array(sketches.column("id")), safe=False)})
 
     @staticmethod
     def documents(sketches: pa.Table) -> pa.Table:
@@ -149,19 +155,20 @@ class DuplicateSearch:
         n = keys.num_rows
         if n < 2:
             return _EDGE_SCHEMA.empty_table()
-        keys = keys.sort_by([("key", "ascending"), ("id", "ascending")])
-        column = keys.column("key")
+        order = pc.sort_indices(keys.column("key"))
+        column = keys.column("key").take(order)
         same_as_previous = np.zeros(n, dtype=bool)
         same_as_previous[1:] = pc.equal(column.slice(1), column.slice(0, n - 1)).to_numpy(zero_copy_only=False)
         run = np.cumsum(~same_as_previous) - 1
         in_bucket = np.bincount(run)[run] > 1
         if not in_bucket.any():
             return _EDGE_SCHEMA.empty_table()
-        rows = keys.filter(pa.array(in_bucket))
+        chosen = pa.array(in_bucket)
         a: list[str] = []
         b: list[str] = []
         exact: list[bool] = []
-        bucket_keys, bucket_ids = rows.column("key").to_pylist(), rows.column("id").to_pylist()
+        bucket_keys = column.filter(chosen).to_pylist()
+        bucket_ids = _values_at(keys.column("id"), order.filter(chosen).to_numpy())  # decodes these ids only
         starts = [i for i in range(len(bucket_keys)) if i == 0 or bucket_keys[i] != bucket_keys[i - 1]]
         for start, end in zip(starts, [*starts[1:], len(bucket_keys)]):
             ids = sorted(set(bucket_ids[start:end]))
@@ -377,6 +384,47 @@ class DuplicateSearch:
             "kept_not_longest": kept_not_longest(decisions, facts),
         }
         return table, summary
+
+
+@lru_cache(maxsize=16)
+def _key_offsets(count: int, widths: tuple[int, ...]) -> tuple[pa.DataType, pa.Buffer]:
+    """The value offsets of ``count`` documents' keys laid side by side (``widths`` bytes each):
+    the same for every full batch, so built once (an Arrow buffer is immutable)."""
+    row_width = sum(widths)
+    offset_type = np.int32 if count * row_width < 2**31 else np.int64
+    offsets = np.empty(count * len(widths) + 1, offset_type)
+    starts = np.cumsum(widths) - np.asarray(widths)
+    offsets[:-1].reshape(count, len(widths))[:] = np.add.outer(np.arange(count, dtype=offset_type) * row_width,
+                                                               starts.astype(offset_type))
+    offsets[-1] = count * row_width
+    return (pa.binary() if offset_type == np.int32 else pa.large_binary()), pa.py_buffer(offsets)
+
+
+@lru_cache(maxsize=16)
+def _list_offsets(count: int, keys_per_doc: int) -> pa.Array:
+    return pa.array(np.arange(0, (count + 1) * keys_per_doc, keys_per_doc, dtype=np.int32))
+
+
+def _values_at(column: pa.ChunkedArray, rows: np.ndarray) -> list:
+    """``column.take(rows).to_pylist()``, decoded chunk by chunk: a partition's id column is one
+    dictionary chunk per shuffled block, each with its own dictionary, and a take across them
+    would first unify every dictionary whole."""
+    if column.num_chunks <= 1 or not pa.types.is_dictionary(column.type):
+        return column.take(pa.array(rows)).to_pylist()
+    rows = rows.astype(np.int64)
+    ends = np.cumsum([len(chunk) for chunk in column.chunks], dtype=np.int64)
+    which = np.searchsorted(ends, rows, side="right")
+    by_chunk = np.argsort(which, kind="stable")  # rows grouped by chunk, then put back in order
+    bounds = np.searchsorted(which[by_chunk], np.arange(column.num_chunks + 1))
+    decoded = [column.chunk(c).take(pa.array(rows[by_chunk[lo:hi]] - (ends[c] - len(column.chunk(c))))).dictionary_decode()
+               for c, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])) if hi > lo]
+    back = np.empty(len(rows), np.int64)
+    back[by_chunk] = np.arange(len(rows))
+    return pa.concat_arrays(decoded).take(pa.array(back)).to_pylist() if decoded else []
+
+
+def _one_array(column: pa.ChunkedArray) -> pa.Array:
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
 def _object_bytes(refs: list[Any]) -> int:
