@@ -109,7 +109,7 @@ def small_star(edges: pa.Table) -> pa.Table:
     return pl.concat([linked, own]).unique().to_arrow().cast(_EDGES)
 
 
-def star_forest(edge_blocks: Sequence[Any], partitions: int, task_options: dict[str, Any]) -> tuple[list[Any], int]:
+def star_forest(edge_blocks: Sequence[Any], partitions: int, **shuffle_options: Any) -> tuple[list[Any], int]:
     """Object refs of (u, v) tables linking every node of the graph ``edge_blocks`` holds (tables
     with ``u`` and ``v``) to its component's smallest id (the smallest ids themselves appear only
     as ``v``); and the number of large-star rounds it took."""
@@ -120,11 +120,11 @@ def star_forest(edge_blocks: Sequence[Any], partitions: int, task_options: dict[
     blocks = list(edge_blocks)
     for rounds in range(1, MAX_ROUNDS + 1):
         results = shuffle_reduce(large_star, partitions, ShuffleInput(blocks, "u", both_directions),
-                                 task_options=task_options, num_returns=2)
+                                 num_returns=2, **shuffle_options)
         blocks = [edges for edges, _ in results]
         if sum(ray.get([not_star for _, not_star in results])) == 0:  # the input was a star forest
             return blocks, rounds
-        blocks = shuffle_reduce(small_star, partitions, ShuffleInput(blocks, "u", larger_first), task_options=task_options)
+        blocks = shuffle_reduce(small_star, partitions, ShuffleInput(blocks, "u", larger_first), **shuffle_options)
     raise RuntimeError(f"connected components did not converge in {MAX_ROUNDS} large-star rounds")
 
 

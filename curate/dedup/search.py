@@ -16,11 +16,23 @@ import pyarrow.compute as pc
 
 from curate.dedup.clusters import DocFacts, decide, kept_not_longest
 from curate.ids import id_of_key, row_keys
+from curate.runtime.memory import task_memory_bytes, working_bytes
 from curate.schema import alive_mask
 
 if TYPE_CHECKING:
     from curate.dedup.sketch import Sketches
     from curate.stages.dedup import DedupConfig
+
+#: Memory a reduce allocates per byte of its input pieces, measured on generated corpora
+#: (benchmarks/dedup_scale.py) and rounded up: bucketing sorts and copies its (key, id) rows and
+#: builds the bucketed ids in Python; the joins filter the documents first (1.3-1.5x measured);
+#: the graph steps (star rounds, clusters, decisions) are polars and per-cluster Python.
+REDUCE_BYTES_PER_INPUT_BYTE = {"bucket_edges": 5.0, "attach": 2.0, "graph": 4.0}
+#: A shuffle partition's sketch bytes are sized so the documents' reduce fits its working memory:
+#: its pieces (restored from the object store) once, plus what the join allocates.
+PARTITION_BYTES_PER_SKETCH_BYTE = 1 + REDUCE_BYTES_PER_INPUT_BYTE["attach"]
+#: A split task holds its blocks, the prepared (exploded) rows and their reordered copy.
+SPLIT_BYTES_PER_INPUT_BYTE = 4.0
 
 #: Buckets up to this size emit every pair (so one dissimilar member cannot hide a true pair
 #: behind a failed star edge); larger buckets emit a star from their smallest id.
@@ -189,12 +201,12 @@ class DuplicateSearch:
     def attach_first_end(edges: pa.Table, docs: pa.Table) -> pa.Table:
         """One partition by ``a``: distinct edges (exact wins) with ``a``'s facts and payload."""
         edges = edges.group_by(["a", "b"], use_threads=False).aggregate([("exact", "max")]).rename_columns(["a", "b", "exact"])
-        ends = docs.rename_columns([("a" if c == "id" else f"{c}_a") for c in docs.column_names])
+        ends = _ends(docs, edges.column("a")).rename_columns([("a" if c == "id" else f"{c}_a") for c in docs.column_names])
         return edges.join(ends, keys="a", join_type="inner")
 
     def attach_second_end(self, edges: pa.Table, docs: pa.Table) -> pa.Table:
         """One partition by ``b``: ``b``'s facts and each edge's similarity; payloads dropped."""
-        ends = docs.rename_columns([("b" if c == "id" else f"{c}_b") for c in docs.column_names])
+        ends = _ends(docs, edges.column("b")).rename_columns([("b" if c == "id" else f"{c}_b") for c in docs.column_names])
         joined = edges.join(ends, keys="b", join_type="inner")
         exact = np.asarray(joined.column("exact").to_numpy(zero_copy_only=False), dtype=bool)
         sims = np.ones(joined.num_rows)
@@ -241,31 +253,38 @@ class DuplicateSearch:
         size = sketches.size_bytes()
         if not cfg.shuffle_partitions and size <= cfg.single_pass_mb * 2**20:
             return self._in_one_pass(pa.concat_tables(ray.get(blocks)) if blocks else None, index_dir)
-        # Partitions sized from the data, so what one shuffle task holds does not grow with the corpus.
+        # Partitions sized from the memory a task may use, so what one shuffle task holds does not
+        # grow with the corpus; a reduce that still comes out larger splits itself (shuffle.py).
         cores = cores if cores is not None else ray.cluster_resources().get("CPU", 2)
-        partitions = cfg.shuffle_partitions or max(2, int(cores), math.ceil(size / (cfg.partition_mb * 2**20)))
+        working = working_bytes(task_memory_bytes(cfg.resources.cpus, cfg.resources.memory_gb))
+        per_partition = cfg.partition_mb * 2**20 if cfg.partition_mb else working / PARTITION_BYTES_PER_SKETCH_BYTE
+        partitions = cfg.shuffle_partitions or max(2, int(cores), math.ceil(size / per_partition))
+        per_split = max(1, int(working / SPLIT_BYTES_PER_INPUT_BYTE / max(1, size / max(1, len(blocks)))))
+        sized = {"task_options": options, "working_bytes": working}
+        facts = {"shuffle_partitions": partitions, "task_working_mb": working // 2**20}
         current = pa.concat_tables(ray.get(blocks)) if blocks and (cfg.index.read or index_dir) else None
         earlier = self.earlier_sketches(current)
         inputs = [*blocks, ray.put(earlier)] if earlier is not None else blocks
         if blocks:
-            edges = shuffle_reduce(self.bucket_edges, partitions, ShuffleInput(inputs, "key", self.explode_keys),
-                                   task_options=options)
-            first = shuffle_reduce(self.attach_first_end, partitions, ShuffleInput(edges, "a"),
-                                   ShuffleInput(inputs, "id", self.documents), task_options=options)
-            second = shuffle_reduce(self.attach_second_end, partitions, ShuffleInput(first, "b"),
-                                    ShuffleInput(inputs, "id", self.documents), task_options=options)
+            edges = shuffle_reduce(self.bucket_edges, partitions, ShuffleInput(inputs, "key", self.explode_keys, blocks_per_task=per_split),
+                                   bytes_per_input_byte=REDUCE_BYTES_PER_INPUT_BYTE["bucket_edges"], **sized)
+            documents = ShuffleInput(inputs, "id", self.documents, blocks_per_task=per_split)
+            first = shuffle_reduce(self.attach_first_end, partitions, ShuffleInput(edges, "a"), documents,
+                                   bytes_per_input_byte=REDUCE_BYTES_PER_INPUT_BYTE["attach"], **sized)
+            second = shuffle_reduce(self.attach_second_end, partitions, ShuffleInput(first, "b"), documents,
+                                    bytes_per_input_byte=REDUCE_BYTES_PER_INPUT_BYTE["attach"], **sized)
             if earlier is None and _object_bytes(second) > cfg.driver_edges_mb * 2**20:
-                decisions, summary = self._decide_on_ray(second, partitions, options)
+                decisions, summary = self._decide_on_ray(second, partitions, sized)
                 self._keep_index(index_dir, current, decisions)
-                return decisions, {"shuffle_partitions": partitions, **summary}
+                return decisions, {**facts, **summary}
             verified = pa.concat_tables(ray.get(second))  # the edge list: the only thing on the driver
         else:
             verified = None
         decisions, summary = self._decide(verified, earlier)
         self._keep_index(index_dir, current, decisions)
-        return decisions, {"shuffle_partitions": partitions, **summary}
+        return decisions, {**facts, **summary}
 
-    def _decide_on_ray(self, verified: list[Any], partitions: int, options: dict[str, Any],
+    def _decide_on_ray(self, verified: list[Any], partitions: int, sized: dict[str, Any],
                        ) -> tuple[dict[str, Any], dict[str, int]]:
         """:meth:`_decide` for an edge list past ``driver_edges_mb``, in Ray tasks
         (:mod:`curate.dedup.components`): the same decisions, without the edges on the driver."""
@@ -275,17 +294,17 @@ class DuplicateSearch:
         from curate.dedup.shuffle import ShuffleInput, shuffle_reduce
 
         cfg = self.config
-        accept = ray.remote(accepted_edges).options(**options, num_returns=3)
+        accept = ray.remote(accepted_edges).options(**sized["task_options"], num_returns=3)
         accepted = [accept.remote(part, cfg.threshold, cfg.verify) for part in verified]
         edges = [table for table, _, _ in accepted]
         counts = list(zip(ray.get([pairs for _, pairs, _ in accepted]), ray.get([down for _, _, down in accepted])))
         summary = {"index_documents": 0, "duplicates_of_earlier": 0,
                    "candidate_edges": sum(pairs for pairs, _ in counts),
                    "false_positive_edges": sum(down for _, down in counts), "clusters": 0, "kept_not_longest": 0}
-        stars, rounds = star_forest(edges, partitions, options)
-        clustered = shuffle_reduce(with_cluster, partitions, ShuffleInput(edges, "a"), ShuffleInput(stars, "u"),
-                                   task_options=options)
-        decided = shuffle_reduce(decide_clusters, partitions, ShuffleInput(clustered, "cluster"), task_options=options,
+        graph = {**sized, "bytes_per_input_byte": REDUCE_BYTES_PER_INPUT_BYTE["graph"]}
+        stars, rounds = star_forest(edges, partitions, **graph)
+        clustered = shuffle_reduce(with_cluster, partitions, ShuffleInput(edges, "a"), ShuffleInput(stars, "u"), **graph)
+        decided = shuffle_reduce(decide_clusters, partitions, ShuffleInput(clustered, "cluster"), **graph,
                                  num_returns=2, keep_by=list(cfg.keep_by))
         decisions: dict[str, Any] = {}
         clusters: set[str] = set()
@@ -403,6 +422,13 @@ def _key_offsets(count: int, widths: tuple[int, ...]) -> tuple[pa.DataType, pa.B
 @lru_cache(maxsize=16)
 def _list_offsets(count: int, keys_per_doc: int) -> pa.Array:
     return pa.array(np.arange(0, (count + 1) * keys_per_doc, keys_per_doc, dtype=np.int32))
+
+
+def _ends(docs: pa.Table, ids: pa.ChunkedArray) -> pa.Table:
+    """The documents that are an end of some edge: a partition's documents are all of its
+    sketches, payloads included, and few of them have a candidate pair. Filtering first keeps
+    the join's hash table (built over this side) to those few instead of a copy of them all."""
+    return docs.filter(pc.is_in(docs.column("id"), value_set=pc.unique(ids)))
 
 
 def _values_at(column: pa.ChunkedArray, rows: np.ndarray) -> list:

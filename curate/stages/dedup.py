@@ -78,9 +78,14 @@ class DedupConfig(StageConfig):
         default=list(DEFAULT_KEEP_BY), description="Which document a cluster keeps; the smallest id breaks ties.")
     shuffle_partitions: int | None = Field(
         default=None, gt=0,
-        description="Partitions of each shuffle. Default: enough for partition_mb per partition, at least the cluster's CPUs.")
-    partition_mb: float = Field(
-        default=128, gt=0, description="Target sketch megabytes per shuffle partition when shuffle_partitions is unset.")
+        description="Partitions of each shuffle. Default: sized from the memory a task may use (see partition_mb), "
+                    "at least the cluster's CPUs.")
+    partition_mb: float | None = Field(
+        default=None, gt=0,
+        description="Sketch megabytes per shuffle partition when shuffle_partitions is unset. Default: from the memory "
+                    "one dedup task may use (resources.memory_gb, else the smallest node's Ray memory over the tasks "
+                    "it runs at once, capped by the driver's memory cgroup); a reduce that would still exceed it "
+                    "splits its partition and works through the parts in turn.")
     single_pass_mb: float = Field(
         default=64, ge=0,
         description="Sketches up to this many megabytes are bucketed and verified in one pass on the driver, "
@@ -116,7 +121,7 @@ class Dedup(Stage):
     extra_metrics: ClassVar[dict[str, type]] = {"candidate_edges": int, "false_positive_edges": int, "clusters": int,
                                                  "shuffle_partitions": int, "kept_not_longest": int,
                                                  "index_documents": int, "duplicates_of_earlier": int,
-                                                 "cluster_rounds": int}
+                                                 "cluster_rounds": int, "task_working_mb": int}
 
     def output_columns(self) -> dict[str, pa.DataType]:
         return {"dup_cluster": pa.string(), "dup_cluster_size": pa.int32()}

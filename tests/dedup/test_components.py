@@ -40,7 +40,7 @@ def test_star_forest_links_every_node_to_its_components_smallest_id(ray_local) -
         random.Random(seed).shuffle(edges)
         blocks = [ray_local.put(pa.table({"a": [a for a, _ in part], "b": [b for _, b in part]}))
                   for part in (edges[i::4] for i in range(4))]
-        stars, rounds = star_forest(blocks, partitions=3, task_options={})
+        stars, rounds = star_forest(blocks, partitions=3)
         found = pa.concat_tables(ray_local.get(stars)).to_pydict()
         labels = dict(zip(found["u"], found["v"]))
         roots = union_find(edges)

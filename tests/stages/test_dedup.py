@@ -215,9 +215,13 @@ def test_deterministic_across_partition_counts(ray_local) -> None:
     # a small corpus skips the shuffles: the same functions, once, over all the sketches
     single, single_metrics = run_with_summary(ray_local, rows, blocks=5, threshold=0.8)
     assert (first_metrics["shuffle_partitions"], single_metrics["shuffle_partitions"]) == (1, 0)
+    # partitions sized from the memory a task may use (its memory_gb less an idle worker's 300 MB)
+    sized, sized_metrics = run_with_summary(ray_local, rows, blocks=5, threshold=0.8, single_pass_mb=0,
+                                            resources={"memory_gb": 0.5, "batch_size": 512})
+    assert sized_metrics["task_working_mb"] == 512 - 300 and sized_metrics["shuffle_partitions"] >= 2
     columns = ("reject_reason", "reject_detail", "dup_cluster", "dup_cluster_size")
-    decided = [{i: tuple(r[c] for c in columns) for i, r in out.items()} for out in (first, second, single)]
-    assert decided[0] == decided[1] == decided[2]
+    decided = [{i: tuple(r[c] for c in columns) for i, r in out.items()} for out in (first, second, single, sized)]
+    assert decided[0] == decided[1] == decided[2] == decided[3]
     assert (first_metrics["candidate_edges"], first_metrics["clusters"]) == \
         (single_metrics["candidate_edges"], single_metrics["clusters"])
     assert sum(r["reject_stage"] == "dedup" for r in first.values()) == 7
