@@ -197,6 +197,27 @@ def run_measured(config: Path, memory_cap_gb: float | None = None
     return wall, sampler, cap
 
 
+def corpus(data: Path, docs: int, words: int, docs_per_shard: int, console: Console) -> dict[str, int]:
+    """The generated corpus in ``data``: written there, or reused when a run with the same
+    ``docs`` and ``words`` left it (its planted counts are kept beside it)."""
+    made = data / "planted.json"
+    if made.exists():
+        planted = json.loads(made.read_text())
+        if planted.get("docs") == docs and planted.get("words") == words:
+            console.print(f"reusing {docs:,} generated documents in {data}")
+            return planted
+        raise SystemExit(f"{data} holds another corpus ({planted}); pass an empty --corpus-dir")
+    data.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    planted = write_corpus(data, docs, words, max(1, -(-docs // docs_per_shard)))
+    size = sum(p.stat().st_size for p in data.glob("*.jsonl"))
+    console.print(f"generated {docs:,} documents ({size / 2**20:,.0f} MiB) in "
+                  f"{time.perf_counter() - started:.0f}s: {planted['exact']:,} exact and "
+                  f"{planted['near']:,} near copies planted")
+    made.write_text(json.dumps({**planted, "docs": docs, "words": words}))
+    return planted
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=200_000)
@@ -210,20 +231,17 @@ def main() -> None:
     parser.add_argument("--driver-edges-mb", type=float, default=None,
                         help="dedup's driver_edges_mb (0: clusters always found by Ray tasks)")
     parser.add_argument("--work-dir", default=None, help="where inputs, outputs and spills go (default: $TMPDIR)")
+    parser.add_argument("--corpus-dir", default=None,
+                        help="keep the generated corpus here and reuse it when it is already there (same --docs)")
     args = parser.parse_args()
     if args.memory_cap_gb and not args.object_store_gb:
         parser.error("--memory-cap-gb needs --object-store-gb (Ray's default store is 30%% of the machine's memory)")
 
     console = Console()
     with tempfile.TemporaryDirectory(dir=args.work_dir) as tmp:
-        data, out = Path(tmp) / "data", Path(tmp) / "out"
-        data.mkdir()
-        started = time.perf_counter()
-        planted = write_corpus(data, args.docs, args.words, max(1, -(-args.docs // args.docs_per_shard)))
-        size = sum(p.stat().st_size for p in data.iterdir())
-        console.print(f"generated {args.docs:,} documents ({size / 2**20:,.0f} MiB) in "
-                      f"{time.perf_counter() - started:.0f}s: {planted['exact']:,} exact and "
-                      f"{planted['near']:,} near copies planted")
+        data, out = Path(args.corpus_dir or Path(tmp) / "data"), Path(tmp) / "out"
+        planted = corpus(data, args.docs, args.words, args.docs_per_shard, console)
+        size = sum(p.stat().st_size for p in data.glob("*.jsonl"))
         config = Path(tmp) / "dedup_scale.yaml"
         config.write_text(pipeline_yaml(data, out, args.partitions, args.object_store_gb, args.driver_edges_mb))
         wall, sampler, cap = run_measured(config, args.memory_cap_gb)
@@ -242,7 +260,8 @@ def main() -> None:
         ("peak private heap, all processes", f"{sampler.peak_heap_total / 2**30:,.2f} GiB"),
         ("peak private heap, largest process", f"{sampler.peak_heap_single / 2**30:,.2f} GiB ({sampler.peak_heap_name})"),
         ("peak object-store pages held by workers", f"{sampler.peak_store / 2**30:,.2f} GiB"),
-        ("shuffle partitions", f"{dedup.get('shuffle_partitions', 0):,}"),
+        ("shuffle partitions (working memory per task)",
+         f"{dedup.get('shuffle_partitions', 0):,} ({dedup.get('task_working_mb', 0):,} MB)"),
         ("planted copies (exact + near)", f"{planted['exact'] + planted['near']:,}"),
         ("removed by dedup", f"{dedup.get('rejected', 0):,}"),
         ("candidate pairs / false positives removed",

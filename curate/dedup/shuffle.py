@@ -4,10 +4,11 @@ Dedup needs "group by band key" and two "join edges with documents" steps. Ray D
 (``groupby().map_groups``, ``join``), but on a small machine its hash shuffle starts aggregator
 actors that cost seconds per call, and ``map_groups`` calls Python once per group (millions of
 LSH buckets). Here each input block is split by a stable hash of its key column into
-``partitions`` pieces (one map task per block), and one reduce task per partition gets its
+``partitions`` pieces (one map task per few blocks), and one reduce task per partition gets its
 piece of every input, so a reducer sees whole groups and joins with vectorised Arrow code.
-Pieces live in Ray's object store (spilled to disk when it fills): no task holds more than
-one block or one partition, and the driver holds only object references.
+Pieces live in Ray's object store (spilled to disk when it fills): no task holds more than a
+few blocks or one partition, and the driver holds only object references. A reducer whose
+partition would take more memory than it is given works through it in parts (``_reduce``).
 
 The trainer-shard builder uses the same shuffle as a range partition: its blocks are files that
 ``prepare`` reads, and the key column already holds each row's partition number

@@ -29,7 +29,7 @@ unique by construction, so two records that claim one id are never taken for one
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -37,6 +37,7 @@ from pydantic import Field, model_validator
 
 from curate.config import StrictModel
 from curate.dedup.clusters import DEFAULT_KEEP_BY, KeepCriterion
+from curate.dedup.lookup import DecisionTable
 from curate.dedup.search import DuplicateSearch
 from curate.ids import row_keys
 from curate.schema import reject_rows, set_column
@@ -153,17 +154,17 @@ class Dedup(Stage):
             for path in self.config.index.read:
                 check_index(path, print_, self.key)
 
-    def fit(self, ds, ctx: FitContext) -> dict[str, Any]:
+    def fit(self, ds, ctx: FitContext) -> DecisionTable:
         """Steps 1-4 on the whole dataset (:class:`~curate.dedup.search.DuplicateSearch`); returns
         the decisions per row key."""
         index_dir = ctx.artifacts_dir / "index" if self.config.index.write and ctx.artifacts_dir else None
         decisions, summary = self.search_cls(self.config).decisions(ds, cores=ctx.cores, index_dir=index_dir)
         ctx.report(**summary)
-        return decisions
+        return DecisionTable.from_mapping(decisions)  # what every worker maps, not unpickles
 
     def process(self, batch: pa.Table) -> pa.Table:
         """Cluster columns on every clustered document, rejects for the copies not kept."""
-        found = [self.state.get(k) for k in row_keys(batch)]
+        found = self.state.lookup(row_keys(batch))
         reject = np.array([f is not None and f[2] is not None for f in found], dtype=bool)
         batch = reject_rows(batch, reject, self.key, [f[2] if f else None for f in found],
                             [f"duplicate of {f[3]}" if f and f[2] else None for f in found])
