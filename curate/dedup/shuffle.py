@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from curate.runtime.memory import release_memory
+
 
 @dataclass(frozen=True)
 class ShuffleInput:
@@ -73,6 +75,8 @@ def _split(key: str, partitions: int, prepare, hash_key: bool, *blocks: Any) -> 
         for i, piece in enumerate(_split_one(block, part, partitions) if partitions > 1 else [block]):
             pieces[i].append(piece)
     joined = [pa.concat_tables(p) if len(p) > 1 else p[0] for p in pieces]
+    del blocks, block
+    release_memory()
     return joined[0] if partitions == 1 else joined  # one return value: Ray stores it as is, not as a list
 
 
@@ -107,9 +111,14 @@ def _reduce(fn, kwargs: dict, sizes: list[int], keys: list[str | None], working_
     need = sum(t.nbytes for t in tables) * bytes_per_input_byte
     parts = math.ceil(need / working_bytes) if working_bytes and all(keys) else 1
     if parts <= 1:
-        return fn(*tables, **kwargs)
-    split = [_split_one(t, partition_of(t.column(k), parts, seed=1), parts) for t, k in zip(tables, keys)]
-    return _combine([fn(*[s[i] for s in split], **kwargs) for i in range(parts)])
+        result = fn(*tables, **kwargs)
+    else:
+        split = [_split_one(t, partition_of(t.column(k), parts, seed=1), parts) for t, k in zip(tables, keys)]
+        result = _combine([fn(*[s[i] for s in split], **kwargs) for i in range(parts)])
+        del split
+    del tables, pieces
+    release_memory()
+    return result
 
 
 def _combine(results: list[Any]) -> Any:

@@ -40,6 +40,7 @@ from curate.dedup.clusters import DEFAULT_KEEP_BY, KeepCriterion
 from curate.dedup.lookup import DecisionTable
 from curate.dedup.search import DuplicateSearch
 from curate.ids import row_keys
+from curate.runtime.memory import release_memory
 from curate.schema import reject_rows, set_column
 from curate.stage import FitContext, Mode, Resources, Stage, StageConfig
 
@@ -160,7 +161,10 @@ class Dedup(Stage):
         index_dir = ctx.artifacts_dir / "index" if self.config.index.write and ctx.artifacts_dir else None
         decisions, summary = self.search_cls(self.config).decisions(ds, cores=ctx.cores, index_dir=index_dir)
         ctx.report(**summary)
-        return DecisionTable.from_mapping(decisions)  # what every worker maps, not unpickles
+        table = DecisionTable.from_mapping(decisions)  # what every worker maps, not unpickles
+        del decisions
+        release_memory()  # the driver's edges, union-find and dict, back to the OS before the pass
+        return table
 
     def process(self, batch: pa.Table) -> pa.Table:
         """Cluster columns on every clustered document, rejects for the copies not kept."""
