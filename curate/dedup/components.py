@@ -27,6 +27,7 @@ from typing import Any
 import pyarrow as pa
 
 from curate.dedup.clusters import DocFacts, KeepCriterion, decide, kept_not_longest
+from curate.ids import id_of_key
 
 MAX_ROUNDS = 200
 _EDGES = pa.schema([("u", pa.string()), ("v", pa.string())])
@@ -140,17 +141,20 @@ def with_cluster(edges: pa.Table, stars: pa.Table) -> pa.Table:
 
 
 def decide_clusters(edges: pa.Table, keep_by: Sequence[KeepCriterion], preferred: frozenset[str] = frozenset(),
-                    ) -> tuple[pa.Table, int]:
+                    ) -> tuple[pa.Table, int, int]:
     """One partition (by cluster) of the accepted edges: :func:`decide` on its whole clusters,
-    as a table of decisions, and how many of its clusters kept another copy than the longest."""
+    as a table of decisions (cluster and kept copy as document ids, as the per-batch pass writes
+    them), how many of its clusters kept another copy than the longest, and how many clusters
+    it holds (a cluster's edges all meet in one partition, so the counts add up)."""
     rows = edges.to_pydict()
     facts: dict[str, DocFacts] = {}
     for i, (a, b) in enumerate(zip(rows["a"], rows["b"])):
         for side, doc_id in (("a", a), ("b", b)):
             facts[doc_id] = DocFacts(rows[f"length_{side}"][i], rows[f"quality_score_{side}"][i], rows[f"fetch_date_{side}"][i])
     decisions = decide(list(zip(rows["a"], rows["b"], rows["exact"])), facts, keep_by, preferred=preferred)
-    table = pa.table({"key": list(decisions), "cluster": [d.cluster for d in decisions.values()],
+    table = pa.table({"key": list(decisions), "cluster": [id_of_key(d.cluster) for d in decisions.values()],
                       "cluster_size": [d.cluster_size for d in decisions.values()],
-                      "reason": [d.reason for d in decisions.values()], "kept": [d.kept for d in decisions.values()]},
+                      "reason": [d.reason for d in decisions.values()],
+                      "kept": [id_of_key(d.kept) for d in decisions.values()]},
                      schema=DECISIONS)
-    return table, kept_not_longest(decisions, facts)
+    return table, kept_not_longest(decisions, facts), len({d.cluster for d in decisions.values()})

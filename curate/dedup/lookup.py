@@ -43,16 +43,31 @@ class DecisionTable:
 
     @classmethod
     def from_mapping(cls, decisions: Mapping[str, tuple[str, int, str | None, str]]) -> DecisionTable:
-        keys = list(decisions)
         values = list(decisions.values())
-        table = pa.table({
-            "hash": pa.array(key_hashes(keys), pa.uint64()), "key": pa.array(keys, pa.string()),
+        return cls.from_rows(pa.table({
+            "key": pa.array(list(decisions), pa.string()),
             "cluster": pa.array([v[0] for v in values], pa.string()),
             "cluster_size": pa.array([v[1] for v in values], pa.int32()),
             "reason": pa.array([v[2] for v in values], pa.string()),
             "kept": pa.array([v[3] for v in values], pa.string()),
-        }, schema=SCHEMA)
+        }))
+
+    @classmethod
+    def from_rows(cls, rows: pa.Table) -> DecisionTable:
+        """From a table of decisions (``key``, ``cluster``, ``cluster_size``, ``reason``, ``kept``:
+        what the clustering tasks return), hashed and sorted without a Python object per row."""
+        rows = rows.select(SCHEMA.names[1:]).combine_chunks()
+        hashes = pa.array(key_hashes(rows.column("key").chunk(0) if rows.num_rows else []), pa.uint64())
+        table = rows.add_column(0, "hash", hashes).cast(SCHEMA)
         return cls(table.sort_by([("hash", "ascending"), ("key", "ascending")]))
+
+    def removed(self, keys: Sequence[str]) -> np.ndarray:
+        """Whether each key is a copy its cluster does not keep."""
+        at = self.positions(keys)
+        if not len(self):
+            return np.zeros(len(keys), bool)
+        reasons = self.table.column("reason").take(pa.array(np.where(at >= 0, at, 0)))
+        return (at >= 0) & pc.is_valid(reasons).to_numpy(zero_copy_only=False)
 
     def __len__(self) -> int:
         return self.table.num_rows

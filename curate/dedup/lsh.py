@@ -87,12 +87,13 @@ def _mix64(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> _S31)
 
 
-def _mix64_in_place(z: np.ndarray, scratch: np.ndarray) -> None:
-    """``_mix64`` written into ``z`` itself, with ``scratch`` (same shape) for the shifts: the
-    same values without a temporary array per step."""
+def _mix64_in_place(z: np.ndarray, scratch: np.ndarray, result: np.ndarray | None = None) -> None:
+    """``_mix64`` of ``z`` written into ``result`` (default: ``z`` itself), with ``scratch`` (same
+    shape) for the shifts: the same values without a temporary array per step. Only the last
+    operation writes ``result``, so a caller's buffer costs no extra pass over the data."""
     for shift, multiplier in ((_S30, _M1), (_S27, _M2), (_S31, None)):
         np.right_shift(z, shift, out=scratch)
-        np.bitwise_xor(z, scratch, out=z)
+        np.bitwise_xor(z, scratch, out=z if multiplier is not None or result is None else result)
         if multiplier is not None:
             np.multiply(z, multiplier, out=z)
 
@@ -105,8 +106,8 @@ def band_hashes(signatures: np.ndarray, bands: int, rows: int, out: np.ndarray |
     different bands hash differently. Per row: ``h = mix64(h + GOLDEN + value)``, the
     splitmix64 step. Deterministic across runs, processes and platforms.
 
-    ``out`` (an ``(n_docs, bands)`` uint64 array or view, strided is fine) receives the hashes,
-    so a caller can have them land in its own buffer. Each step works in place over column
+    ``out`` (an ``(n_docs, bands)`` uint64 array or view, strided is fine) receives the hashes
+    from the last operation itself (no copy pass), so they land in a caller's own buffer. Each step works in place over column
     views of the signatures: no widened copy of the matrix and no temporary per operation.
     """
     sig = np.asarray(signatures)
@@ -128,8 +129,5 @@ def band_hashes(signatures: np.ndarray, bands: int, rows: int, out: np.ndarray |
         for j in range(rows):
             np.add(h, _GOLDEN, out=h)
             np.add(h, sig[:, j : bands * rows : rows], out=h, casting="unsafe")  # column j of every band
-            _mix64_in_place(h, scratch)
-    if out is None:
-        return h
-    out[...] = h
-    return out
+            _mix64_in_place(h, scratch, out if j == rows - 1 else None)  # the last step lands in out
+    return h if out is None else out

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.dedup.clusters import DocFacts, decide, kept_not_longest
+from curate.dedup.lookup import DecisionTable
 from curate.ids import id_of_key, row_keys
 from curate.runtime.memory import task_memory_bytes, working_bytes
 from curate.schema import alive_mask
@@ -230,9 +231,9 @@ class DuplicateSearch:
     # ----------------------------------------------------------------- 1-4 on a dataset
 
     def decisions(self, ds, cores: float | None = None, index_dir: Path | None = None,
-                  ) -> tuple[dict[str, Any], dict[str, int]]:
-        """(decision per row key: cluster id, cluster size, reject reason or None, kept id;
-        counts for the run summary, with the shuffle partitions used). The sketches of the
+                  ) -> tuple[DecisionTable, dict[str, int]]:
+        """(decision per clustered row key: cluster id, cluster size, reject reason or None, kept
+        id; counts for the run summary, with the shuffle partitions used). The sketches of the
         indexes ``index.read`` names join this run's (:mod:`curate.dedup.index`); with
         ``index_dir`` this run's sketches are kept there as its own index."""
         from curate.runtime.local import LocalDataset
@@ -285,7 +286,7 @@ class DuplicateSearch:
         return decisions, {**facts, **summary}
 
     def _decide_on_ray(self, verified: list[Any], partitions: int, sized: dict[str, Any],
-                       ) -> tuple[dict[str, Any], dict[str, int]]:
+                       ) -> tuple[DecisionTable, dict[str, int]]:
         """:meth:`_decide` for an edge list past ``driver_edges_mb``, in Ray tasks
         (:mod:`curate.dedup.components`): the same decisions, without the edges on the driver."""
         import ray
@@ -305,20 +306,14 @@ class DuplicateSearch:
         stars, rounds = star_forest(edges, partitions, **graph)
         clustered = shuffle_reduce(with_cluster, partitions, ShuffleInput(edges, "a"), ShuffleInput(stars, "u"), **graph)
         decided = shuffle_reduce(decide_clusters, partitions, ShuffleInput(clustered, "cluster"), **graph,
-                                 num_returns=2, keep_by=list(cfg.keep_by))
-        decisions: dict[str, Any] = {}
-        clusters: set[str] = set()
-        for table in ray.get([table for table, _ in decided]):
-            rows = table.to_pydict()
-            for key, cluster, size, reason, kept in zip(rows["key"], rows["cluster"], rows["cluster_size"], rows["reason"],
-                                                        rows["kept"]):
-                decisions[key] = (id_of_key(cluster), size, reason, id_of_key(kept))
-                clusters.add(cluster)
-        summary.update(clusters=len(clusters), kept_not_longest=sum(ray.get([n for _, n in decided])),
-                       cluster_rounds=rounds)
+                                 num_returns=3, keep_by=list(cfg.keep_by))
+        # Only the decision rows reach the driver, as Arrow columns (no Python object per row).
+        decisions = DecisionTable.from_rows(pa.concat_tables(ray.get([table for table, _, _ in decided])))
+        summary.update(clusters=sum(ray.get([n for _, _, n in decided])),
+                       kept_not_longest=sum(ray.get([n for _, n, _ in decided])), cluster_rounds=rounds)
         return decisions, summary
 
-    def _in_one_pass(self, current: pa.Table | None, index_dir: Path | None) -> tuple[dict[str, Any], dict[str, int]]:
+    def _in_one_pass(self, current: pa.Table | None, index_dir: Path | None) -> tuple[DecisionTable, dict[str, int]]:
         earlier = self.earlier_sketches(current)
         both = pa.concat_tables([current, earlier]) if earlier is not None else current
         decisions, summary = self._decide(self.single_pass(both) if both is not None else None, earlier)
@@ -334,7 +329,7 @@ class DuplicateSearch:
         earlier = read_indexes(self.config.index.read, current.schema)
         return without_keys(earlier, current.column("id").combine_chunks()) if earlier is not None else None
 
-    def _keep_index(self, index_dir: Path | None, current: pa.Table | None, decisions: dict[str, Any]) -> None:
+    def _keep_index(self, index_dir: Path | None, current: pa.Table | None, decisions: DecisionTable) -> None:
         from curate.dedup.index import fingerprint, write_index
 
         if index_dir is None:
@@ -343,8 +338,7 @@ class DuplicateSearch:
             from curate.schema import BASE_SCHEMA
 
             current = self.sketch(BASE_SCHEMA.empty_table())
-        removed = pa.array([decisions.get(k, (None, None, None))[2] is not None
-                            for k in current.column("id").to_pylist()], pa.bool_())
+        removed = pa.array(decisions.removed(current.column("id").to_pylist()), pa.bool_())
         write_index(index_dir, current, removed, fingerprint(self.config, *self.band_parameters()))
 
     def single_pass(self, sketches: pa.Table) -> pa.Table:
@@ -355,7 +349,7 @@ class DuplicateSearch:
         return self.attach_second_end(first, docs)
 
     def _decide(self, candidates: pa.Table | None, earlier: pa.Table | None = None,
-                ) -> tuple[dict[str, Any], dict[str, int]]:
+                ) -> tuple[DecisionTable, dict[str, int]]:
         """Union the verified edges on the driver; the keep policy picks one per cluster. With
         ``earlier`` (an index's sketches) only this run's documents get decisions, and the counts
         are of clusters that hold one of them."""
@@ -363,7 +357,8 @@ class DuplicateSearch:
         counts = {"index_documents": earlier.num_rows if earlier is not None else 0, "duplicates_of_earlier": 0,
                   "cluster_rounds": 0}  # 0: clustered on the driver
         if candidates is None or candidates.num_rows == 0:
-            return {}, {"candidate_edges": 0, "false_positive_edges": 0, "clusters": 0, "kept_not_longest": 0, **counts}
+            return DecisionTable.from_mapping({}), {"candidate_edges": 0, "false_positive_edges": 0, "clusters": 0,
+                                                    "kept_not_longest": 0, **counts}
         rows = candidates.to_pydict()
         edges: dict[tuple[str, str], bool] = {}
         checked: set[tuple[str, str]] = set()
@@ -402,7 +397,7 @@ class DuplicateSearch:
             # how often keep_by kept another copy than the longest (issue 23: is keep-best worth it?)
             "kept_not_longest": kept_not_longest(decisions, facts),
         }
-        return table, summary
+        return DecisionTable.from_mapping(table), summary
 
 
 @lru_cache(maxsize=16)

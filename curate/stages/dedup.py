@@ -161,10 +161,8 @@ class Dedup(Stage):
         index_dir = ctx.artifacts_dir / "index" if self.config.index.write and ctx.artifacts_dir else None
         decisions, summary = self.search_cls(self.config).decisions(ds, cores=ctx.cores, index_dir=index_dir)
         ctx.report(**summary)
-        table = DecisionTable.from_mapping(decisions)  # what every worker maps, not unpickles
-        del decisions
-        release_memory()  # the driver's edges, union-find and dict, back to the OS before the pass
-        return table
+        release_memory()  # the driver's edges and union-find, back to the OS before the pass
+        return decisions  # an Arrow table every worker maps, not a dict each unpickles
 
     def process(self, batch: pa.Table) -> pa.Table:
         """Cluster columns on every clustered document, rejects for the copies not kept."""

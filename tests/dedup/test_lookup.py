@@ -47,3 +47,18 @@ def test_a_pickled_table_answers_alike():
     again = pickle.loads(pickle.dumps(table))
     keys = list(_decisions(100))
     assert again.lookup(keys) == table.lookup(keys)
+
+
+def test_a_table_of_decision_rows_answers_as_the_mapping_does():
+    import pyarrow as pa
+
+    decisions = _decisions(3000)
+    keys = list(decisions)
+    rows = pa.table({"key": keys, "cluster": [v[0] for v in decisions.values()],
+                     "cluster_size": pa.array([v[1] for v in decisions.values()], pa.int64()),
+                     "reason": [v[2] for v in decisions.values()], "kept": [v[3] for v in decisions.values()]})
+    from_rows = DecisionTable.from_rows(pa.concat_tables([rows.slice(0, 1000), rows.slice(1000)]))  # two chunks
+    asked = keys[::3] + ["absent\0\x000"]
+    assert from_rows.lookup(asked) == DecisionTable.from_mapping(decisions).lookup(asked)
+    assert from_rows.removed(asked).tolist() == [decisions[k][2] is not None for k in keys[::3]] + [False]
+    assert DecisionTable.from_rows(rows.slice(0, 0)).removed(["a"]).tolist() == [False]
