@@ -80,17 +80,11 @@ _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 _BAND_SALT = np.uint64(0x6375726174650001)  # "curate" + 1: keeps band 0 off the zero state
 
 
-def _mix64(z: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: a bijective avalanche on uint64 (wrapping arithmetic)."""
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
-
-
 def _mix64_in_place(z: np.ndarray, scratch: np.ndarray, result: np.ndarray | None = None) -> None:
-    """``_mix64`` of ``z`` written into ``result`` (default: ``z`` itself), with ``scratch`` (same
-    shape) for the shifts: the same values without a temporary array per step. Only the last
-    operation writes ``result``, so a caller's buffer costs no extra pass over the data."""
+    """The splitmix64 finaliser (a bijective avalanche on uint64, wrapping arithmetic) of ``z``,
+    written into ``result`` (default: ``z`` itself, which it overwrites), with ``scratch`` (same
+    shape) for the shifts: no temporary array per step. Only the last operation writes
+    ``result``, so a caller's buffer costs no extra pass over the data."""
     for shift, multiplier in ((_S30, _M1), (_S27, _M2), (_S31, None)):
         np.right_shift(z, shift, out=scratch)
         np.bitwise_xor(z, scratch, out=z if multiplier is not None or result is None else result)
@@ -125,7 +119,9 @@ def band_hashes(signatures: np.ndarray, bands: int, rows: int, out: np.ndarray |
     h = np.empty((n, bands), np.uint64)
     scratch = np.empty_like(h)
     with np.errstate(over="ignore"):
-        h[:] = _mix64(np.arange(bands, dtype=np.uint64) + _BAND_SALT)
+        start = np.arange(bands, dtype=np.uint64) + _BAND_SALT
+        _mix64_in_place(start, np.empty_like(start))
+        h[:] = start
         for j in range(rows):
             np.add(h, _GOLDEN, out=h)
             np.add(h, sig[:, j : bands * rows : rows], out=h, casting="unsafe")  # column j of every band

@@ -62,6 +62,8 @@ def _split_one(block: pa.Table, part: np.ndarray, partitions: int) -> list[pa.Ta
 def _split(key: str, partitions: int, prepare, hash_key: bool, *blocks: Any) -> list[pa.Table] | pa.Table:
     """One map task: ``blocks`` (several, so the pieces number tasks x partitions, not blocks x
     partitions) prepared and split into one table per partition."""
+    if not blocks:
+        raise ValueError("a shuffle split task needs at least one block")
     pieces: list[list[pa.Table]] = [[] for _ in range(partitions)]
     for block in blocks:
         if prepare is not None:

@@ -61,13 +61,14 @@ def task_memory_bytes(task_cpus: float, memory_gb: float | None = None) -> int:
     import ray
 
     shares = [memory_gb * 2**30] if memory_gb else []
-    for node in ray.nodes():
+    alive = [node for node in ray.nodes() if node.get("Alive")]  # a dead node stays listed
+    for node in alive:
         resources = node.get("Resources", {})
-        if node.get("Alive") and resources.get("CPU"):
+        if resources.get("CPU"):
             running = max(1, math.floor(resources["CPU"] / task_cpus))
             shares.append(resources.get("memory", 0) / running)
     limit = cgroup_memory_limit()
-    if limit is not None and len(ray.nodes()) == 1:  # the cgroup holds the whole one-node cluster
+    if limit is not None and len(alive) == 1:  # the cgroup holds the whole one-node cluster
         cluster = ray.cluster_resources()
         free = limit - cluster.get("object_store_memory", 0) - NODE_DAEMONS_BYTES
         shares.append(max(0, free) / max(1, math.floor(cluster.get("CPU", 1) / task_cpus)))
