@@ -8,9 +8,11 @@ one run over both would compare them, without reading that corpus again. Its dec
 applied to its own documents only: the earlier ones are published already and never change.
 
 Layout: ``OUTPUT_DIR/artifacts/<dedup stage key>/index/`` (committed with the run, so an index
-exists only for a corpus that exists), holding ``sketches.parquet`` and ``_index.json`` with the
-format, the document count and the options the sketches depend on. Reading an index written with
-other options is refused: its keys and payloads would not be comparable.
+exists only for a corpus that exists), holding ``sketches/part-NNNNN.parquet`` (one file per
+sketch block, written by the task that holds the block: no process ever holds the whole index)
+and ``_index.json`` with the format, the document count and the options the sketches depend on.
+Format 1 (one ``sketches.parquet``) is still read. Reading an index written with other options
+is refused: its keys and payloads would not be comparable.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ from curate.config import ConfigError
 if TYPE_CHECKING:
     from curate.stages.dedup import DedupConfig
 
-FORMAT = "curate.dedup-index/1"
+FORMAT = "curate.dedup-index/2"
+READABLE = ("curate.dedup-index/1", FORMAT)
 META = "_index.json"
-SKETCHES = "sketches.parquet"
+PARTS = "sketches"
+SKETCHES_V1 = "sketches.parquet"
 #: Options whose values change a document's sketch (keys or payload).
 SKETCH_OPTIONS = ("exact", "near", "num_perm", "seed", "ngram", "shingle_unit", "hash_function", "lowercase",
                   "strip_punctuation", "normalize_digits", "unicode_form", "verify")
@@ -41,11 +45,19 @@ def fingerprint(config: DedupConfig, bands: int, rows: int) -> dict[str, Any]:
     return {**{name: getattr(config, name) for name in SKETCH_OPTIONS}, "bands": bands, "rows": rows}
 
 
-def write_index(folder: Path, sketches: pa.Table, removed: pa.Array, print_: dict[str, Any]) -> None:
-    """``sketches`` (one row per live document) and whether this run removed each, under ``folder``."""
+def write_part(folder: Path, number: int, sketches: pa.Table, removed: pa.Array) -> int:
+    """One block's sketches (one row per live document) and whether this run removed each, as
+    ``folder/sketches/part-<number>.parquet``; its row count."""
+    (folder / PARTS).mkdir(parents=True, exist_ok=True)
+    pq.write_table(sketches.append_column("removed", removed), folder / PARTS / f"part-{number:05d}.parquet",
+                   compression="zstd")
+    return sketches.num_rows
+
+
+def write_meta(folder: Path, documents: int, print_: dict[str, Any]) -> None:
+    """``_index.json``, written last: a folder without it is not an index."""
     folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(sketches.append_column("removed", removed), folder / SKETCHES, compression="zstd")
-    (folder / META).write_text(json.dumps({"format": FORMAT, "documents": sketches.num_rows, "options": print_},
+    (folder / META).write_text(json.dumps({"format": FORMAT, "documents": documents, "options": print_},
                                           indent=1), encoding="utf-8")
 
 
@@ -56,8 +68,9 @@ def check_index(path: str, print_: dict[str, Any], key: str) -> None:
         raise ConfigError(f"stages.{key}.index.read: {path} is not a dedup index (no {META}); name the "
                           "artifacts/<dedup stage>/index folder of a run that set index.write")
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    if meta.get("format") != FORMAT:
-        raise ConfigError(f"stages.{key}.index.read: {path} has format {meta.get('format')!r}, not {FORMAT}")
+    if meta.get("format") not in READABLE:
+        raise ConfigError(f"stages.{key}.index.read: {path} has format {meta.get('format')!r}, not one of "
+                          f"{', '.join(READABLE)}")
     differ = sorted(k for k in set(print_) | set(meta.get("options", {})) if meta["options"].get(k) != print_.get(k))
     if differ:
         listed = ", ".join(f"{k}: {meta['options'].get(k)!r} there, {print_.get(k)!r} here" for k in differ)
@@ -65,14 +78,25 @@ def check_index(path: str, print_: dict[str, Any], key: str) -> None:
                           "its sketches cannot be compared with this run's")
 
 
-def read_indexes(paths: list[str], schema: pa.Schema) -> pa.Table | None:
-    """The earlier runs' sketches in this run's sketch schema (without ``removed``), or None."""
-    tables = [pq.read_table(Path(p) / SKETCHES).drop_columns(["removed"]).select(schema.names).cast(schema)
-              for p in paths]
+def index_parts(paths: list[str]) -> list[Path]:
+    """The Parquet files of the indexes ``paths`` name, in a stable order."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        files += [path / SKETCHES_V1] if (path / SKETCHES_V1).is_file() else sorted((path / PARTS).glob("part-*.parquet"))
+    return files
+
+
+def read_part(file: Path, schema: pa.Schema, current_keys: pa.Array | None = None) -> pa.Table:
+    """One index file in this run's sketch schema (without ``removed``), less the rows whose
+    document is in this run too (the same file read again): this run's copy stands for it, so
+    no document is compared with itself."""
+    table = pq.read_table(file).drop_columns(["removed"]).select(schema.names).cast(schema)
+    if current_keys is not None and len(current_keys):
+        table = table.filter(pc.invert(pc.is_in(table.column("id"), value_set=current_keys)))
+    return table
+
+
+def read_indexes(paths: list[str], schema: pa.Schema, current_keys: pa.Array | None = None) -> pa.Table | None:
+    """Every earlier sketch of ``paths`` in one table (the one-pass path), or None."""
+    tables = [read_part(file, schema, current_keys) for file in index_parts(paths)]
     return pa.concat_tables(tables) if tables else None
-
-
-def without_keys(earlier: pa.Table, current_keys: pa.Array) -> pa.Table:
-    """Earlier rows whose document is in this run too (the same file read again): this run's copy
-    stands for it, so no document is compared with itself."""
-    return earlier.filter(pc.invert(pc.is_in(earlier.column("id"), value_set=current_keys)))

@@ -262,10 +262,11 @@ class DuplicateSearch:
         partitions = cfg.shuffle_partitions or max(2, int(cores), math.ceil(size / per_partition))
         per_split = max(1, int(working / SPLIT_BYTES_PER_INPUT_BYTE / max(1, size / max(1, len(blocks)))))
         sized = {"task_options": options, "working_bytes": working}
+        earlier, index_documents = self._earlier_blocks(blocks, options) if blocks and cfg.index.read else ([], 0)
+        if earlier:  # the index's sketches are shuffled with ours: they count toward the partitions
+            partitions = cfg.shuffle_partitions or max(partitions, math.ceil((size + _object_bytes(earlier)) / per_partition))
         facts = {"shuffle_partitions": partitions, "task_working_mb": working // 2**20}
-        current = pa.concat_tables(ray.get(blocks)) if blocks and (cfg.index.read or index_dir) else None
-        earlier = self.earlier_sketches(current)
-        inputs = [*blocks, ray.put(earlier)] if earlier is not None else blocks
+        inputs = [*blocks, *earlier]
         if blocks:
             edges = shuffle_reduce(self.bucket_edges, partitions, ShuffleInput(inputs, "key", self.explode_keys, blocks_per_task=per_split),
                                    bytes_per_input_byte=REDUCE_BYTES_PER_INPUT_BYTE["bucket_edges"], **sized)
@@ -274,16 +275,50 @@ class DuplicateSearch:
                                    bytes_per_input_byte=REDUCE_BYTES_PER_INPUT_BYTE["attach"], **sized)
             second = shuffle_reduce(self.attach_second_end, partitions, ShuffleInput(first, "b"), documents,
                                     bytes_per_input_byte=REDUCE_BYTES_PER_INPUT_BYTE["attach"], **sized)
-            if earlier is None and _object_bytes(second) > cfg.driver_edges_mb * 2**20:
+            if not earlier and _object_bytes(second) > cfg.driver_edges_mb * 2**20:
                 decisions, summary = self._decide_on_ray(second, partitions, sized)
-                self._keep_index(index_dir, current, decisions)
-                return decisions, {**facts, **summary}
-            verified = pa.concat_tables(ray.get(second))  # the edge list: the only thing on the driver
+            else:
+                verified = pa.concat_tables(ray.get(second))  # the edge list: the only thing on the driver
+                before = _earlier_ids_among(verified, earlier, options) if earlier else None
+                decisions, summary = self._decide(verified, before, index_documents)
         else:
-            verified = None
-        decisions, summary = self._decide(verified, earlier)
-        self._keep_index(index_dir, current, decisions)
+            decisions, summary = self._decide(None)
+        if index_dir is not None:
+            self._keep_index_on_ray(index_dir, blocks, decisions, per_split, options)
         return decisions, {**facts, **summary}
+
+    def _earlier_blocks(self, blocks: list[Any], options: dict[str, Any]) -> tuple[list[Any], int]:
+        """The sketches of the indexes ``index.read`` names, one object per index file, read by
+        Ray tasks (never on the driver) less this run's own documents; and how many there are."""
+        import ray
+
+        from curate.dedup.index import index_parts, read_part
+
+        ids = ray.get([ray.remote(_ids).options(**options).remote(block) for block in blocks])
+        current_keys = ray.put(pa.concat_arrays(ids))  # row keys only: tens of bytes a document
+        schema = ray.get(blocks[0]).schema
+
+        def read(file: Path, keys: pa.Array) -> tuple[pa.Table, int]:
+            table = read_part(file, schema, keys)
+            return table, table.num_rows
+
+        reader = ray.remote(read).options(**options, num_returns=2)
+        parts = [reader.remote(file, current_keys) for file in index_parts(self.config.index.read)]
+        return [table for table, _ in parts], sum(ray.get([rows for _, rows in parts]))
+
+    def _keep_index_on_ray(self, index_dir: Path, blocks: list[Any], decisions: DecisionTable, per_task: int,
+                           options: dict[str, Any]) -> None:
+        """This run's sketches as its index, one file per ``per_task`` blocks, written by the
+        tasks that hold them (the driver only counts)."""
+        import ray
+
+        from curate.dedup.index import fingerprint, write_meta
+
+        shared = ray.put(decisions)
+        writer = ray.remote(_keep_part).options(**options)
+        groups = [blocks[i: i + per_task] for i in range(0, len(blocks), per_task)]
+        written = ray.get([writer.remote(index_dir, number, shared, *group) for number, group in enumerate(groups)])
+        write_meta(index_dir, sum(written), fingerprint(self.config, *self.band_parameters()))
 
     def _decide_on_ray(self, verified: list[Any], partitions: int, sized: dict[str, Any],
                        ) -> tuple[DecisionTable, dict[str, int]]:
@@ -314,32 +349,19 @@ class DuplicateSearch:
         return decisions, summary
 
     def _in_one_pass(self, current: pa.Table | None, index_dir: Path | None) -> tuple[DecisionTable, dict[str, int]]:
-        earlier = self.earlier_sketches(current)
+        from curate.dedup.index import fingerprint, read_indexes, write_meta
+
+        earlier = None
+        if current is not None and self.config.index.read:
+            earlier = read_indexes(self.config.index.read, current.schema, current.column("id").combine_chunks())
         both = pa.concat_tables([current, earlier]) if earlier is not None else current
-        decisions, summary = self._decide(self.single_pass(both) if both is not None else None, earlier)
-        self._keep_index(index_dir, current, decisions)
+        before = set(earlier.column("id").to_pylist()) if earlier is not None else None
+        decisions, summary = self._decide(self.single_pass(both) if both is not None else None, before,
+                                          earlier.num_rows if earlier is not None else 0)
+        if index_dir is not None:
+            written = _keep_part(index_dir, 0, decisions, current) if current is not None else 0
+            write_meta(index_dir, written, fingerprint(self.config, *self.band_parameters()))
         return decisions, {"shuffle_partitions": 0, **summary}
-
-    def earlier_sketches(self, current: pa.Table | None) -> pa.Table | None:
-        """The sketches of the indexes ``index.read`` names (None: none, or nothing of ours to compare)."""
-        from curate.dedup.index import read_indexes, without_keys
-
-        if current is None or not self.config.index.read:
-            return None
-        earlier = read_indexes(self.config.index.read, current.schema)
-        return without_keys(earlier, current.column("id").combine_chunks()) if earlier is not None else None
-
-    def _keep_index(self, index_dir: Path | None, current: pa.Table | None, decisions: DecisionTable) -> None:
-        from curate.dedup.index import fingerprint, write_index
-
-        if index_dir is None:
-            return
-        if current is None:  # no live document: an empty index, in the columns sketch() makes
-            from curate.schema import BASE_SCHEMA
-
-            current = self.sketch(BASE_SCHEMA.empty_table())
-        removed = pa.array(decisions.removed(current.column("id").to_pylist()), pa.bool_())
-        write_index(index_dir, current, removed, fingerprint(self.config, *self.band_parameters()))
 
     def single_pass(self, sketches: pa.Table) -> pa.Table:
         """Steps 2-3 over all the sketches at once: the shuffle's reduce functions with the whole
@@ -348,13 +370,14 @@ class DuplicateSearch:
         first = self.attach_first_end(self.bucket_edges(self.explode_keys(sketches)), docs)
         return self.attach_second_end(first, docs)
 
-    def _decide(self, candidates: pa.Table | None, earlier: pa.Table | None = None,
+    def _decide(self, candidates: pa.Table | None, before: set[str] | None = None, index_documents: int = 0,
                 ) -> tuple[DecisionTable, dict[str, int]]:
         """Union the verified edges on the driver; the keep policy picks one per cluster. With
-        ``earlier`` (an index's sketches) only this run's documents get decisions, and the counts
-        are of clusters that hold one of them."""
+        ``before`` (the earlier runs' documents among the edges' ends, when an index was read;
+        ``index_documents`` of them in all) only this run's documents get decisions, and the
+        counts are of clusters that hold one of them."""
         cfg = self.config
-        counts = {"index_documents": earlier.num_rows if earlier is not None else 0, "duplicates_of_earlier": 0,
+        counts = {"index_documents": index_documents, "duplicates_of_earlier": 0,
                   "cluster_rounds": 0}  # 0: clustered on the driver
         if candidates is None or candidates.num_rows == 0:
             return DecisionTable.from_mapping({}), {"candidate_edges": 0, "false_positive_edges": 0, "clusters": 0,
@@ -377,10 +400,10 @@ class DuplicateSearch:
                 edges.setdefault(pair, False)
             else:
                 rejected.add(pair)
-        before = set(earlier.column("id").to_pylist()) if earlier is not None else set()
+        earlier, before = before is not None, before or set()
         decisions = decide([(a, b, exact) for (a, b), exact in edges.items()], facts, cfg.keep_by,
                            preferred=before if cfg.index.prefer == "earlier" else frozenset())
-        if earlier is not None:  # the earlier documents are published: only ours are decided
+        if earlier:  # the earlier documents are published: only ours are decided
             counts["duplicates_of_earlier"] = sum(d.reason is not None and d.kept in before
                                                   for k, d in decisions.items() if k not in before)
             ours = {d.cluster for k, d in decisions.items() if k not in before}
@@ -442,6 +465,36 @@ def _values_at(column: pa.ChunkedArray, rows: np.ndarray) -> list:
     back = np.empty(len(rows), np.int64)
     back[by_chunk] = np.arange(len(rows))
     return pa.concat_arrays(decoded).take(pa.array(back)).to_pylist() if decoded else []
+
+
+def _ids(block: pa.Table) -> pa.Array:
+    return _one_array(block.column("id"))
+
+
+def _keep_part(index_dir: Path, number: int, decisions: DecisionTable, *blocks: pa.Table) -> int:
+    """``blocks`` of this run's sketches as one index file, each row with whether it was removed."""
+    from curate.dedup.index import write_part
+
+    sketches = pa.concat_tables(blocks) if len(blocks) > 1 else blocks[0]
+    removed = pa.array(decisions.removed(sketches.column("id").to_pylist()), pa.bool_())
+    return write_part(index_dir, number, sketches, removed)
+
+
+def _earlier_ids_among(edges: pa.Table, earlier: list[Any], options: dict[str, Any]) -> set[str]:
+    """Which ends of ``edges`` are earlier runs' documents: asked of each index object where it
+    is, so only the ids in an edge reach the driver."""
+    import ray
+
+    if edges.num_rows == 0:
+        return set()
+    ends = ray.put(pc.unique(pa.concat_arrays([_one_array(edges.column("a")), _one_array(edges.column("b"))])))
+
+    def among(table: pa.Table, wanted: pa.Array) -> pa.Array:
+        ids = table.column("id")
+        return _one_array(ids.filter(pc.is_in(ids, value_set=wanted))) if table.num_rows else pa.array([], pa.string())
+
+    finder = ray.remote(among).options(**options)
+    return {key for found in ray.get([finder.remote(table, ends) for table in earlier]) for key in found.to_pylist()}
 
 
 def _one_array(column: pa.ChunkedArray) -> pa.Array:

@@ -120,3 +120,25 @@ def test_an_index_made_with_other_options_is_refused_before_any_work(tmp_path: P
     missing = run_cli(str(pipeline(tmp_path, "run_c", ["b"], {"read": [str(tmp_path / "nowhere")]})))
     assert missing.returncode == 2 and "is not a dedup index" in missing.stderr
     assert not (tmp_path / "run_b").exists() and not (tmp_path / "run_c").exists()
+
+
+def test_ray_tasks_write_and_read_the_index_as_the_local_path_does(tmp_path: Path) -> None:
+    """Through Ray's shuffles the index is written by the tasks that hold the sketches and read
+    by tasks (no process holds it whole): B's decisions equal the in-process path's."""
+    corpora(tmp_path)
+    on_ray = ["executor=ray", "stages.dedup.single_pass_mb=0"]
+    for name, how in (("local", []), ("ray", on_ray)):
+        first = run_cli(str(pipeline(tmp_path, f"a_{name}", ["a"], {"write": True})), *how)
+        assert first.returncode == 0, first.stdout + first.stderr
+        index = tmp_path / f"a_{name}" / "artifacts" / "dedup" / "index"
+        assert json.loads((index / "_index.json").read_text())["documents"] == 8
+        assert list((index / "sketches").glob("part-*.parquet"))
+        second = run_cli(str(pipeline(tmp_path, f"b_{name}", ["b"], {"read": [str(index)]})), *how)
+        assert second.returncode == 0, second.stdout + second.stderr
+    assert decisions(tmp_path / "b_ray") == decisions(tmp_path / "b_local")
+    assert decisions(tmp_path / "a_ray") == decisions(tmp_path / "a_local")
+    removed = pl.read_parquet(tmp_path / "a_ray" / "artifacts" / "dedup" / "index" / "sketches" / "*.parquet")
+    assert removed["removed"].sum() == 1  # a0 and a1 are near copies: one of them was removed
+    dedup = next(s for s in json.loads((tmp_path / "b_ray" / "stats" / "summary.json").read_text())["stages"]
+                 if s["stage"] == "dedup")
+    assert dedup["index_documents"] == 8 and dedup["duplicates_of_earlier"] == 4 and dedup["shuffle_partitions"] > 0
