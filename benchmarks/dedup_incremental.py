@@ -1,6 +1,7 @@
 """Incremental dedup: a new batch against an earlier run's index vs. rerunning dedup over everything.
 
     python benchmarks/dedup_incremental.py [--docs 200000] [--new-share 0.1] [--workers 2]
+        [--object-store-gb 1 --memory-cap-gb 6 --work-dir /scratch --corpus-dir /scratch/corpus]
 
 Writes a corpus A of ``--docs`` Zipf-word documents (``dedup_scale.write_corpus``: 5% exact and 10%
 near copies inside it) and a new batch B of ``--new-share`` as many, a third of which are exact or
@@ -10,6 +11,11 @@ near copies of A's documents. Then, each through ``python -m curate.run`` (read 
 1. A alone, writing its dedup index (``dedup.index.write``): the run that happened earlier;
 2. B alone, reading A's index (``dedup.index.read``): the incremental run;
 3. A + B in one run: what rerunning everything costs.
+
+With ``--object-store-gb`` the runs go through Ray's shuffles (``executor: ray``, the store capped,
+spilling under ``--work-dir``) instead of ``executor: local``; with ``--memory-cap-gb`` each runs
+inside a memory cgroup of that size (``memory_cap.py``) and the table adds its largest ``rss +
+shmem`` and OOM kills. ``--corpus-dir`` keeps corpus A (``dedup_scale.py``'s layout) for reuse.
 
 It prints wall and CPU seconds of each (the process tree's), the ratio of 3 to 2, and checks that
 how many documents of B run 2 decides as run 3 does (all with ``--prefer best``; with the default
@@ -27,9 +33,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
-from dedup_scale import write_corpus, zipf_text
+from dedup_scale import corpus, run_measured, zipf_text
 from rich.console import Console
 from rich.table import Table
 
@@ -62,8 +69,11 @@ def write_new_batch(a_dir: Path, b_dir: Path, docs: int, words: int, seed: int =
     return planted
 
 
-def config(root: Path, name: str, inputs: list[Path], index: dict, workers: int) -> Path:
+def config(root: Path, name: str, inputs: list[Path], index: dict, workers: int,
+           object_store_gb: float | None = None) -> Path:
     paths = ", ".join(f'"{p}/*.jsonl"' for p in inputs)
+    executor = (f"executor: ray\nray: {{object_store_memory_gb: {object_store_gb}, spill_dir: {root}/spill}}"
+                if object_store_gb else f"executor: local\nlocal: {{workers: {workers}}}")
     path = root / f"{name}.yaml"
     path.write_text(f"""name: {name}
 output_dir: {root / name}
@@ -71,14 +81,24 @@ sources:
   - {{name: gen, paths: [{paths}], domain: web, fields: {{text: text, id: id}}}}
 stages:
   dedup: {{threshold: 0.8, index: {json.dumps(index)}}}
-executor: local
-local: {{workers: {workers}}}
+{executor}
 """)
     return path
 
 
-def run(path: Path) -> tuple[float, float]:
-    """(wall, CPU seconds of the child process tree) of one ``curate.run``."""
+class Measured(NamedTuple):
+    wall: float
+    cpu: float
+    peak_gib: float | None = None  # largest rss + shmem in the memory cgroup
+    oom_kills: int | None = None
+
+
+def run(path: Path, memory_cap_gb: float | None = None) -> Measured:
+    """Wall and CPU seconds of one ``curate.run`` (the process tree's); inside a memory cgroup
+    of ``memory_cap_gb`` when given, with its peak and OOM kills."""
+    if memory_cap_gb:
+        wall, sampler, cap = run_measured(path, memory_cap_gb)
+        return Measured(wall, sampler.cpu_total, cap.peak_unreclaimable / 2**30, cap.oom_kills)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "curate.run", str(path)], cwd=REPO, capture_output=True, text=True)
@@ -86,7 +106,7 @@ def run(path: Path) -> tuple[float, float]:
     if result.returncode != 0:
         raise SystemExit(result.stdout + result.stderr)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Measured(wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
 
 
 def decisions(out: Path) -> dict[str, str | None]:
@@ -103,35 +123,53 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--prefer", choices=["earlier", "best"], default="earlier",
                         help="dedup.index.prefer of the incremental run (best: decisions equal the joint run's)")
+    parser.add_argument("--object-store-gb", type=float, default=None,
+                        help="run through Ray's shuffles (executor: ray) with the object store capped (it spills)")
+    parser.add_argument("--memory-cap-gb", type=float, default=None,
+                        help="run each inside a memory cgroup of this size (needs root; see memory_cap.py)")
+    parser.add_argument("--work-dir", default=None, help="where inputs, outputs and spills go (default: $TMPDIR)")
+    parser.add_argument("--corpus-dir", default=None,
+                        help="keep corpus A here and reuse it when it is already there (same --docs)")
     args = parser.parse_args()
+    if args.memory_cap_gb and not args.object_store_gb:
+        parser.error("--memory-cap-gb needs --object-store-gb (Ray's default store is 30%% of the machine's memory)")
     console = Console()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.work_dir) as tmp:
         root = Path(tmp)
-        a_dir, b_dir = root / "a", root / "b"
-        a_dir.mkdir()
+        a_dir, b_dir = Path(args.corpus_dir or root / "a"), root / "b"
         b_dir.mkdir()
-        write_corpus(a_dir, args.docs, args.words, max(1, args.docs // 12_500))
+        corpus(a_dir, args.docs, args.words, 12_500, console)
         new = int(args.docs * args.new_share)
         planted = write_new_batch(a_dir, b_dir, new, args.words)
         index = root / "run_a" / "artifacts" / "dedup" / "index"
+        options = {"workers": args.workers, "object_store_gb": args.object_store_gb}
         runs = {
-            "A alone, writing its index": run(config(root, "run_a", [a_dir], {"write": True}, args.workers)),
+            "A alone, writing its index": run(config(root, "run_a", [a_dir], {"write": True}, **options),
+                                              args.memory_cap_gb),
             "B against A's index (incremental)": run(config(root, "run_b", [b_dir], {
-                "read": [str(index)], "prefer": args.prefer}, args.workers)),
-            "A + B in one run (rerun everything)": run(config(root, "joint", [a_dir, b_dir], {}, args.workers)),
+                "read": [str(index)], "prefer": args.prefer}, **options), args.memory_cap_gb),
+            "A + B in one run (rerun everything)": run(config(root, "joint", [a_dir, b_dir], {}, **options),
+                                                       args.memory_cap_gb),
         }
         incremental, joint = decisions(root / "run_b"), decisions(root / "joint")
         same = sum(joint.get(doc_id, "missing") == detail for doc_id, detail in incremental.items())
         removed = sum(detail is not None for detail in incremental.values())
+    how = (f"Ray, {args.object_store_gb:g} GiB object store" if args.object_store_gb
+           else f"executor: local, {args.workers} workers")
+    capped = f", each in a {args.memory_cap_gb:g} GiB memory cgroup" if args.memory_cap_gb else ""
     table = Table(title=f"Incremental dedup: A {args.docs:,} documents, B {new:,} new ({planted['exact']:,} exact "
-                        f"and {planted['near']:,} near copies of A), executor: local, {args.workers} workers")
-    for column in ("run", "wall s", "CPU s"):
+                        f"and {planted['near']:,} near copies of A), {how}{capped}")
+    columns = ("run", "wall s", "CPU s") + (("largest rss + shmem", "OOM kills") if args.memory_cap_gb else ())
+    for column in columns:
         table.add_column(column, justify="left" if column == "run" else "right")
-    for name, (wall, cpu) in runs.items():
-        table.add_row(name, f"{wall:,.1f}", f"{cpu:,.1f}")
+    for name, measured in runs.items():
+        cells = [name, f"{measured.wall:,.1f}", f"{measured.cpu:,.1f}"]
+        if args.memory_cap_gb:
+            cells += [f"{measured.peak_gib:.2f} GiB", str(measured.oom_kills)]
+        table.add_row(*cells)
     console.print(table)
-    (_, inc_cpu), (_, joint_cpu) = runs["B against A's index (incremental)"], runs["A + B in one run (rerun everything)"]
-    inc_wall, joint_wall = runs["B against A's index (incremental)"][0], runs["A + B in one run (rerun everything)"][0]
+    incremental_run, joint_run = runs["B against A's index (incremental)"], runs["A + B in one run (rerun everything)"]
+    inc_wall, inc_cpu, joint_wall, joint_cpu = incremental_run.wall, incremental_run.cpu, joint_run.wall, joint_run.cpu
     console.print(f"rerun everything / incremental: {joint_wall / inc_wall:.1f}x wall, {joint_cpu / inc_cpu:.1f}x CPU; "
                   f"B's documents removed incrementally: {removed:,}; decisions equal to the joint run's: "
                   f"{same:,} of {len(incremental):,}" + (" (prefer: earlier keeps A's copy where the joint run keeps "

@@ -78,6 +78,11 @@ def check_index(path: str, print_: dict[str, Any], key: str) -> None:
                           "its sketches cannot be compared with this run's")
 
 
+def indexed_documents(paths: list[str]) -> int:
+    """How many documents the indexes ``paths`` name hold (from their ``_index.json``)."""
+    return sum(int(json.loads((Path(p) / META).read_text(encoding="utf-8")).get("documents", 0)) for p in paths)
+
+
 def index_parts(paths: list[str]) -> list[Path]:
     """The Parquet files of the indexes ``paths`` name, in a stable order."""
     files: list[Path] = []

@@ -252,7 +252,7 @@ class DuplicateSearch:
                                   **options).materialize()
         blocks = sketches.to_arrow_refs()
         size = sketches.size_bytes()
-        if not cfg.shuffle_partitions and size <= cfg.single_pass_mb * 2**20:
+        if not cfg.shuffle_partitions and size + self._index_bytes(size, sketches) <= cfg.single_pass_mb * 2**20:
             return self._in_one_pass(pa.concat_tables(ray.get(blocks)) if blocks else None, index_dir)
         # Partitions sized from the memory a task may use, so what one shuffle task holds does not
         # grow with the corpus; a reduce that still comes out larger splits itself (shuffle.py).
@@ -286,6 +286,15 @@ class DuplicateSearch:
         if index_dir is not None:
             self._keep_index_on_ray(index_dir, blocks, decisions, per_split, options)
         return decisions, {**facts, **summary}
+
+    def _index_bytes(self, size: int, sketches) -> int:
+        """The sketch bytes of the indexes to read, estimated from their document counts at this
+        run's bytes per document: a small new batch against a large index is not small."""
+        from curate.dedup.index import indexed_documents
+
+        if not self.config.index.read:
+            return 0
+        return int(indexed_documents(self.config.index.read) * size / max(1, sketches.count()))
 
     def _earlier_blocks(self, blocks: list[Any], options: dict[str, Any]) -> tuple[list[Any], int]:
         """The sketches of the indexes ``index.read`` names, one object per index file, read by

@@ -142,3 +142,26 @@ def test_ray_tasks_write_and_read_the_index_as_the_local_path_does(tmp_path: Pat
     dedup = next(s for s in json.loads((tmp_path / "b_ray" / "stats" / "summary.json").read_text())["stages"]
                  if s["stage"] == "dedup")
     assert dedup["index_documents"] == 8 and dedup["duplicates_of_earlier"] == 4 and dedup["shuffle_partitions"] > 0
+
+
+def test_a_small_batch_against_a_larger_index_is_not_run_in_one_pass(tmp_path: Path) -> None:
+    """The one-pass path reads every earlier sketch into the driver: whether to take it counts
+    the index's sketches (estimated from its document count), not only the new batch's."""
+    from curate.dedup.search import DuplicateSearch
+    from curate.stages.dedup import DedupConfig
+    from tests.stages.test_dedup import table
+
+    corpora(tmp_path)
+    b_rows = [json.loads(line) for line in (tmp_path / "b" / "b.jsonl").read_text().splitlines()]
+    limit_mb = 0.02
+    assert DuplicateSearch(DedupConfig(threshold=0.8)).sketch(table(b_rows)).nbytes < limit_mb * 2**20  # B alone fits
+    first = run_cli(str(pipeline(tmp_path, "run_a", ["a"], {"write": True})))
+    assert first.returncode == 0, first.stdout + first.stderr
+    index = tmp_path / "run_a" / "artifacts" / "dedup" / "index"
+    second = run_cli(str(pipeline(tmp_path, "run_b", ["b"], {"read": [str(index)]})), "executor=ray",
+                     f"stages.dedup.single_pass_mb={limit_mb}")
+    assert second.returncode == 0, second.stdout + second.stderr
+    dedup = next(s for s in json.loads((tmp_path / "run_b" / "stats" / "summary.json").read_text())["stages"]
+                 if s["stage"] == "dedup")
+    assert dedup["shuffle_partitions"] > 0 and dedup["index_documents"] == 8
+    assert decisions(tmp_path / "run_b")["web/b-exact-a2"] == ("exact_duplicate", "duplicate of web/a2")
