@@ -26,10 +26,8 @@ else, on plain Python lists, so stage/kernel is the share of the stage's time sp
   sets the default ``exact: true, verify: jaccard`` needs;
 * LSH buckets: what the band keys add to that map task, with the sketcher's result given
   (``bucket_keys`` with exact + band keys minus with the exact key only: the rest of the task is
-  the same code either way). The difference of the whole task's two times is shown too, but it
-  overstates: the given signatures of all batches (20 MB) were made before the loop, so the task
-  reads them cold from memory next to 22 MB of text, where the kernel loop finds them in L3 and a
-  real task hashes signatures it has just written; it also swings by a third between runs. Plus ``explode_keys`` (the shuffle's per-block prepare: its ``id`` is
+  the same code either way). The difference of the whole task's two times is shown too: it is
+  the difference of two ~5 µs-a-document figures, so it swings widely between runs. Plus ``explode_keys`` (the shuffle's per-block prepare: its ``id`` is
   dictionary-encoded, so no id string is copied) vs ``band_hashes`` on the same signature
   matrices; the shuffle's
   ``bucket_edges`` is shown for scale (the repeated corpus makes its buckets unusually large);
