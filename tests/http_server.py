@@ -54,6 +54,7 @@ class FaultServer:
     overlap_bytes: int = 1000
     faults: dict[str, list[str]] = field(default_factory=dict)
     log: list[Request] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)  # socket errors (client hang-ups) while answering
 
     def start(self) -> FaultServer:
         server_state = self
@@ -67,7 +68,20 @@ class FaultServer:
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 server_state._serve(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address) -> None:
+                """A client that hangs up mid-answer is what the fault tests provoke: keep it in
+                ``errors`` instead of printing a traceback into whatever stderr a test captures
+                at that moment (the server thread outlives the request that caused it)."""
+                import sys
+
+                error = sys.exc_info()[1]
+                if isinstance(error, OSError):  # reset, broken pipe, timed out
+                    server_state.errors.append(error)
+                else:
+                    super().handle_error(request, client_address)
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
