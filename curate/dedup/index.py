@@ -9,7 +9,7 @@ applied to its own documents only: the earlier ones are published already and ne
 
 Layout: ``OUTPUT_DIR/artifacts/<dedup stage key>/index/`` (committed with the run, so an index
 exists only for a corpus that exists), holding ``sketches/part-NNNNN.parquet`` (one file per
-sketch block, written by the task that holds the block: no process ever holds the whole index)
+group of sketch blocks, written by the task that holds them: no process ever holds the whole index)
 and ``_index.json`` with the format, the document count and the options the sketches depend on.
 Format 1 (one ``sketches.parquet``) is still read. Reading an index written with other options
 is refused: its keys and payloads would not be comparable.
